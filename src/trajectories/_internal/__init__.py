@@ -1,0 +1,1 @@
+"""Private implementation of :mod:`trajectories`. Nothing here is public API."""

@@ -1,0 +1,116 @@
+"""Argument checks shared by the model and the recording API.
+
+Every check raises at the call that received the bad value, naming the field and the
+value, so that a user sees their own mistake and not a failure deep inside the SDK.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+Embedding = npt.NDArray[np.float32]
+
+
+def f32(value: float) -> float:
+    """Round *value* to float32 and return the shortest decimal that reads back to it.
+
+    ruvllm keeps scores in ``f32`` and serde writes the shortest text that reads back to
+    the same ``f32``; storing that decimal makes our JSON match serde's digits exactly.
+    """
+    return float(str(np.float32(value)))
+
+
+def check_str(field: str, value: object) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{field} must be a str, got {type(value).__name__}: {value!r}")
+    return value
+
+
+def check_opt_str(field: str, value: object) -> str | None:
+    return None if value is None else check_str(field, value)
+
+
+def check_int(field: str, value: object, *, minimum: int = 0) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{field} must be an int, got {type(value).__name__}: {value!r}")
+    if value < minimum:
+        raise ValueError(f"{field} must be >= {minimum}, got {value!r}")
+    return value
+
+
+def check_opt_int(field: str, value: object) -> int | None:
+    return None if value is None else check_int(field, value)
+
+
+def check_float(field: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
+        raise TypeError(f"{field} must be a number, got {type(value).__name__}: {value!r}")
+    result = float(value)
+    if not math.isfinite(result):
+        raise ValueError(f"{field} must be finite, got {result!r}")
+    return result
+
+
+def check_unit(field: str, value: object) -> float:
+    """A number in [0, 1]: confidences. Out of range is an error, not clamped."""
+    result = check_float(field, value)
+    if not 0.0 <= result <= 1.0:
+        raise ValueError(f"{field} must be within [0, 1], got {result!r}")
+    return f32(result)
+
+
+def clamp_unit(field: str, value: object) -> float:
+    """A number clamped to [0, 1]: ratios and qualities, as ruvllm's constructors do."""
+    return f32(min(1.0, max(0.0, check_float(field, value))))
+
+
+def check_str_seq(field: str, values: object) -> tuple[str, ...]:
+    if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+        raise TypeError(f"{field} must be a sequence of str, got {type(values).__name__}: {values!r}")
+    out = tuple(values)
+    for i, item in enumerate(out):
+        check_str(f"{field}[{i}]", item)
+    return out
+
+
+def check_str_map(field: str, values: object) -> dict[str, str]:
+    if not isinstance(values, Mapping):
+        raise TypeError(f"{field} must be a mapping of str to str, got {type(values).__name__}: {values!r}")
+    out: dict[str, str] = {}
+    for key, item in values.items():
+        check_str(f"{field} key", key)
+        out[key] = check_str(f"{field}[{key!r}]", item)
+    return out
+
+
+def check_embedding(field: str, value: Any) -> Embedding:
+    """A one-dimensional, finite vector, returned as a read-only float32 array."""
+    if isinstance(value, (str, bytes)):
+        raise TypeError(f"{field} must be a sequence of numbers, got {type(value).__name__}")
+    try:
+        arr = np.asarray(value, dtype=np.float32)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{field} must be a sequence of numbers: {exc}") from None
+    if arr.ndim != 1:
+        raise ValueError(f"{field} must be one-dimensional, got shape {arr.shape}")
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{field} must be finite, got non-finite values at {np.flatnonzero(~np.isfinite(arr)).tolist()[:5]}")
+    if arr is value or arr.base is not None:
+        arr = arr.copy()
+    arr.flags.writeable = False
+    return arr
+
+
+def check_opt_embedding(field: str, value: Any) -> Embedding | None:
+    return None if value is None else check_embedding(field, value)
+
+
+def embeddings_equal(a: Embedding | None, b: Embedding | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    return a.shape == b.shape and bool(np.array_equal(a, b))

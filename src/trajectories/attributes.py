@@ -1,0 +1,119 @@
+"""Every span attribute name the SDK writes or reads, in one place.
+
+docs/attributes.md lists them with their types and meanings for people who build
+dashboards and collector pipelines. The instrumentation writes these, the exporter reads
+them back; a trajectory is fully recoverable from its spans alone.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+__all__ = [
+    "EVENT_EVALUATION_RESULT",
+    "EVENT_EXCEPTION",
+    "GEN_AI_AGENT_NAME",
+    "GEN_AI_CONVERSATION_ID",
+    "GEN_AI_EVALUATION_NAME",
+    "GEN_AI_EVALUATION_SCORE_LABEL",
+    "GEN_AI_EVALUATION_SCORE_VALUE",
+    "GEN_AI_OPERATION_NAME",
+    "GEN_AI_REQUEST_MODEL",
+    "GEN_AI_RESPONSE_MODEL",
+    "GEN_AI_TOOL_NAME",
+    "GEN_AI_USAGE_INPUT_TOKENS",
+    "GEN_AI_USAGE_OUTPUT_TOKENS",
+    "OPERATION_EXECUTE_TOOL",
+    "OPERATION_INVOKE_AGENT",
+    "QUALITY_EVALUATION_NAME",
+    "SESSION_ID",
+    "STEP_ACTION",
+    "STEP_ATTRIBUTES_PREFIX",
+    "STEP_CONFIDENCE",
+    "STEP_CONTEXT_EMBEDDING",
+    "STEP_INDEX",
+    "STEP_OUTCOME",
+    "STEP_OUTCOME_ACHIEVED",
+    "STEP_OUTCOME_ERROR",
+    "STEP_OUTCOME_MISSING",
+    "STEP_OUTCOME_REASON",
+    "STEP_OUTCOME_SUGGESTIONS",
+    "STEP_PARENT_ATTRIBUTE",
+    "STEP_RATIONALE",
+    "STEP_TAGS",
+    "TRAJECTORY_ATTRIBUTES_PREFIX",
+    "TRAJECTORY_CANCELLED",
+    "TRAJECTORY_ID",
+    "TRAJECTORY_INCOMPLETE_ATTRIBUTE",
+    "TRAJECTORY_LESSONS",
+    "TRAJECTORY_QUALITY",
+    "TRAJECTORY_QUERY_EMBEDDING",
+    "TRAJECTORY_REQUEST_TYPE",
+    "TRAJECTORY_RESPONSE_EMBEDDING",
+    "TRAJECTORY_TAGS",
+    "TRAJECTORY_VERDICT",
+    "TRAJECTORY_VERDICT_COMPLETION_RATIO",
+    "TRAJECTORY_VERDICT_FINAL_QUALITY",
+    "TRAJECTORY_VERDICT_REFLECTION_ATTEMPTS",
+    "TRAJECTORY_VERDICT_ROOT_CAUSE",
+    "USER_ID",
+]
+
+# --- OpenTelemetry GenAI semantic conventions -------------------------------------------
+GEN_AI_OPERATION_NAME: Final = "gen_ai.operation.name"
+GEN_AI_AGENT_NAME: Final = "gen_ai.agent.name"
+GEN_AI_CONVERSATION_ID: Final = "gen_ai.conversation.id"
+GEN_AI_TOOL_NAME: Final = "gen_ai.tool.name"
+GEN_AI_REQUEST_MODEL: Final = "gen_ai.request.model"
+GEN_AI_RESPONSE_MODEL: Final = "gen_ai.response.model"
+GEN_AI_USAGE_INPUT_TOKENS: Final = "gen_ai.usage.input_tokens"
+GEN_AI_USAGE_OUTPUT_TOKENS: Final = "gen_ai.usage.output_tokens"
+GEN_AI_EVALUATION_NAME: Final = "gen_ai.evaluation.name"
+GEN_AI_EVALUATION_SCORE_VALUE: Final = "gen_ai.evaluation.score.value"
+GEN_AI_EVALUATION_SCORE_LABEL: Final = "gen_ai.evaluation.score.label"
+OPERATION_INVOKE_AGENT: Final = "invoke_agent"
+OPERATION_EXECUTE_TOOL: Final = "execute_tool"
+EVENT_EVALUATION_RESULT: Final = "gen_ai.evaluation.result"
+EVENT_EXCEPTION: Final = "exception"
+QUALITY_EVALUATION_NAME: Final = "trajectory.quality"
+
+# --- general semantic conventions --------------------------------------------------------
+SESSION_ID: Final = "session.id"
+USER_ID: Final = "user.id"
+
+# --- trajectory (root) span ----------------------------------------------------------------
+TRAJECTORY_ID: Final = "trajectory.id"  # int: root span id with the top bit cleared
+TRAJECTORY_REQUEST_TYPE: Final = "trajectory.request_type"
+TRAJECTORY_TAGS: Final = "trajectory.tags"
+TRAJECTORY_ATTRIBUTES_PREFIX: Final = "trajectory.attributes."
+TRAJECTORY_LESSONS: Final = "trajectory.lessons"
+TRAJECTORY_QUERY_EMBEDDING: Final = "trajectory.query_embedding"
+TRAJECTORY_RESPONSE_EMBEDDING: Final = "trajectory.response_embedding"
+TRAJECTORY_VERDICT: Final = "trajectory.verdict"
+TRAJECTORY_VERDICT_COMPLETION_RATIO: Final = "trajectory.verdict.completion_ratio"
+TRAJECTORY_VERDICT_ROOT_CAUSE: Final = "trajectory.verdict.root_cause"  # ruvllm JSON of the RootCause
+TRAJECTORY_VERDICT_REFLECTION_ATTEMPTS: Final = "trajectory.verdict.reflection_attempts"
+TRAJECTORY_VERDICT_FINAL_QUALITY: Final = "trajectory.verdict.final_quality"
+TRAJECTORY_QUALITY: Final = "trajectory.quality"
+TRAJECTORY_CANCELLED: Final = "trajectory.cancelled"
+
+# --- step span -------------------------------------------------------------------------------
+STEP_INDEX: Final = "trajectory.step.index"
+STEP_ACTION: Final = "trajectory.step.action"
+STEP_RATIONALE: Final = "trajectory.step.rationale"
+STEP_CONFIDENCE: Final = "trajectory.step.confidence"
+STEP_OUTCOME: Final = "trajectory.step.outcome"  # success|partial|failure|skipped|needs_retry
+STEP_OUTCOME_ACHIEVED: Final = "trajectory.step.outcome.achieved"
+STEP_OUTCOME_MISSING: Final = "trajectory.step.outcome.missing"
+STEP_OUTCOME_ERROR: Final = "trajectory.step.outcome.error"
+STEP_OUTCOME_REASON: Final = "trajectory.step.outcome.reason"
+STEP_OUTCOME_SUGGESTIONS: Final = "trajectory.step.outcome.suggestions"
+STEP_TAGS: Final = "trajectory.step.tags"
+STEP_ATTRIBUTES_PREFIX: Final = "trajectory.step.attributes."
+STEP_CONTEXT_EMBEDDING: Final = "trajectory.step.context_embedding"
+
+# --- keys inside metadata attributes --------------------------------------------------------
+#: In a nested step's ``StepMetadata.attributes``: the index of the enclosing step.
+STEP_PARENT_ATTRIBUTE: Final = "parent_step"
+#: In ``TrajectoryMetadata.attributes`` of a trajectory whose root span never arrived.
+TRAJECTORY_INCOMPLETE_ATTRIBUTE: Final = "incomplete"

@@ -1,0 +1,69 @@
+"""The trajectory model of ruvllm's ReasoningBank: steps, outcomes, verdicts, scores.
+
+Everything here is re-exported from :mod:`trajectories`. See docs/concepts.md for the
+formulas and docs/json.md for the JSON form.
+"""
+
+from ._internal.outcome import (
+    CapabilityLimit,
+    ExternalFailure,
+    FailureOutcome,
+    FailureVerdict,
+    InsufficientContext,
+    InvalidInput,
+    NeedsRetryOutcome,
+    PartialOutcome,
+    PartialVerdict,
+    ReasoningError,
+    ReasoningErrorType,
+    RecoveredVerdict,
+    ResourceConstraint,
+    RootCause,
+    SkippedOutcome,
+    StepOutcome,
+    SuccessOutcome,
+    SuccessVerdict,
+    ToolFailure,
+    Unknown,
+    Verdict,
+)
+from ._internal.recorder import TrajectoryRecorder
+from ._internal.trajectory import (
+    StepMetadata,
+    Trajectory,
+    TrajectoryId,
+    TrajectoryMetadata,
+    TrajectoryStep,
+    compute_quality,
+)
+
+__all__ = [
+    "CapabilityLimit",
+    "ExternalFailure",
+    "FailureOutcome",
+    "FailureVerdict",
+    "InsufficientContext",
+    "InvalidInput",
+    "NeedsRetryOutcome",
+    "PartialOutcome",
+    "PartialVerdict",
+    "ReasoningError",
+    "ReasoningErrorType",
+    "RecoveredVerdict",
+    "ResourceConstraint",
+    "RootCause",
+    "SkippedOutcome",
+    "StepMetadata",
+    "StepOutcome",
+    "SuccessOutcome",
+    "SuccessVerdict",
+    "ToolFailure",
+    "Trajectory",
+    "TrajectoryId",
+    "TrajectoryMetadata",
+    "TrajectoryRecorder",
+    "TrajectoryStep",
+    "Unknown",
+    "Verdict",
+    "compute_quality",
+]
