@@ -1,0 +1,24 @@
+"""Process-wide settings that ``configure()`` changes and the instrumentation reads.
+
+Kept in one small mutable object so the hot path reads plain attributes, and so that
+tests can change and restore it (see ``trajectories.testing``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .embedding import Embedder, HashingEmbedder
+
+__all__ = ["Settings", "settings"]
+
+
+@dataclass(slots=True)
+class Settings:
+    #: Put query/response/context embeddings on spans as float[] attributes.
+    capture_embeddings: bool = True
+    #: Turns ``query=`` text into a query embedding when none is given.
+    embedder: Embedder = field(default_factory=HashingEmbedder)
+
+
+settings = Settings()
