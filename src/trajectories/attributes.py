@@ -46,6 +46,7 @@ __all__ = [
     "TRAJECTORY_ID",
     "TRAJECTORY_INCOMPLETE_ATTRIBUTE",
     "TRAJECTORY_LESSONS",
+    "TRAJECTORY_NAME_ATTRIBUTE",
     "TRAJECTORY_QUALITY",
     "TRAJECTORY_QUERY_EMBEDDING",
     "TRAJECTORY_REQUEST_TYPE",
@@ -117,3 +118,6 @@ STEP_CONTEXT_EMBEDDING: Final = "trajectory.step.context_embedding"
 STEP_PARENT_ATTRIBUTE: Final = "parent_step"
 #: In ``TrajectoryMetadata.attributes`` of a trajectory whose root span never arrived.
 TRAJECTORY_INCOMPLETE_ATTRIBUTE: Final = "incomplete"
+#: In ``TrajectoryMetadata.attributes``: the trajectory's name (``gen_ai.agent.name`` of its root span).
+#: ruvllm's model has no name field; the instrumentation and the exporter both put it here.
+TRAJECTORY_NAME_ATTRIBUTE: Final = "trajectory.name"
