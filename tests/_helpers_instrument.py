@@ -26,7 +26,7 @@ def roots(exporter: InMemorySpanExporter) -> list[ReadableSpan]:
 
 def steps_of(exporter: InMemorySpanExporter, trajectory_id: int) -> list[ReadableSpan]:
     found = [s for s in spans(exporter) if attr(s, A.TRAJECTORY_ID) == trajectory_id and attr(s, A.STEP_INDEX) is not None]
-    return sorted(found, key=lambda s: int(attr(s, A.STEP_INDEX)))  # type: ignore[arg-type]
+    return sorted(found, key=lambda s: int(str(attr(s, A.STEP_INDEX))))
 
 
 def attr(span: ReadableSpan, key: str) -> object:

@@ -12,7 +12,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
-from tests._helpers_instrument import attr, by_name, roots, spans, steps_of
+from _helpers_instrument import attr, by_name, roots, spans, steps_of
 from trajectories import attributes as A
 from trajectories._internal.serde import to_dict
 from trajectories._internal.settings import settings
@@ -60,14 +60,17 @@ async def anumbers(n: int) -> AsyncIterator[int]:
 def test_decorated_functions_keep_signature_and_kind() -> None:
     assert inspect.signature(plain) == inspect.signature(plain.__wrapped__)  # type: ignore[attr-defined]
     assert str(inspect.signature(plain)) == "(x: 'int', *, y: 'int' = 2) -> 'int'"
-    assert plain.__doc__ == "Doc kept." and plain.__name__ == "plain"
+    assert plain.__doc__ == "Doc kept."
+    assert plain.__name__ == "plain"
     assert inspect.iscoroutinefunction(lookup)
     assert inspect.isgeneratorfunction(numbers)
     assert inspect.isasyncgenfunction(anumbers)
     assert not inspect.iscoroutinefunction(plain)
 
 
-async def test_all_forms_record_steps_in_start_order(tracer_provider: TracerProvider, span_exporter: InMemorySpanExporter) -> None:
+async def test_all_forms_record_steps_in_start_order(
+    tracer_provider: TracerProvider, span_exporter: InMemorySpanExporter
+) -> None:
     async with trajectory("agent", session_id="s-1", user_id="u-1", request_type="qa", tracer_provider=tracer_provider) as t:
         assert current_trajectory() is t
         assert current_step() is None
@@ -88,7 +91,9 @@ async def test_all_forms_record_steps_in_start_order(tracer_provider: TracerProv
     assert [s.index for s in result.steps] == list(range(7))
     assert result.verdict == Verdict.success()
     assert result.quality == pytest.approx((6 + 0.75) / 7, rel=1e-6)
-    assert result.metadata.session_id == "s-1" and result.metadata.user_id == "u-1" and result.metadata.request_type == "qa"
+    assert result.metadata.session_id == "s-1"
+    assert result.metadata.user_id == "u-1"
+    assert result.metadata.request_type == "qa"
     assert result.metadata.attributes[A.TRAJECTORY_NAME_ATTRIBUTE] == "agent"
     assert result.metadata.models_used == ("gpt-x",)
     assert result.metadata.tools_invoked == ("calculator",)
@@ -106,10 +111,11 @@ async def test_all_forms_record_steps_in_start_order(tracer_provider: TracerProv
     root = by_name(span_exporter, "invoke_agent agent")
     assert root.kind == SpanKind.INTERNAL
     assert root.parent is None
-    for s in step_spans:
-        assert s.parent is not None and s.parent.span_id == root.context.span_id
-        assert s.context.trace_id == root.context.trace_id
-        assert attr(s, A.STEP_OUTCOME) == "success"
+    for sp in step_spans:
+        assert sp.parent is not None
+        assert sp.parent.span_id == root.context.span_id
+        assert sp.context.trace_id == root.context.trace_id
+        assert attr(sp, A.STEP_OUTCOME) == "success"
     lk = step_spans[1]
     assert attr(lk, A.STEP_ACTION) == "lookup"
     assert attr(lk, A.STEP_RATIONALE) == "need context"
@@ -138,7 +144,9 @@ async def test_all_forms_record_steps_in_start_order(tracer_provider: TracerProv
     assert event.attributes[A.GEN_AI_EVALUATION_SCORE_LABEL] == "success"
 
 
-def test_trajectory_id_and_uuid_come_from_the_root_span(tracer_provider: TracerProvider, span_exporter: InMemorySpanExporter) -> None:
+def test_trajectory_id_and_uuid_come_from_the_root_span(
+    tracer_provider: TracerProvider, span_exporter: InMemorySpanExporter
+) -> None:
     for _ in range(20):
         with trajectory("ids", tracer_provider=tracer_provider) as t:
             pass
@@ -146,7 +154,8 @@ def test_trajectory_id_and_uuid_come_from_the_root_span(tracer_provider: TracerP
         assert int(t.id) == root.context.span_id & (2**63 - 1)
         assert 0 <= int(t.id) < 2**63
         assert attr(root, A.TRAJECTORY_ID) == int(t.id)
-        assert t.result is not None and t.result.uuid.int == root.context.trace_id
+        assert t.result is not None
+        assert t.result.uuid.int == root.context.trace_id
 
 
 def test_result_matches_span_times(tracer_provider: TracerProvider, span_exporter: InMemorySpanExporter) -> None:
@@ -155,8 +164,11 @@ def test_result_matches_span_times(tracer_provider: TracerProvider, span_exporte
     root = by_name(span_exporter, "invoke_agent times")
     (s,) = steps_of(span_exporter, int(t.id))
     result = t.result
-    assert result is not None and root.start_time is not None and root.end_time is not None
-    assert s.start_time is not None and s.end_time is not None
+    assert result is not None
+    assert root.start_time is not None
+    assert root.end_time is not None
+    assert s.start_time is not None
+    assert s.end_time is not None
     assert result.total_latency_ms == (root.end_time - root.start_time) // 1_000_000
     assert result.started_at.timestamp() == pytest.approx(root.start_time / 1e9, abs=1e-5)
     assert result.steps[0].latency_ms == (s.end_time - s.start_time) // 1_000_000
@@ -197,23 +209,29 @@ def test_step_handle_setters_reach_span_and_result(tracer_provider: TracerProvid
     assert result is not None
     a, b, c, d, e = result.steps
     assert a.outcome == NeedsRetryOutcome("rate limited", ("wait", "smaller batch"))
-    assert a.confidence == 0.5 and a.rationale == "because"
+    assert a.confidence == 0.5
+    assert a.rationale == "because"
     assert a.metadata is not None
     assert (a.metadata.input_tokens, a.metadata.output_tokens, a.metadata.model, a.metadata.tool_used) == (11, 5, "m-1", "search")
-    assert a.metadata.tags == ("t1",) and a.metadata.attributes == {"k": "v"}
-    assert a.context_embedding is not None and a.context_embedding.tolist() == [0.5, 0.25]
-    assert b.outcome == PartialOutcome("half", "rest") and b.metadata is None
+    assert a.metadata.tags == ("t1",)
+    assert a.metadata.attributes == {"k": "v"}
+    assert a.context_embedding is not None
+    assert a.context_embedding.tolist() == [0.5, 0.25]
+    assert b.outcome == PartialOutcome("half", "rest")
+    assert b.metadata is None
     assert c.outcome == FailureOutcome("bad data")
     assert d.outcome == SkippedOutcome("not needed")
     assert e.outcome == StepOutcome.success()
     assert result.verdict == Verdict.partial(1 / 5)
-    assert result.metadata.total_input_tokens == 111 and result.metadata.total_output_tokens == 55
+    assert result.metadata.total_input_tokens == 111
+    assert result.metadata.total_output_tokens == 55
     assert result.metadata.models_used == ("m-1", "m-2")
     assert result.metadata.tools_invoked == ("search", "browser")
     assert result.metadata.tags == ("tag-a",)
     assert result.metadata.attributes == {A.TRAJECTORY_NAME_ATTRIBUTE: "handles", "team": "core"}
     assert result.lessons == ("lesson one",)
-    assert result.response_embedding is not None and result.response_embedding.tolist() == [1.0, 0.0]
+    assert result.response_embedding is not None
+    assert result.response_embedding.tolist() == [1.0, 0.0]
 
     sa, sb, sc, sd, _ = steps_of(span_exporter, int(t.id))
     assert sa.name == "execute_tool search"
@@ -228,7 +246,8 @@ def test_step_handle_setters_reach_span_and_result(tracer_provider: TracerProvid
     assert attr(sa, A.STEP_TAGS) == ("t1",)
     assert attr(sa, A.STEP_ATTRIBUTES_PREFIX + "k") == "v"
     assert attr(sa, A.STEP_CONTEXT_EMBEDDING) == (0.5, 0.25)
-    assert attr(sb, A.STEP_OUTCOME_ACHIEVED) == "half" and attr(sb, A.STEP_OUTCOME_MISSING) == "rest"
+    assert attr(sb, A.STEP_OUTCOME_ACHIEVED) == "half"
+    assert attr(sb, A.STEP_OUTCOME_MISSING) == "rest"
     assert attr(sc, A.STEP_OUTCOME_ERROR) == "bad data"
     assert sc.status.status_code == StatusCode.UNSET  # an outcome set by hand is not an exception
     assert attr(sd, A.STEP_OUTCOME_REASON) == "not needed"
@@ -259,7 +278,8 @@ def test_explicit_verdicts(tracer_provider: TracerProvider, span_exporter: InMem
 
     with trajectory("failed-by-hand", tracer_provider=tracer_provider) as t:
         t.fail("no good")
-    assert t.result is not None and t.result.verdict == Verdict.failure(RootCause.unknown("no good"))
+    assert t.result is not None
+    assert t.result.verdict == Verdict.failure(RootCause.unknown("no good"))
     root = by_name(span_exporter, "invoke_agent failed-by-hand")
     assert root.status.status_code == StatusCode.ERROR
     assert json.loads(str(attr(root, A.TRAJECTORY_VERDICT_ROOT_CAUSE))) == {"Unknown": {"details": "no good"}}
@@ -267,17 +287,21 @@ def test_explicit_verdicts(tracer_provider: TracerProvider, span_exporter: InMem
     with trajectory("partial-by-hand", tracer_provider=tracer_provider) as t:
         plain(1)
         t.partial(0.25)
-    assert t.result is not None and t.result.verdict == Verdict.partial(0.25)
+    assert t.result is not None
+    assert t.result.verdict == Verdict.partial(0.25)
 
     with trajectory("success-by-hand", tracer_provider=tracer_provider) as t:
         with step("x") as s:
             s.fail("meh")
         t.set_verdict(Verdict.success())
-    assert t.result is not None and t.result.verdict == Verdict.success()
+    assert t.result is not None
+    assert t.result.verdict == Verdict.success()
     assert t.verdict == Verdict.success()
 
 
-def test_nested_steps_are_child_spans_with_parent_index(tracer_provider: TracerProvider, span_exporter: InMemorySpanExporter) -> None:
+def test_nested_steps_are_child_spans_with_parent_index(
+    tracer_provider: TracerProvider, span_exporter: InMemorySpanExporter
+) -> None:
     @step
     def outer() -> int:
         return plain(1) + plain(2)
@@ -288,22 +312,28 @@ def test_nested_steps_are_child_spans_with_parent_index(tracer_provider: TracerP
     o, c1, c2 = t.result.steps
     assert (o.action, c1.action, c2.action) == ("outer", "plain", "plain")
     assert o.metadata is None
-    assert c1.metadata is not None and c1.metadata.attributes == {A.STEP_PARENT_ATTRIBUTE: "0"}
+    assert c1.metadata is not None
+    assert c1.metadata.attributes == {A.STEP_PARENT_ATTRIBUTE: "0"}
     so, sc1, sc2 = steps_of(span_exporter, int(t.id))
-    assert sc1.parent is not None and sc1.parent.span_id == so.context.span_id
+    assert sc1.parent is not None
+    assert sc1.parent.span_id == so.context.span_id
     assert attr(sc2, A.STEP_ATTRIBUTES_PREFIX + A.STEP_PARENT_ATTRIBUTE) == "0"
 
 
-def test_step_outside_any_trajectory_records_a_plain_span(tracer_provider: TracerProvider, span_exporter: InMemorySpanExporter) -> None:
+def test_step_outside_any_trajectory_records_a_plain_span(
+    tracer_provider: TracerProvider, span_exporter: InMemorySpanExporter
+) -> None:
     with step("lonely", tracer_provider=tracer_provider) as s:
         assert current_step() is s
-        assert s.trajectory is None and s.index is None
+        assert s.trajectory is None
+        assert s.index is None
         s.partial("a", "b")
     (span,) = spans(span_exporter)
     assert span.name == "lonely"
     assert attr(span, A.STEP_ACTION) == "lonely"
     assert attr(span, A.STEP_OUTCOME) == "partial"
-    assert attr(span, A.TRAJECTORY_ID) is None and attr(span, A.STEP_INDEX) is None
+    assert attr(span, A.TRAJECTORY_ID) is None
+    assert attr(span, A.STEP_INDEX) is None
 
 
 def test_nested_trajectories_are_separate(tracer_provider: TracerProvider, span_exporter: InMemorySpanExporter) -> None:
@@ -315,8 +345,10 @@ def test_nested_trajectories_are_separate(tracer_provider: TracerProvider, span_
             plain(3)
         assert current_trajectory() is outer
         plain(4)
-    assert outer.result is not None and inner.result is not None
-    assert outer.id != inner.id and outer.result.uuid != inner.result.uuid
+    assert outer.result is not None
+    assert inner.result is not None
+    assert outer.id != inner.id
+    assert outer.result.uuid != inner.result.uuid
     assert [s.index for s in outer.result.steps] == [0, 1]
     assert [s.index for s in inner.result.steps] == [0, 1]
     assert len(steps_of(span_exporter, int(inner.id))) == 2
@@ -327,7 +359,9 @@ def test_nested_trajectories_are_separate(tracer_provider: TracerProvider, span_
     assert len(roots(span_exporter)) == 2
 
 
-def test_query_embedding_from_text_and_capture_switch(tracer_provider: TracerProvider, span_exporter: InMemorySpanExporter) -> None:
+def test_query_embedding_from_text_and_capture_switch(
+    tracer_provider: TracerProvider, span_exporter: InMemorySpanExporter
+) -> None:
     with trajectory("q", query="find the refund policy", tracer_provider=tracer_provider) as t:
         pass
     assert t.result is not None
@@ -338,7 +372,8 @@ def test_query_embedding_from_text_and_capture_switch(tracer_provider: TracerPro
 
     with trajectory("given", query="ignored text", query_embedding=[1, 2, 3], tracer_provider=tracer_provider) as t:
         t.set_query_embedding([3.0, 2.0, 1.0])
-    assert t.result is not None and t.result.query_embedding.tolist() == [3.0, 2.0, 1.0]
+    assert t.result is not None
+    assert t.result.query_embedding.tolist() == [3.0, 2.0, 1.0]
 
     before = settings.capture_embeddings
     settings.capture_embeddings = False
@@ -353,16 +388,20 @@ def test_query_embedding_from_text_and_capture_switch(tracer_provider: TracerPro
     assert attr(hidden, A.TRAJECTORY_QUERY_EMBEDDING) is None
     assert attr(hidden, A.TRAJECTORY_RESPONSE_EMBEDDING) is None
     assert attr(by_name(span_exporter, "s"), A.STEP_CONTEXT_EMBEDDING) is None
-    assert t.result is not None and t.result.query_embedding.size > 0  # the result still has it
+    assert t.result is not None
+    assert t.result.query_embedding.size > 0
 
     with trajectory("none", tracer_provider=tracer_provider) as t:
         pass
-    assert t.result is not None and t.result.query_embedding.size == 0
+    assert t.result is not None
+    assert t.result.query_embedding.size == 0
     assert attr(by_name(span_exporter, "invoke_agent none"), A.TRAJECTORY_QUERY_EMBEDDING) is None
 
 
 def test_empty_trajectory_is_success(tracer_provider: TracerProvider) -> None:
     with trajectory("empty", tracer_provider=tracer_provider) as t:
         pass
-    assert t.result is not None and t.result.verdict == Verdict.success() and t.result.quality == 1.0
+    assert t.result is not None
+    assert t.result.verdict == Verdict.success()
+    assert t.result.quality == 1.0
     assert isinstance(SuccessOutcome(), StepOutcome)

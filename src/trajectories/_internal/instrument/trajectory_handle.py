@@ -199,47 +199,54 @@ class TrajectoryHandle:
         self._end(exc)
 
     def _start(self) -> None:
+        # Each phase fails on its own: a span processor that raises in on_start must not
+        # cost the trajectory its ids, its context or its steps.
+        self.id = new_trajectory_id()
+        self.uuid = uuid_mod.uuid4()
+        self._start_ns = time.time_ns()
         try:
             if self._query_embedding is None and self._query is not None and settings.embedder is not None:
-                try:
-                    self._query_embedding = embed_text(settings.embedder, self._query)
-                except Exception:
-                    report_internal_error("embedding the query text")
-            attrs: dict[str, Any] = {A.GEN_AI_OPERATION_NAME: A.OPERATION_INVOKE_AGENT, A.GEN_AI_AGENT_NAME: self.name}
-            if self._session_id is not None:
-                attrs[A.GEN_AI_CONVERSATION_ID] = self._session_id
-                attrs[A.SESSION_ID] = self._session_id
-            if self._user_id is not None:
-                attrs[A.USER_ID] = self._user_id
-            if self._request_type is not None:
-                attrs[A.TRAJECTORY_REQUEST_TYPE] = self._request_type
-            # A trajectory is the root of its own trace (so that its uuid, the trace id, is
-            # unique even when trajectories nest or share a request); a link keeps the way
-            # back to whatever span was current when it started.
-            current = trace.get_current_span().get_span_context()
-            links = [Link(current)] if current.is_valid else None
-            self._start_ns = time.time_ns()
-            span = get_tracer(self.tracer_provider).start_span(
-                f"{A.OPERATION_INVOKE_AGENT} {self.name}",
-                context=otel_context.Context(),
-                kind=SpanKind.INTERNAL,
-                attributes=attrs,
-                links=links,
-                start_time=self._start_ns,
-            )
-            self.span = span
-            sc = span.get_span_context()
-            if sc.is_valid:
-                self.id = TrajectoryId(sc.span_id & _ID_MASK)
-                self.uuid = uuid_mod.UUID(int=sc.trace_id)
-            else:  # no SDK provider: still give the result real ids
-                self.id = new_trajectory_id()
-                self.uuid = uuid_mod.uuid4()
-            span.set_attribute(A.TRAJECTORY_ID, int(self.id))
-            otel_token = otel_context.attach(trace.set_span_in_context(span))
+                self._query_embedding = embed_text(settings.embedder, self._query)
+        except Exception:
+            report_internal_error("embedding the query text")
+        try:
+            self._start_span()
+        except Exception:
+            report_internal_error("starting a trajectory span")
+        try:
+            otel_token = otel_context.attach(trace.set_span_in_context(self.span))
             self._tokens = (otel_token, CURRENT_TRAJECTORY.set(self), CURRENT_STEP.set(None))
         except Exception:
-            report_internal_error("starting a trajectory")
+            report_internal_error("attaching a trajectory's context")
+
+    def _start_span(self) -> None:
+        attrs: dict[str, Any] = {A.GEN_AI_OPERATION_NAME: A.OPERATION_INVOKE_AGENT, A.GEN_AI_AGENT_NAME: self.name}
+        if self._session_id is not None:
+            attrs[A.GEN_AI_CONVERSATION_ID] = self._session_id
+            attrs[A.SESSION_ID] = self._session_id
+        if self._user_id is not None:
+            attrs[A.USER_ID] = self._user_id
+        if self._request_type is not None:
+            attrs[A.TRAJECTORY_REQUEST_TYPE] = self._request_type
+        # A trajectory is the root of its own trace (so that its uuid, the trace id, is
+        # unique even when trajectories nest or share a request); a link keeps the way
+        # back to whatever span was current when it started.
+        current = trace.get_current_span().get_span_context()
+        links = [Link(current)] if current.is_valid else None
+        span = get_tracer(self.tracer_provider).start_span(
+            f"{A.OPERATION_INVOKE_AGENT} {self.name}",
+            context=otel_context.Context(),
+            kind=SpanKind.INTERNAL,
+            attributes=attrs,
+            links=links,
+            start_time=self._start_ns,
+        )
+        self.span = span
+        sc = span.get_span_context()
+        if sc.is_valid:  # otherwise (no SDK provider) keep the random ids
+            self.id = TrajectoryId(sc.span_id & _ID_MASK)
+            self.uuid = uuid_mod.UUID(int=sc.trace_id)
+        span.set_attribute(A.TRAJECTORY_ID, int(self.id))
 
     def _end(self, exc: BaseException | None) -> None:
         tokens, self._tokens = self._tokens, None
