@@ -84,19 +84,31 @@ async def test_move_on_after(tracer_provider: TracerProvider, span_exporter: InM
 
 
 async def test_fail_after_outside_and_inside(tracer_provider: TracerProvider, span_exporter: InMemorySpanExporter) -> None:
-    with pytest.raises(TimeoutError):
+    async def outside() -> TrajectoryHandle:
         with anyio.fail_after(0.01):
             async with trajectory("outside", tracer_provider=tracer_provider) as t:
+                handles.append(t)
                 await quick()
                 await slow()
+        return t
+
+    async def inside() -> None:
+        async with trajectory("inside", tracer_provider=tracer_provider) as t:
+            handles.append(t)
+            with anyio.fail_after(0.01):
+                await slow()
+
+    handles: list[TrajectoryHandle] = []
+    with pytest.raises(TimeoutError):
+        await outside()
+    t = handles[0]
     assert t.result is not None
     assert t.result.steps[1].outcome == CANCELLED
     assert_cancelled_root(span_exporter, t, 0.5)
 
     with pytest.raises(TimeoutError):
-        async with trajectory("inside", tracer_provider=tracer_provider) as t2:
-            with anyio.fail_after(0.01):
-                await slow()
+        await inside()
+    t2 = handles[1]
     assert t2.result is not None
     assert t2.result.steps[0].outcome == CANCELLED
     # the trajectory itself saw a TimeoutError, not a cancellation
