@@ -18,7 +18,7 @@ from ..outcome import FailureOutcome, StepOutcome
 from ..trajectory import StepMetadata, TrajectoryStep
 from ..validate import Embedding, check_embedding, check_int, check_str, check_str_seq, check_unit
 from .context import CURRENT_STEP, CURRENT_TRAJECTORY, exception_text, get_tracer, is_cancellation, ns_to_datetime
-from .spans import outcome_attributes, step_end_attributes
+from .spans import step_end_attributes
 
 if TYPE_CHECKING:
     from .trajectory_handle import TrajectoryHandle
@@ -248,8 +248,6 @@ class StepHandle:
         span = self.span
         try:
             span.set_attributes(step_end_attributes(self, outcome, metadata))
-            for key, value in outcome_attributes(outcome).items():
-                span.set_attribute(key, value)
             if self._tool is not None:
                 span.update_name(f"{A.OPERATION_EXECUTE_TOOL} {self._tool}")
             if failed and exc is not None:
