@@ -205,6 +205,16 @@ class StepHandle:
         otel_token, step_token = tokens
         try:
             CURRENT_STEP.reset(step_token)  # type: ignore[arg-type]
+        except ValueError:
+            # Exited in another context than it was entered (a `with step()` inside an async
+            # generator finalised by another task). Both tokens belong to that other context:
+            # leave it alone rather than make OpenTelemetry log "Failed to detach context".
+            logger.debug("trajectories: step %r exited in another context; its context is left as is", self.action)
+            return
+        except Exception:
+            report_internal_error("detaching a step's context")
+            return
+        try:
             otel_context.detach(otel_token)  # type: ignore[arg-type]
         except Exception:
             report_internal_error("detaching a step's context")

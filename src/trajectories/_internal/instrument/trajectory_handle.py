@@ -251,18 +251,30 @@ class TrajectoryHandle:
     def _end(self, exc: BaseException | None) -> None:
         tokens, self._tokens = self._tokens, None
         if tokens is not None:
-            otel_token, traj_token, step_token = tokens
-            try:
-                CURRENT_STEP.reset(step_token)  # type: ignore[arg-type]
-                CURRENT_TRAJECTORY.reset(traj_token)  # type: ignore[arg-type]
-                otel_context.detach(otel_token)  # type: ignore[arg-type]
-            except Exception:
-                report_internal_error("detaching a trajectory's context")
+            self._detach(tokens)
         try:
             self._finish(exc)
         except Exception:
             self.closed = True
             report_internal_error("ending a trajectory")
+
+    def _detach(self, tokens: tuple[object, object, object]) -> None:
+        otel_token, traj_token, step_token = tokens
+        try:
+            CURRENT_STEP.reset(step_token)  # type: ignore[arg-type]
+            CURRENT_TRAJECTORY.reset(traj_token)  # type: ignore[arg-type]
+        except ValueError:
+            # Exited in another context than it was entered (an agent written as an async
+            # generator, finalised by another task): the tokens belong to that context.
+            logger.debug("trajectories: trajectory %r exited in another context; its context is left as is", self.name)
+            return
+        except Exception:
+            report_internal_error("detaching a trajectory's context")
+            return
+        try:
+            otel_context.detach(otel_token)  # type: ignore[arg-type]
+        except Exception:
+            report_internal_error("detaching a trajectory's context")
 
     # ---------------------------------------------------------------- steps
 
