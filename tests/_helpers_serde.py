@@ -16,6 +16,7 @@ from trajectories.model import (
     StepMetadata,
     StepOutcome,
     Trajectory,
+    TrajectoryId,
     TrajectoryMetadata,
     TrajectoryStep,
     Verdict,
@@ -106,7 +107,7 @@ def steps(draw: st.DrawFn, index: int = 0) -> TrajectoryStep:
 def trajectories(draw: st.DrawFn) -> Trajectory:
     n = draw(st.integers(0, 4))
     return Trajectory(
-        id=draw(u64s),
+        id=TrajectoryId(draw(u64s)),
         uuid=uuid.UUID(int=draw(st.integers(0, (1 << 128) - 1))),
         query_embedding=draw(embeddings),
         response_embedding=draw(opt_embeddings),
