@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from contextlib import contextmanager
 from typing import IO, Literal
 
@@ -56,7 +56,7 @@ def write_jsonl(dest: PathOrFile, trajectories: Iterable[Trajectory], *, append:
     return count
 
 
-def iter_jsonl_lines(src: PathOrFile) -> Iterator[tuple[int, Trajectory | JSONFormatError]]:
+def iter_jsonl_lines(src: PathOrFile) -> Generator[tuple[int, Trajectory | JSONFormatError], None, None]:
     """Yield ``(line_number, trajectory or error)`` for each non-blank line of *src*.
 
     For callers that report bad lines and carry on (an import command): an invalid line
@@ -73,7 +73,7 @@ def _check_source(src: object) -> None:
         raise TypeError(f"src must be a path or an open text file, got {type(src).__name__}: {src!r}")
 
 
-def _iter_lines(src: PathOrFile) -> Iterator[tuple[int, Trajectory | JSONFormatError]]:
+def _iter_lines(src: PathOrFile) -> Generator[tuple[int, Trajectory | JSONFormatError], None, None]:
     with _opened(src, "r", "src") as f:
         for line_no, line in enumerate(f, start=1):
             if not line.strip():
@@ -84,7 +84,7 @@ def _iter_lines(src: PathOrFile) -> Iterator[tuple[int, Trajectory | JSONFormatE
                 yield line_no, exc.with_line(line_no)
 
 
-def read_jsonl(src: PathOrFile, *, errors: Literal["raise", "skip"] = "raise") -> Iterator[Trajectory]:
+def read_jsonl(src: PathOrFile, *, errors: Literal["raise", "skip"] = "raise") -> Generator[Trajectory, None, None]:
     """Stream the trajectories in a JSON-lines file (a path, or a text file left open).
 
     ``errors="raise"`` (the default) raises the first bad line's JSONFormatError, its
@@ -97,7 +97,7 @@ def read_jsonl(src: PathOrFile, *, errors: Literal["raise", "skip"] = "raise") -
     return _read(src, errors)
 
 
-def _read(src: PathOrFile, errors: str) -> Iterator[Trajectory]:
+def _read(src: PathOrFile, errors: str) -> Generator[Trajectory, None, None]:
     for _, item in _iter_lines(src):
         if isinstance(item, JSONFormatError):
             if errors == "raise":

@@ -22,7 +22,9 @@ def f32(value: float) -> float:
     ruvllm keeps scores in ``f32`` and serde writes the shortest text that reads back to
     the same ``f32``; storing that decimal makes our JSON match serde's digits exactly.
     """
-    with np.errstate(over="ignore"):
+    if -3.4e38 < value < 3.4e38:  # the common case, without errstate's cost
+        return float(str(np.float32(value)))
+    with np.errstate(over="ignore"):  # beyond float32's range: infinity, without a warning
         return float(str(np.float32(value)))
 
 
