@@ -217,10 +217,32 @@ class TrajectoryRecorder:
 
 
 class _StepScope:
-    """What a ``with recorder.step(...)`` block may change about its step."""
+    """What a ``with recorder.step(...)`` block may change about its step.
 
-    __slots__ = ("confidence", "outcome")
+    Both are checked when assigned, so that a bad value fails at the user's own line and
+    can never replace, at the end of the block, an exception the block raised.
+    """
+
+    __slots__ = ("_confidence", "_outcome")
 
     def __init__(self, confidence: float) -> None:
-        self.confidence = confidence
-        self.outcome: StepOutcome = StepOutcome.success()
+        self._confidence = confidence
+        self._outcome: StepOutcome = StepOutcome.success()
+
+    @property
+    def confidence(self) -> float:
+        return self._confidence
+
+    @confidence.setter
+    def confidence(self, value: float) -> None:
+        self._confidence = check_unit("confidence", value)
+
+    @property
+    def outcome(self) -> StepOutcome:
+        return self._outcome
+
+    @outcome.setter
+    def outcome(self, value: StepOutcome) -> None:
+        if not isinstance(value, StepOutcome):
+            raise TypeError(f"outcome must be a StepOutcome, got {type(value).__name__}: {value!r}")
+        self._outcome = value

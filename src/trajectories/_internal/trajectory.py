@@ -132,7 +132,7 @@ class TrajectoryStep(JSONSerializable):
     @property
     def quality(self) -> float:
         """``outcome.quality_score × confidence``, in float32 as ruvllm computes it."""
-        return float(np.float32(self.outcome.quality_score) * np.float32(self.confidence))
+        return f32(np.float32(self.outcome.quality_score) * np.float32(self.confidence))
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, TrajectoryStep):
@@ -293,15 +293,21 @@ class Trajectory(JSONSerializable):
 
     @property
     def step_success_rate(self) -> float:
+        """Share of Success steps (0 with no steps), in f32 as ruvllm computes it."""
         if not self.steps:
             return 0.0
-        return sum(1 for s in self.steps if isinstance(s.outcome, SuccessOutcome)) / len(self.steps)
+        successes = sum(1 for s in self.steps if isinstance(s.outcome, SuccessOutcome))
+        return f32(np.float32(successes) / np.float32(len(self.steps)))
 
     @property
     def avg_confidence(self) -> float:
+        """Mean step confidence (0 with no steps), summed left to right in f32 as ruvllm does."""
         if not self.steps:
             return 0.0
-        return sum(s.confidence for s in self.steps) / len(self.steps)
+        total = np.float32(0.0)
+        for s in self.steps:
+            total = np.float32(total + np.float32(s.confidence))
+        return f32(total / np.float32(len(self.steps)))
 
     @property
     def is_success(self) -> bool:
