@@ -79,7 +79,7 @@ class StepOutcome(JSONSerializable):
 
     @staticmethod
     def needs_retry(reason: str, suggestions: tuple[str, ...] | list[str] = ()) -> NeedsRetryOutcome:
-        return NeedsRetryOutcome(reason, tuple(suggestions))
+        return NeedsRetryOutcome(reason, check_str_seq("NeedsRetryOutcome.suggestions", suggestions))
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,7 +175,7 @@ class RootCause(JSONSerializable):
 
     @staticmethod
     def insufficient_context(missing: list[str] | tuple[str, ...]) -> InsufficientContext:
-        return InsufficientContext(tuple(missing))
+        return InsufficientContext(check_str_seq("InsufficientContext.missing", missing))
 
     @staticmethod
     def invalid_input(details: str) -> InvalidInput:
