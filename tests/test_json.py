@@ -545,3 +545,15 @@ def test_failure_verdict_wraps_its_root_cause_directly() -> None:
     assert isinstance(back, FailureVerdict)
     assert str(back) == "Failure: Insufficient context: missing a, b"
     assert isinstance(StepOutcome.from_dict("Success"), SuccessOutcome)
+
+
+def test_lone_surrogates_cannot_be_written() -> None:
+    t = simple_trajectory(lessons=["ok \ud800 no"])
+    with pytest.raises(JSONFormatError, match=r"lone surrogate '\\ud800'"):
+        t.to_json()
+
+
+def test_indent_must_be_a_non_negative_int() -> None:
+    with pytest.raises(TypeError, match=r"indent must be None or an int >= 0, got '  '"):
+        Verdict.success().to_json(indent="  ")  # type: ignore[arg-type]
+    assert Verdict.partial(0.5).to_json(indent=0) == '{\n"Partial": {\n"completion_ratio": 0.5\n}\n}'

@@ -62,6 +62,8 @@ def test_blank_lines_are_ignored_and_line_numbers_count_them() -> None:
     err = items[1][1]
     assert isinstance(err, JSONFormatError)
     assert str(err) == "line 4: missing field `id`"
+    assert err.line == 4
+    assert err.reason == "missing field `id`"
     assert err.path == ""
     assert items[2][1] == t
 
