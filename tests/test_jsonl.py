@@ -152,3 +152,23 @@ def test_reading_and_writing_many_lines_takes_constant_memory(tmp_path: Path) ->
     assert write_peak < 500_000, write_peak
     assert read_peak < 500_000, read_peak
     print(f"{LINES} lines, {size} bytes: peak {write_peak} B writing, {read_peak} B reading")
+
+
+def test_a_line_that_is_not_utf8_is_an_error_of_that_line_only(tmp_path: Path) -> None:
+    path = tmp_path / "mixed.jsonl"
+    good = simple_trajectory().to_json().encode("utf-8")
+    path.write_bytes(good + b"\n" + b'{"id": "\xff\xfe"}\n' + good + b"\r\n")
+    items = list(iter_jsonl_lines(path))
+    assert [n for n, _ in items] == [1, 2, 3]
+    err = items[1][1]
+    assert isinstance(err, JSONFormatError)
+    assert str(err).startswith("line 2: invalid JSON: not valid UTF-8")
+    assert items[2][1] == items[0][1]  # a CRLF line ending reads too
+
+
+def test_deeply_nested_json_is_an_error_not_a_crash() -> None:
+    text = "[" * 100_000 + "]" * 100_000
+    with pytest.raises(JSONFormatError, match="nested too deeply"):
+        Trajectory.from_json(text)
+    items = list(iter_jsonl_lines(io.StringIO(text + "\n")))
+    assert isinstance(items[0][1], JSONFormatError)
