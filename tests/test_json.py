@@ -557,3 +557,33 @@ def test_indent_must_be_a_non_negative_int() -> None:
     with pytest.raises(TypeError, match=r"indent must be None or an int >= 0, got '  '"):
         Verdict.success().to_json(indent="  ")  # type: ignore[arg-type]
     assert Verdict.partial(0.5).to_json(indent=0) == '{\n"Partial": {\n"completion_ratio": 0.5\n}\n}'
+
+
+_OPTIONAL_KEYS = {
+    "response_embedding",
+    "context_embedding",
+    "metadata",
+    "session_id",
+    "user_id",
+    "request_type",
+    "tool_used",
+    "input_tokens",
+    "output_tokens",
+    "model",
+}
+
+
+def _drop_null_optionals(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _drop_null_optionals(v) for k, v in value.items() if not (k in _OPTIONAL_KEYS and v is None)}
+    if isinstance(value, list):
+        return [_drop_null_optionals(v) for v in value]
+    return value
+
+
+@settings(max_examples=75, deadline=None)
+@given(trajectories())
+def test_any_trajectory_reads_back_with_its_null_optionals_left_out(t: Trajectory) -> None:
+    sparse = _drop_null_optionals(t.to_dict())
+    assert Trajectory.from_dict(sparse) == t
+    assert Trajectory.from_json(json.dumps(sparse)) == t  # ASCII-escaped JSON reads the same
