@@ -518,3 +518,18 @@ def test_trajectory_is_frozen_and_compares_by_value() -> None:
     assert t != object()
     with pytest.raises(TypeError, match="unhashable"):
         hash(t)
+
+
+def test_build_reads_a_generator_of_steps_once_and_checks_lessons() -> None:
+    t = Trajectory.build(
+        (step(StepOutcome.success(), c, i) for i, c in enumerate([0.5, 1.0])),
+        Verdict.success(),
+        started_at=T0,
+        total_latency_ms=0,
+    )
+    assert t.step_count == 2
+    assert t.quality == 0.75
+    with pytest.raises(TypeError, match=r"lessons must be a sequence of str, got str"):
+        Trajectory.build([], Verdict.success(), started_at=T0, total_latency_ms=0, lessons="learn")
+    with pytest.raises(TypeError, match=r"steps must be a sequence of TrajectoryStep, got int"):
+        Trajectory.build(3, Verdict.success(), started_at=T0, total_latency_ms=0)  # type: ignore[arg-type]

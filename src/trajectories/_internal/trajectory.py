@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 import uuid as uuid_mod
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -248,7 +248,7 @@ class Trajectory(JSONSerializable):
     @classmethod
     def build(
         cls,
-        steps: Sequence[TrajectoryStep],
+        steps: Iterable[TrajectoryStep],
         verdict: Verdict,
         *,
         started_at: datetime,
@@ -265,19 +265,22 @@ class Trajectory(JSONSerializable):
         from datetime import timedelta
 
         started = _check_time("Trajectory.started_at", started_at)
+        if isinstance(steps, (str, bytes)) or not isinstance(steps, Iterable):
+            raise TypeError(f"steps must be a sequence of TrajectoryStep, got {type(steps).__name__}")
+        step_tuple = tuple(steps)  # once: a generator could not be read twice (here and for the quality)
         return cls(
             id=new_trajectory_id() if id is None else TrajectoryId(id),
             uuid=uuid_mod.uuid4() if uuid is None else uuid,
             query_embedding=query_embedding,
             response_embedding=response_embedding,
-            steps=tuple(steps),
+            steps=step_tuple,
             verdict=verdict,
-            quality=compute_quality(steps, verdict),
+            quality=compute_quality(step_tuple, verdict),
             total_latency_ms=total_latency_ms,
             started_at=started,
             completed_at=completed_at if completed_at is not None else started + timedelta(milliseconds=total_latency_ms),
             metadata=metadata if metadata is not None else TrajectoryMetadata(),
-            lessons=tuple(lessons),
+            lessons=check_str_seq("lessons", lessons),
         )
 
     def compute_quality(self) -> float:
