@@ -6,6 +6,7 @@ import time
 import uuid
 from datetime import datetime, timedelta, timezone
 
+import anyio
 import numpy as np
 import pytest
 
@@ -165,3 +166,17 @@ def test_recorder_bad_inputs_name_the_argument() -> None:
     assert rec.steps == ()  # nothing half-recorded
     rec.set_response_embedding([1.0])
     assert rec.complete(Verdict.success()).response_embedding is not None
+
+
+@pytest.mark.anyio
+async def test_a_cancelled_step_is_skipped_and_the_cancellation_propagates() -> None:
+    rec = TrajectoryRecorder()
+    with anyio.CancelScope() as cancel_scope:
+        with rec.step("wait"):
+            cancel_scope.cancel()
+            await anyio.sleep(1)
+        pytest.fail("the cancellation did not propagate")  # pragma: no cover
+    assert cancel_scope.cancelled_caught
+    (s,) = rec.steps
+    assert s.outcome == StepOutcome.skipped("cancelled")
+    assert s.latency_ms < 1000
