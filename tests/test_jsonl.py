@@ -6,6 +6,7 @@ import io
 import itertools
 import json
 import logging
+import os
 import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
@@ -113,14 +114,21 @@ def test_a_missing_file_fails_on_first_read(tmp_path: Path) -> None:
         next(reader)
 
 
+def _open_fds() -> int:
+    return len(os.listdir("/dev/fd"))  # Linux and macOS
+
+
 def test_closing_the_reader_early_closes_the_file(tmp_path: Path) -> None:
     path = tmp_path / "t.jsonl"
     write_jsonl(path, [simple_trajectory()] * 3)
+    before = _open_fds()
     reader = read_jsonl(path)
     next(reader)
-    reader.close()  # the generator's `with open(...)` exits: no ResourceWarning, file released
-    path.unlink()
-    assert not path.exists()
+    assert _open_fds() == before + 1  # the file is open while the reader is suspended
+    reader.close()
+    assert _open_fds() == before  # closing the generator closed it
+    list(read_jsonl(path))
+    assert _open_fds() == before  # and reading to the end closes it too
 
 
 LINES = 2_500
