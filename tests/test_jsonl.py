@@ -93,7 +93,7 @@ def test_read_skip_logs_and_goes_on(caplog: pytest.LogCaptureFixture) -> None:
 
 def test_bad_arguments_fail_at_the_call(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"errors must be 'raise' or 'skip', got 'ignore'"):
-        read_jsonl(tmp_path / "x.jsonl", errors="ignore")  # type: ignore[arg-type]
+        read_jsonl(io.StringIO(), errors="ignore")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"src must be a path or an open text file, got int"):
         read_jsonl(3)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"src must be a path or an open text file"):
@@ -108,10 +108,11 @@ def test_bad_arguments_fail_at_the_call(tmp_path: Path) -> None:
         write_jsonl(io.StringIO(), [], append="yes")  # type: ignore[arg-type]
 
 
-def test_a_missing_file_fails_on_first_read(tmp_path: Path) -> None:
-    reader = read_jsonl(tmp_path / "missing.jsonl")
+def test_a_missing_file_fails_at_the_call(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match=r"missing\.jsonl"):
+        read_jsonl(tmp_path / "missing.jsonl")
     with pytest.raises(FileNotFoundError):
-        next(reader)
+        iter_jsonl_lines(str(tmp_path / "missing.jsonl"))
 
 
 def _open_fds() -> int:
