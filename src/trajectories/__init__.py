@@ -1,5 +1,21 @@
-"""trajectories: record what an LLM agent does as OpenTelemetry spans, get scored trajectories back."""
+"""trajectories: record what an LLM agent does as OpenTelemetry spans, get scored trajectories back.
 
+Everything public is importable from here; the submodules group it by concern:
+``model`` (the ruvllm trajectory model and JSON), ``instrument`` (``trajectory``, ``@step``),
+``export`` (spans to trajectories, sinks), ``config`` (``configure``), ``store`` and
+``learning`` (storage, search, analysis, distillation), ``attributes`` (span attribute names).
+"""
+
+from .instrument import (
+    StepHandle,
+    StepSpec,
+    TrajectoryFailed,
+    TrajectoryHandle,
+    current_step,
+    current_trajectory,
+    step,
+    trajectory,
+)
 from .model import (
     CapabilityLimit,
     ExternalFailure,
@@ -7,6 +23,7 @@ from .model import (
     FailureVerdict,
     InsufficientContext,
     InvalidInput,
+    JSONFormatError,
     NeedsRetryOutcome,
     PartialOutcome,
     PartialVerdict,
@@ -29,6 +46,9 @@ from .model import (
     Unknown,
     Verdict,
     compute_quality,
+    iter_jsonl_lines,
+    read_jsonl,
+    write_jsonl,
 )
 
 __version__ = "0.1.0"
@@ -40,6 +60,7 @@ __all__ = [
     "FailureVerdict",
     "InsufficientContext",
     "InvalidInput",
+    "JSONFormatError",
     "NeedsRetryOutcome",
     "PartialOutcome",
     "PartialVerdict",
@@ -49,12 +70,16 @@ __all__ = [
     "ResourceConstraint",
     "RootCause",
     "SkippedOutcome",
+    "StepHandle",
     "StepMetadata",
     "StepOutcome",
+    "StepSpec",
     "SuccessOutcome",
     "SuccessVerdict",
     "ToolFailure",
     "Trajectory",
+    "TrajectoryFailed",
+    "TrajectoryHandle",
     "TrajectoryId",
     "TrajectoryMetadata",
     "TrajectoryRecorder",
@@ -63,4 +88,11 @@ __all__ = [
     "Verdict",
     "__version__",
     "compute_quality",
+    "current_step",
+    "current_trajectory",
+    "iter_jsonl_lines",
+    "read_jsonl",
+    "step",
+    "trajectory",
+    "write_jsonl",
 ]
