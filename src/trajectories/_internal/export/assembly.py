@@ -25,7 +25,7 @@ from typing import Any
 
 from ... import attributes as A
 from ..outcome import RootCause, StepOutcome, SuccessOutcome, Verdict
-from ..trajectory import StepMetadata, Trajectory, TrajectoryMetadata, TrajectoryStep, compute_quality
+from ..trajectory import StepMetadata, Trajectory, TrajectoryId, TrajectoryMetadata, TrajectoryStep, compute_quality
 from ..validate import Embedding, check_embedding
 from .records import SpanLike
 
@@ -116,10 +116,11 @@ class PendingTrajectory:
     steps: dict[int, SpanLike] = field(default_factory=dict)  # span id -> step span
     folds: list[Fold] = field(default_factory=list)
     others: int = 0  # spans that carry the id but are neither root nor step
+    foreign: int = 0  # spans we did not make, found under this trajectory (folded or not)
 
     @property
     def span_count(self) -> int:
-        return len(self.steps) + len(self.folds) + self.others + (self.root is not None)
+        return len(self.steps) + self.others + self.foreign + (self.root is not None)
 
 
 # --------------------------------------------------------------------------- attribute readers
@@ -162,7 +163,9 @@ def _outcome(attrs: Mapping[str, Any]) -> StepOutcome:
     if kind == "skipped":
         return StepOutcome.skipped(_opt_str(attrs, A.STEP_OUTCOME_REASON) or "")
     if kind == "needs_retry":
-        return StepOutcome.needs_retry(_opt_str(attrs, A.STEP_OUTCOME_REASON) or "", _str_seq(attrs.get(A.STEP_OUTCOME_SUGGESTIONS)))
+        return StepOutcome.needs_retry(
+            _opt_str(attrs, A.STEP_OUTCOME_REASON) or "", _str_seq(attrs.get(A.STEP_OUTCOME_SUGGESTIONS))
+        )
     if kind is None or kind == "success":
         # A step span without an outcome (written by someone else) ran to its end; an
         # ERROR status says otherwise.
@@ -232,7 +235,9 @@ def _step(span: SpanLike, folds: Sequence[Fold]) -> TrajectoryStep:
     step_attrs = _prefixed(attrs, A.STEP_ATTRIBUTES_PREFIX)
     metadata = None
     if tool is not None or model is not None or inp is not None or out is not None or tags or step_attrs:
-        metadata = StepMetadata(tool_used=tool, input_tokens=inp, output_tokens=out, model=model, tags=tags, attributes=step_attrs)
+        metadata = StepMetadata(
+            tool_used=tool, input_tokens=inp, output_tokens=out, model=model, tags=tags, attributes=step_attrs
+        )
     index = _opt_int(attrs, A.STEP_INDEX)
     return TrajectoryStep(
         index=index if index is not None else 0,
@@ -285,7 +290,7 @@ def build_trajectory(pending: PendingTrajectory) -> Trajectory:
     )
     query = _embedding(attrs, A.TRAJECTORY_QUERY_EMBEDDING)
     return Trajectory(
-        id=pending.id,
+        id=TrajectoryId(pending.id),
         uuid=uuid_mod.UUID(int=pending.trace_id),
         query_embedding=query if query is not None else _EMPTY,
         response_embedding=_embedding(attrs, A.TRAJECTORY_RESPONSE_EMBEDDING),
@@ -315,7 +320,7 @@ def _incomplete(pending: PendingTrajectory, steps: tuple[TrajectoryStep, ...], f
         attributes={A.TRAJECTORY_INCOMPLETE_ATTRIBUTE: "true"},
     )
     return Trajectory(
-        id=pending.id,
+        id=TrajectoryId(pending.id),
         uuid=uuid_mod.UUID(int=pending.trace_id),
         query_embedding=_EMPTY,
         response_embedding=None,
@@ -356,6 +361,7 @@ def assemble_trajectories(spans: Iterable[SpanLike], *, incomplete: bool = True)
                 continue
             owner = _owner(trace_id, span, members, owners)
             if owner is not None and owner[0] in pending:
+                pending[owner[0]].foreign += 1
                 fold = fold_of(span, owner[1])
                 if fold is not None:
                     pending[owner[0]].folds.append(fold)
