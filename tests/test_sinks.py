@@ -117,7 +117,7 @@ def test_a_failing_sink_stops_neither_others_nor_the_app_and_ends_in_the_dead_le
     assert stats.sink_failures_by_sink == {
         "callback:test_a_failing_sink_stops_neither_others_nor_the_app_and_ends_in_the_dead_letter_file.<locals>.broken": 6,
         "list": 0,
-    }  # noqa: E501
+    }
     assert "sink down" in caplog.text
     assert "dead-letter" in caplog.text
 
@@ -207,7 +207,12 @@ def test_sinks_are_called_outside_the_exporter_lock(tmp_path: Path) -> None:
 
     def reads_stats(t: Trajectory) -> None:  # would deadlock if called under the lock
         done = threading.Event()
-        threading.Thread(target=lambda: (stats_seen.append(exporter.stats.spans_seen), done.set())).start()
+
+        def read() -> None:
+            stats_seen.append(exporter.stats.spans_seen)
+            done.set()
+
+        threading.Thread(target=read).start()
         assert done.wait(5)
 
     exporter = TrajectoryExporter([reads_stats], dead_letter_path=tmp_path / "d")
