@@ -38,3 +38,4 @@ def test_stream_consumer_example(tmp_path: Path, backend: str) -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.splitlines()[-1] == "consumed 4 trajectories"
     assert proc.stdout.count("quality=") == 4
+    assert "Exception ignored" not in proc.stderr
