@@ -41,6 +41,8 @@ __all__ = [
 
 T = TypeVar("T")
 _U64 = 1 << 64
+_U32 = 1 << 32
+_NUMBER_TYPES = frozenset({float, int})
 
 
 def describe(value: object) -> str:
@@ -79,7 +81,7 @@ def read_opt_str(value: object, path: str) -> str | None:
 def read_uint(value: object, path: str, rust: str = "u64") -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise invalid_type(rust, value, path)
-    if not 0 <= value < _U64:
+    if not 0 <= value < (_U32 if rust == "u32" else _U64):
         raise JSONFormatError(f"invalid value: integer `{value}`, expected {rust}", path)
     return int(value)
 
@@ -122,7 +124,7 @@ def read_str_map(value: object, path: str) -> dict[str, str]:
 
 def read_embedding(value: object, path: str) -> Embedding:
     items = read_seq(value, path, "a sequence of f32")
-    if not all(type(x) is float or type(x) is int for x in items):
+    if not set(map(type, items)) <= _NUMBER_TYPES:  # one C-level pass; bools and strings fall through
         for i, x in enumerate(items):
             read_f32(x, f"{path}[{i}]")
     try:
