@@ -176,3 +176,22 @@ def test_flush_at_exit_runs_before_the_provider_shuts_down(tmp_path: Path) -> No
     assert proc.stdout.strip() == "done"
     (got,) = read_jsonl(out)
     assert got.metadata.attributes["trajectory.name"] == "at-exit"
+
+
+def test_flush_also_retries_failed_deliveries(fresh: None, tmp_path: Path) -> None:
+    calls: list[int] = []
+
+    def flaky(t: object) -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            raise OSError("disk full")
+
+    config = configure(sinks=[flaky], dead_letter_path=tmp_path / "d")
+    run_agent()
+    config.flush()  # the batch processor exports (first attempt fails), then the exporter's flush retries
+    assert len(calls) == 2
+    assert config.exporter.stats.retries_pending == 0
+    assert config.exporter.stats.sink_failures == 1
+    config.flush()
+    assert len(calls) == 2
+    assert config.exporter.stats.dead_lettered == 0

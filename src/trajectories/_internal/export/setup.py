@@ -57,7 +57,11 @@ class Configuration:
         return p.span_exporter if isinstance(p, BatchSpanProcessor) else None
 
     def flush(self, timeout_millis: int = 30_000) -> bool:
-        """Push queued spans through the processors and deliver every complete trajectory."""
+        """Push queued spans through the processors, deliver every complete trajectory, retry failed deliveries.
+
+        (A BatchSpanProcessor's own ``force_flush`` exports the queue but does not flush its
+        exporter, so the trajectory exporter is flushed here explicitly.)
+        """
         ok = True
         for p in (self.processor, self.otlp_processor):
             if p is None:
@@ -67,7 +71,7 @@ class Configuration:
             except Exception:
                 ok = False
                 logger.warning("trajectories: flushing %s failed", type(p).__name__, exc_info=True)
-        return ok
+        return self.exporter.force_flush(timeout_millis) and ok
 
     def shutdown(self) -> None:
         """Flush, then stop our processors: pending trajectories go out flagged incomplete, sinks close.
