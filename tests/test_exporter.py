@@ -292,3 +292,33 @@ def test_export_survives_garbage_spans(exporter: TrajectoryExporter, sink: ListS
     exporter.export(h.spans())
     assert len(sink) == 1
     assert sink[0].steps[0].confidence == 1.0
+
+
+def test_a_foreign_span_under_an_emitted_step_is_late(exporter: TrajectoryExporter, sink: ListSink) -> None:
+    h = HandTracer()
+    with h.root("r") as (_, tid), h.step(tid, 0, "s"):
+        h.foreign("chat", chat("m", 1, 1))
+    chat_span, step_span, root = h.spans()
+    exporter.export([step_span, root])
+    exporter.export([chat_span])
+    assert exporter.stats.late_spans == 1
+    assert sink[0].metadata.total_input_tokens == 0
+    assert exporter.stats.pending_spans == 0
+
+
+def test_neutral_records_and_remote_parents(exporter: TrajectoryExporter, sink: ListSink) -> None:
+    from trajectories.export import SpanRecord
+
+    exporter.export_records(
+        [
+            SpanRecord(9, 3, 2, "http", 0, 1, {}),  # waits for its parent...
+            SpanRecord(9, 2, 1, "chat", 0, 1, chat("m", 1, 1), parent_is_remote=True),  # ...whose parent is in another process
+            SpanRecord(9, 4, 5, "step", 0, 1_000_000, {A.TRAJECTORY_ID: 77, A.STEP_INDEX: 0}),
+            SpanRecord(9, 5, None, "invoke_agent", 0, 2_000_000, {A.GEN_AI_OPERATION_NAME: "invoke_agent", A.TRAJECTORY_ID: 77}),
+        ]
+    )
+    assert exporter.stats.unrelated_spans == 2  # both released at once, without waiting for expiry
+    assert exporter.stats.pending_spans == 0
+    (got,) = sink
+    assert got.id == 77
+    assert [s.latency_ms for s in got.steps] == [1]
