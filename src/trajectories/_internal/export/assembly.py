@@ -82,9 +82,9 @@ class Fold:
 
 def _opt_int(attributes: Mapping[str, Any], key: str) -> int | None:
     value = attributes.get(key)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        return None
-    return value
+    if type(value) is int or (isinstance(value, int) and not isinstance(value, bool)):  # exact int first: the common case
+        return value if value >= 0 else None
+    return None
 
 
 def _opt_str(attributes: Mapping[str, Any], key: str) -> str | None:
@@ -134,7 +134,7 @@ def _str_seq(value: object) -> tuple[str, ...]:
 
 def _prefixed(attributes: Mapping[str, Any], prefix: str) -> dict[str, str]:
     n = len(prefix)
-    return {k[n:]: v for k, v in attributes.items() if k.startswith(prefix) and isinstance(v, str)}
+    return {k[n:]: v for k, v in attributes.items() if isinstance(v, str) and k.startswith(prefix)}
 
 
 def _number(attributes: Mapping[str, Any], key: str, default: float) -> float:
@@ -259,7 +259,12 @@ def build_trajectory(pending: PendingTrajectory) -> Trajectory:
     for f in folds:
         if f.step is not None and f.step in pending.steps:
             by_step.setdefault(f.step, []).append(f)
-    ordered = sorted(pending.steps.items(), key=lambda item: (_opt_int(item[1].attributes, A.STEP_INDEX) or 0, item[1].start_ns))
+    if len(pending.steps) > 1:
+        ordered = sorted(
+            pending.steps.items(), key=lambda item: (_opt_int(item[1].attributes, A.STEP_INDEX) or 0, item[1].start_ns)
+        )
+    else:
+        ordered = list(pending.steps.items())
     steps = tuple(_step(span, by_step.get(span_id, ())) for span_id, span in ordered)
     fold_in = sum(f.input_tokens or 0 for f in folds)
     fold_out = sum(f.output_tokens or 0 for f in folds)
