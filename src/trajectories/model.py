@@ -4,6 +4,7 @@ Everything here is re-exported from :mod:`trajectories`. See docs/concepts.md fo
 formulas and docs/json.md for the JSON form.
 """
 
+from ._internal.jsonl import iter_jsonl_lines, read_jsonl, write_jsonl
 from ._internal.outcome import (
     CapabilityLimit,
     ExternalFailure,
@@ -28,6 +29,7 @@ from ._internal.outcome import (
     Verdict,
 )
 from ._internal.recorder import TrajectoryRecorder
+from ._internal.serde import JSONFormatError
 from ._internal.trajectory import (
     StepMetadata,
     Trajectory,
@@ -44,6 +46,7 @@ __all__ = [
     "FailureVerdict",
     "InsufficientContext",
     "InvalidInput",
+    "JSONFormatError",
     "NeedsRetryOutcome",
     "PartialOutcome",
     "PartialVerdict",
@@ -66,4 +69,7 @@ __all__ = [
     "Unknown",
     "Verdict",
     "compute_quality",
+    "iter_jsonl_lines",
+    "read_jsonl",
+    "write_jsonl",
 ]

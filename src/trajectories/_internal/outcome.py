@@ -12,6 +12,7 @@ import enum
 from dataclasses import dataclass
 from typing import ClassVar
 
+from .jsonable import JSONSerializable
 from .validate import check_int, check_str, check_str_seq, clamp_unit
 
 __all__ = [
@@ -42,7 +43,7 @@ __all__ = [
 # --------------------------------------------------------------------------- outcomes
 
 
-class StepOutcome:
+class StepOutcome(JSONSerializable):
     """How one step turned out. Use the factories: ``StepOutcome.success()`` and so on."""
 
     __slots__ = ()
@@ -159,7 +160,7 @@ class ReasoningErrorType(enum.Enum):
         return self.value
 
 
-class RootCause:
+class RootCause(JSONSerializable):
     """Why a trajectory failed. ``str(cause)`` is ruvllm's ``Display`` text."""
 
     __slots__ = ()
@@ -322,7 +323,7 @@ class Unknown(RootCause):
 # --------------------------------------------------------------------------- verdicts
 
 
-class Verdict(abc.ABC):
+class Verdict(JSONSerializable, abc.ABC):
     """The final judgement on a trajectory. Use ``Verdict.success()`` and friends."""
 
     __slots__ = ()

@@ -11,10 +11,12 @@ from typing import Any
 
 import numpy as np
 
+from .jsonable import JSONSerializable
 from .outcome import PartialVerdict, RecoveredVerdict, StepOutcome, SuccessOutcome, SuccessVerdict, Verdict
 from .validate import (
     Embedding,
     check_embedding,
+    check_f32,
     check_int,
     check_opt_embedding,
     check_opt_int,
@@ -79,7 +81,7 @@ def _set(obj: object, name: str, value: object) -> None:
 
 
 @dataclass(frozen=True, slots=True, eq=True)
-class StepMetadata:
+class StepMetadata(JSONSerializable):
     """Optional facts about a step: tool, tokens, model, tags, free-form attributes."""
 
     tool_used: str | None = None
@@ -101,7 +103,7 @@ class StepMetadata:
 
 
 @dataclass(frozen=True, slots=True, eq=False)
-class TrajectoryStep:
+class TrajectoryStep(JSONSerializable):
     """One step: what was done, why, how it turned out, how sure, how long it took."""
 
     index: int
@@ -151,7 +153,7 @@ class TrajectoryStep:
 
 
 @dataclass(frozen=True, slots=True, eq=True)
-class TrajectoryMetadata:
+class TrajectoryMetadata(JSONSerializable):
     """Facts about the whole trajectory: who, what kind of request, tokens, models, tools."""
 
     session_id: str | None = None
@@ -202,7 +204,7 @@ def compute_quality(steps: Sequence[TrajectoryStep], verdict: Verdict) -> float:
 
 
 @dataclass(frozen=True, slots=True, eq=False)
-class Trajectory:
+class Trajectory(JSONSerializable):
     """A finished (or imported) trajectory: steps, verdict, quality, timing, lessons.
 
     ``quality`` is stored as given (JSON from elsewhere is accepted as it is); use
@@ -235,9 +237,7 @@ class Trajectory:
         _set(self, "steps", steps)
         if not isinstance(self.verdict, Verdict):
             raise TypeError(f"Trajectory.verdict must be a Verdict, got {type(self.verdict).__name__}: {self.verdict!r}")
-        from .validate import check_float
-
-        _set(self, "quality", f32(check_float("Trajectory.quality", self.quality)))
+        _set(self, "quality", check_f32("Trajectory.quality", self.quality))
         check_int("Trajectory.total_latency_ms", self.total_latency_ms)
         _set(self, "started_at", _check_time("Trajectory.started_at", self.started_at))
         _set(self, "completed_at", _check_time("Trajectory.completed_at", self.completed_at))

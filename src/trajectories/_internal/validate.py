@@ -22,7 +22,8 @@ def f32(value: float) -> float:
     ruvllm keeps scores in ``f32`` and serde writes the shortest text that reads back to
     the same ``f32``; storing that decimal makes our JSON match serde's digits exactly.
     """
-    return float(str(np.float32(value)))
+    with np.errstate(over="ignore"):
+        return float(str(np.float32(value)))
 
 
 def check_str(field: str, value: object) -> str:
@@ -53,6 +54,14 @@ def check_float(field: str, value: object) -> float:
     result = float(value)
     if not math.isfinite(result):
         raise ValueError(f"{field} must be finite, got {result!r}")
+    return result
+
+
+def check_f32(field: str, value: object) -> float:
+    """A finite number that stays finite as float32 (1e39 would become infinity)."""
+    result = f32(check_float(field, value))
+    if not math.isfinite(result):
+        raise ValueError(f"{field} must fit a float32, got {value!r}")
     return result
 
 
