@@ -159,7 +159,7 @@ class CompressedTrajectory:
         return cls(
             original_id=int(data["original_id"]),
             key_embedding=check_embedding("key_embedding", data["key_embedding"]),
-            verdict=from_dict(Verdict, data["verdict"]),
+            verdict=from_dict(Verdict, data["verdict"]),  # type: ignore[type-abstract]
             quality=float(data["quality"]),
             preserved_lessons=tuple(data["preserved_lessons"]),
             action_summary=tuple(data["action_summary"]),

@@ -10,6 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ... import attributes
+from .. import serde
 from ..trajectory import Trajectory
 
 __all__ = [
@@ -31,14 +32,15 @@ _U64 = 1 << 64
 
 def encode_json(trajectory: Trajectory) -> str:
     """The ruvllm serde JSON of *trajectory* (what ``export`` writes and Rust reads back)."""
-    return trajectory.to_json()
+    return serde.dumps(trajectory)
 
 
 def decode_json(text: str | bytes) -> Trajectory:
-    return Trajectory.from_json(text)
+    """Read a stored row back; raises ``JSONFormatError`` (a ValueError) when it is damaged."""
+    return serde.loads(Trajectory, text)
 
 
-def dumps(value: Any) -> str:
+def dumps_plain(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 

@@ -502,7 +502,7 @@ class SQLiteTrajectoryStore(TrajectoryStore):
 
     # ------------------------------------------------------------------ distillation results
     def save_distillation(self, compressed: Sequence[Any], lessons: Sequence[Any], *, prune_ids: Sequence[int] = ()) -> None:
-        from .codec import dumps
+        from .codec import dumps_plain as dumps
 
         comp_rows = [(to_db_id(int(c.original_id)), to_micros(c.compressed_at), dumps(c.to_dict())) for c in compressed]
         lesson_rows = [(lesson.content, float(lesson.score), dumps(lesson.to_dict())) for lesson in lessons]
