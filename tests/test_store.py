@@ -5,14 +5,15 @@ from __future__ import annotations
 import logging
 import sqlite3
 import uuid
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tests._helpers_store import T0, step, traj
-from trajectories.model import RootCause, StepOutcome, Verdict
+from _helpers_store import T0, step, traj
+from trajectories.model import RootCause, StepOutcome, Trajectory, Verdict
 from trajectories.store import (
     CorruptTrajectoryError,
     SimilarHit,
@@ -27,7 +28,7 @@ from trajectories.store import (
 
 
 @pytest.fixture
-def store(tmp_path: Path):
+def store(tmp_path: Path) -> Iterator[SQLiteTrajectoryStore]:
     s = SQLiteTrajectoryStore(tmp_path / "t.db")
     yield s
     s.close()
@@ -119,7 +120,10 @@ def test_list_filters_newest_first_and_paging(store: SQLiteTrajectoryStore) -> N
             traj(4, request_type="b"),
         ]
     )
-    ids = lambda ts: [int(t.id) for t in ts]  # noqa: E731
+
+    def ids(ts: Sequence[Trajectory]) -> list[int]:
+        return [int(t.id) for t in ts]
+
     assert ids(store.list()) == [4, 3, 2, 1]
     assert ids(store.list(limit=2)) == [4, 3]
     assert ids(store.list(limit=2, offset=2)) == [2, 1]

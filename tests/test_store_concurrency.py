@@ -7,13 +7,13 @@ import sys
 import threading
 from pathlib import Path
 
-from tests._helpers_store import step, traj
+from _helpers_store import step, traj
 from trajectories.store import SQLiteTrajectoryStore
 
 _WRITER = """
 import sys
-sys.path[:0] = [{src!r}, {root!r}]
-from tests._helpers_store import step, traj
+sys.path[:0] = [{src!r}, {tests!r}]
+from _helpers_store import step, traj
 from trajectories.store import SQLiteTrajectoryStore
 
 base = int(sys.argv[1])
@@ -58,7 +58,7 @@ def test_two_processes_writing_the_same_file_lose_nothing(tmp_path: Path) -> Non
     db = tmp_path / "t.db"
     root = Path(__file__).resolve().parent.parent
     script = tmp_path / "writer.py"
-    script.write_text(_WRITER.format(src=str(root / "src"), root=str(root)))
+    script.write_text(_WRITER.format(src=str(root / "src"), tests=str(root / "tests")))
     with SQLiteTrajectoryStore(db) as reader:
         reader.similar([1, 0], k=1)  # an index built before the other processes write
         procs = [subprocess.Popen([sys.executable, str(script), str(base), str(db)]) for base in (100_000, 200_000)]

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..outcome import FailureVerdict, RecoveredVerdict, Verdict
+from ..store.base import TrajectoryStore
 from ..trajectory import Trajectory, TrajectoryId
 from ..validate import Embedding, check_embedding, check_float, check_int
 from .analyze import PatternCategory
@@ -420,7 +421,7 @@ class MemoryDistiller:
 
 
 def distill(
-    store: Any,
+    store: TrajectoryStore,
     config: DistillConfig | None = None,
     *,
     prune: bool = False,
@@ -434,8 +435,6 @@ def distill(
     exactly the originals that were compressed, in the same transaction. Too few old
     trajectories raises :class:`DistillError` and leaves the store unchanged.
     """
-    from ..store.base import TrajectoryStore
-
     if not isinstance(store, TrajectoryStore):
         raise TypeError(f"store must be a TrajectoryStore, got {type(store).__name__}: {store!r}")
     if not isinstance(prune, bool):
