@@ -152,7 +152,7 @@ def test_search_text_like_and_nothing_matched(db: Path, tmp_path: Path) -> None:
     with SQLiteTrajectoryStore(text_db) as s:
         s.add_many([traj(1, embedding=emb("reset my password")), traj(2, embedding=emb("refund my order"))])
     r = run("search", "how do I reset my password", "--json", db=text_db)
-    assert [h["id"] for h in json.loads(r.stdout)][0] == 1
+    assert next(h["id"] for h in json.loads(r.stdout)) == 1
 
 
 def test_stats_and_analyze(db: Path) -> None:
@@ -188,7 +188,7 @@ def test_export_import_roundtrip_with_a_bad_line(db: Path, tmp_path: Path) -> No
     assert f"{out}:2: " in r.stderr
     assert "imported 3 trajectories, 1 invalid lines skipped" in r.stderr
     with SQLiteTrajectoryStore(db) as a, SQLiteTrajectoryStore(new_db) as b:
-        assert [t for t in a.iter_all()] == [t for t in b.iter_all()]
+        assert list(a.iter_all()) == list(b.iter_all())
     r = run("import", "-", db=new_db, stdin=out.read_text().splitlines()[0] + "\n")
     assert r.returncode == 0
     assert "imported 1 trajectories" in r.stderr
