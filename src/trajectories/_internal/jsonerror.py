@@ -1,0 +1,30 @@
+"""The one error type of JSON reading and writing, kept apart so every serde module can raise it."""
+
+from __future__ import annotations
+
+__all__ = ["JSONFormatError", "join_path"]
+
+
+class JSONFormatError(ValueError):
+    """JSON that is not a valid ruvllm value, or a value that cannot be written as JSON.
+
+    ``path`` says where (``steps[2].outcome``; empty for the top level) and ``reason`` what,
+    in serde's words: ``missing field `confidence```, ``invalid type: expected f32, got
+    string "x"``, ``unknown variant `Foo`, expected one of ...``.
+    """
+
+    def __init__(self, reason: str, path: str = "") -> None:
+        self.reason = reason
+        self.path = path
+        super().__init__(f"{reason} at {path}" if path else reason)
+
+    def with_line(self, line_no: int) -> JSONFormatError:
+        """The same error, prefixed with a JSON-lines line number (``line 7: ...``)."""
+        err = JSONFormatError(self.reason, self.path)
+        err.args = (f"line {line_no}: {self}",)
+        return err
+
+
+def join_path(path: str, name: str) -> str:
+    """``steps[2]`` + ``outcome`` -> ``steps[2].outcome``; the top level has the empty path."""
+    return f"{path}.{name}" if path else name
