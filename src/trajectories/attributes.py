@@ -46,12 +46,14 @@ __all__ = [
     "TRAJECTORY_ID",
     "TRAJECTORY_INCOMPLETE_ATTRIBUTE",
     "TRAJECTORY_LESSONS",
+    "TRAJECTORY_MODELS_USED",
     "TRAJECTORY_NAME_ATTRIBUTE",
     "TRAJECTORY_QUALITY",
     "TRAJECTORY_QUERY_EMBEDDING",
     "TRAJECTORY_REQUEST_TYPE",
     "TRAJECTORY_RESPONSE_EMBEDDING",
     "TRAJECTORY_TAGS",
+    "TRAJECTORY_TOOLS_INVOKED",
     "TRAJECTORY_VERDICT",
     "TRAJECTORY_VERDICT_COMPLETION_RATIO",
     "TRAJECTORY_VERDICT_FINAL_QUALITY",
@@ -97,6 +99,10 @@ TRAJECTORY_VERDICT_REFLECTION_ATTEMPTS: Final = "trajectory.verdict.reflection_a
 TRAJECTORY_VERDICT_FINAL_QUALITY: Final = "trajectory.verdict.final_quality"
 TRAJECTORY_QUALITY: Final = "trajectory.quality"
 TRAJECTORY_CANCELLED: Final = "trajectory.cancelled"
+#: str[]: every model the trajectory used (its steps' and ``record_model``'s), first use first.
+TRAJECTORY_MODELS_USED: Final = "trajectory.models_used"
+#: str[]: every tool the trajectory invoked (its steps' and ``record_tool``'s), first use first.
+TRAJECTORY_TOOLS_INVOKED: Final = "trajectory.tools_invoked"
 
 # --- step span -------------------------------------------------------------------------------
 STEP_INDEX: Final = "trajectory.step.index"

@@ -1,0 +1,1 @@
+"""Implementation of :mod:`trajectories.instrument`: the trajectory and step API over OpenTelemetry."""

@@ -1,0 +1,316 @@
+"""The step handle: what a running step knows, and how it becomes a span and a TrajectoryStep."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+
+from ... import attributes as A
+from ..errors import logger, report_internal_error
+from ..outcome import FailureOutcome, StepOutcome
+from ..trajectory import StepMetadata, TrajectoryStep
+from ..validate import Embedding, check_embedding, check_int, check_str, check_str_seq, check_unit
+from .context import CURRENT_STEP, CURRENT_TRAJECTORY, exception_text, get_tracer, is_cancellation, ns_to_datetime
+from .spans import outcome_attributes, step_end_attributes
+
+if TYPE_CHECKING:
+    from .trajectory_handle import TrajectoryHandle
+
+__all__ = ["StepHandle", "StepOptions", "begin_step"]
+
+_CANCELLED = StepOutcome.skipped("cancelled")
+
+
+@dataclass(slots=True)
+class StepOptions:
+    """What a ``step(...)`` call fixed in advance; ``start_attributes`` is built once."""
+
+    action: str
+    rationale: str = ""
+    confidence: float = 1.0
+    tool: str | None = None
+    model: str | None = None
+    tags: tuple[str, ...] = ()
+    attributes: dict[str, str] = field(default_factory=dict)
+    tracer_provider: trace.TracerProvider | None = None
+    span_name: str = ""
+    start_attributes: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.span_name = f"{A.OPERATION_EXECUTE_TOOL} {self.tool}" if self.tool is not None else self.action
+        attrs: dict[str, Any] = {A.STEP_ACTION: self.action}
+        if self.tool is not None:
+            attrs[A.GEN_AI_OPERATION_NAME] = A.OPERATION_EXECUTE_TOOL
+            attrs[A.GEN_AI_TOOL_NAME] = self.tool
+        if self.model is not None:
+            attrs[A.GEN_AI_REQUEST_MODEL] = self.model
+        self.start_attributes = attrs
+
+
+class StepHandle:
+    """The running step. Get it from ``with step(...) as s`` or :func:`current_step`.
+
+    Setters validate their arguments and raise at the call; after the step has ended
+    they are ignored (with a debug log), since the span is already gone.
+    """
+
+    __slots__ = (
+        "_attributes",
+        "_context_embedding",
+        "_done",
+        "_input_tokens",
+        "_lock",
+        "_model",
+        "_outcome",
+        "_output_tokens",
+        "_tags",
+        "_tool",
+        "_trajectory",
+        "action",
+        "confidence",
+        "index",
+        "is_generator",
+        "parent_index",
+        "rationale",
+        "span",
+        "start_ns",
+    )
+
+    def __init__(self, options: StepOptions, trajectory: TrajectoryHandle | None, parent_index: int | None) -> None:
+        self.action = options.action
+        self.rationale = options.rationale
+        self.confidence = options.confidence
+        self._tool = options.tool
+        self._model = options.model
+        self._tags = list(options.tags)
+        self._attributes = dict(options.attributes)
+        self._outcome: StepOutcome | None = None
+        self._input_tokens: int | None = None
+        self._output_tokens: int | None = None
+        self._context_embedding: Embedding | None = None
+        self._trajectory = trajectory
+        self._done = False
+        self._lock = threading.Lock()
+        self.is_generator = False
+        self.parent_index = parent_index
+        self.index: int | None = None
+        self.span: Span = trace.INVALID_SPAN
+        self.start_ns = 0
+
+    # ---------------------------------------------------------------- public setters
+
+    @property
+    def trajectory(self) -> TrajectoryHandle | None:
+        """The trajectory this step belongs to (None for a step outside any trajectory)."""
+        return self._trajectory
+
+    @property
+    def outcome(self) -> StepOutcome | None:
+        """The outcome set explicitly so far (None: it will be decided when the step ends)."""
+        return self._outcome
+
+    def succeed(self) -> None:
+        self._set_outcome(StepOutcome.success())
+
+    def partial(self, achieved: str, missing: str) -> None:
+        self._set_outcome(StepOutcome.partial(check_str("achieved", achieved), check_str("missing", missing)))
+
+    def fail(self, error: str) -> None:
+        self._set_outcome(StepOutcome.failure(check_str("error", error)))
+
+    def skip(self, reason: str) -> None:
+        self._set_outcome(StepOutcome.skipped(check_str("reason", reason)))
+
+    def retry(self, reason: str, suggestions: Sequence[str] = ()) -> None:
+        self._set_outcome(StepOutcome.needs_retry(check_str("reason", reason), check_str_seq("suggestions", suggestions)))
+
+    def set_confidence(self, confidence: float) -> None:
+        value = check_unit("confidence", confidence)
+        if self._live("set_confidence"):
+            self.confidence = value
+
+    def set_rationale(self, rationale: str) -> None:
+        value = check_str("rationale", rationale)
+        if self._live("set_rationale"):
+            self.rationale = value
+
+    def add_tokens(self, input: int = 0, output: int = 0) -> None:
+        check_int("input", input)
+        check_int("output", output)
+        if self._live("add_tokens"):
+            with self._lock:
+                self._input_tokens = (self._input_tokens or 0) + input
+                self._output_tokens = (self._output_tokens or 0) + output
+
+    def set_model(self, model: str) -> None:
+        value = check_str("model", model)
+        if self._live("set_model"):
+            self._model = value
+
+    def set_tool(self, tool: str) -> None:
+        value = check_str("tool", tool)
+        if self._live("set_tool"):
+            self._tool = value
+
+    def add_tag(self, tag: str) -> None:
+        value = check_str("tag", tag)
+        if self._live("add_tag"):
+            self._tags.append(value)
+
+    def set_attribute(self, key: str, value: str) -> None:
+        check_str("key", key)
+        check_str("value", value)
+        if self._live("set_attribute"):
+            self._attributes[key] = value
+
+    def set_context_embedding(self, embedding: Any) -> None:
+        value = check_embedding("embedding", embedding)
+        if self._live("set_context_embedding"):
+            self._context_embedding = value
+
+    def __repr__(self) -> str:
+        return f"StepHandle(action={self.action!r}, index={self.index!r}, done={self._done})"
+
+    # ---------------------------------------------------------------- internals
+
+    def _set_outcome(self, outcome: StepOutcome) -> None:
+        if self._live("setting the outcome"):
+            self._outcome = outcome
+
+    def _live(self, what: str) -> bool:
+        if self._done:
+            logger.debug("trajectories: %s on step %r after it ended is ignored", what, self.action)
+            return False
+        return True
+
+    def activate(self) -> tuple[object, object] | None:
+        """Make this step current (OTel span and our handle). Pair with :meth:`deactivate` in the same frame."""
+        try:
+            otel_token = otel_context.attach(trace.set_span_in_context(self.span))
+        except Exception:
+            report_internal_error("attaching a step's context")
+            return None
+        return otel_token, CURRENT_STEP.set(self)
+
+    def deactivate(self, tokens: tuple[object, object] | None) -> None:
+        if tokens is None:
+            return
+        otel_token, step_token = tokens
+        try:
+            CURRENT_STEP.reset(step_token)  # type: ignore[arg-type]
+            otel_context.detach(otel_token)  # type: ignore[arg-type]
+        except Exception:
+            report_internal_error("detaching a step's context")
+
+    def finish(self, exc: BaseException | None, *, end_ns: int | None = None, outcome: StepOutcome | None = None) -> None:
+        """End the span and hand the finished step to its trajectory. Idempotent; never raises."""
+        with self._lock:
+            if self._done:
+                return
+            self._done = True
+        try:
+            self._finish(exc, time.time_ns() if end_ns is None else end_ns, outcome)
+        except Exception:
+            report_internal_error("ending a step")
+
+    def _finish(self, exc: BaseException | None, end_ns: int, forced: StepOutcome | None) -> None:
+        failed = False
+        if forced is not None:
+            outcome = forced
+        elif exc is None:
+            outcome = self._outcome if self._outcome is not None else StepOutcome.success()
+        elif is_cancellation(exc):
+            outcome = _CANCELLED
+        else:
+            failed = True
+            outcome = self._outcome if isinstance(self._outcome, FailureOutcome) else StepOutcome.failure(exception_text(exc))
+        metadata = self._metadata()
+        record: TrajectoryStep | None = None
+        if self._trajectory is not None and self.index is not None:
+            record = TrajectoryStep(
+                index=self.index,
+                action=self.action,
+                rationale=self.rationale,
+                outcome=outcome,
+                confidence=self.confidence,
+                latency_ms=max(0, (end_ns - self.start_ns) // 1_000_000),
+                timestamp=ns_to_datetime(self.start_ns),
+                context_embedding=self._context_embedding,
+                metadata=metadata,
+            )
+        span = self.span
+        try:
+            span.set_attributes(step_end_attributes(self, outcome, metadata))
+            for key, value in outcome_attributes(outcome).items():
+                span.set_attribute(key, value)
+            if self._tool is not None:
+                span.update_name(f"{A.OPERATION_EXECUTE_TOOL} {self._tool}")
+            if failed and exc is not None:
+                span.record_exception(exc, escaped=True)
+                span.set_status(Status(StatusCode.ERROR, exception_text(exc)))
+        except Exception:
+            report_internal_error("setting a step span's attributes")
+        try:
+            span.end(end_time=end_ns)
+        except Exception:
+            report_internal_error("ending a step span")
+        if self._trajectory is not None:
+            self._trajectory._step_finished(self, record)
+
+    def _metadata(self) -> StepMetadata | None:
+        attrs = dict(self._attributes)
+        if self.parent_index is not None:
+            attrs[A.STEP_PARENT_ATTRIBUTE] = str(self.parent_index)
+        if (
+            self._tool is None
+            and self._model is None
+            and self._input_tokens is None
+            and self._output_tokens is None
+            and not self._tags
+            and not attrs
+        ):
+            return None
+        return StepMetadata(
+            tool_used=self._tool,
+            input_tokens=self._input_tokens,
+            output_tokens=self._output_tokens,
+            model=self._model,
+            tags=tuple(self._tags),
+            attributes=attrs,
+        )
+
+
+def begin_step(options: StepOptions) -> StepHandle:
+    """Start a step span under the current trajectory (if any).
+
+    Never raises: if the span cannot be started, the handle works without one.
+    """
+    trajectory = CURRENT_TRAJECTORY.get()
+    if trajectory is not None and trajectory.closed:
+        trajectory = None  # a task that outlived its trajectory: record a plain span
+    parent = CURRENT_STEP.get()
+    parent_index = parent.index if parent is not None and trajectory is not None and parent.trajectory is trajectory else None
+    handle = StepHandle(options, trajectory, parent_index)
+    handle.start_ns = time.time_ns()
+    try:
+        provider = options.tracer_provider
+        if provider is None and trajectory is not None:
+            provider = trajectory.tracer_provider
+        attrs = dict(options.start_attributes)
+        if trajectory is not None:
+            handle.index = trajectory._register_step(handle)
+            attrs[A.TRAJECTORY_ID] = int(trajectory.id)
+            attrs[A.STEP_INDEX] = handle.index
+        handle.span = get_tracer(provider).start_span(
+            options.span_name, kind=SpanKind.INTERNAL, attributes=attrs, start_time=handle.start_ns
+        )
+    except Exception:
+        report_internal_error("starting a step")
+    return handle

@@ -1,0 +1,394 @@
+"""The trajectory handle: a root span, the steps started under it, and the scored result."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import threading
+import time
+import uuid as uuid_mod
+from collections.abc import Mapping, Sequence
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
+
+from ... import attributes as A
+from ..embedding import embed_text
+from ..errors import logger, report_internal_error
+from ..outcome import FailureVerdict, RootCause, StepOutcome, SuccessOutcome, SuccessVerdict, Verdict
+from ..settings import settings
+from ..trajectory import Trajectory, TrajectoryId, TrajectoryMetadata, TrajectoryStep, compute_quality, new_trajectory_id
+from ..validate import (
+    Embedding,
+    check_embedding,
+    check_int,
+    check_opt_embedding,
+    check_opt_str,
+    check_str,
+    check_str_map,
+    check_str_seq,
+    clamp_unit,
+)
+from .context import CURRENT_STEP, CURRENT_TRAJECTORY, exception_text, get_tracer, is_cancellation, ns_to_datetime
+from .spans import embedding_value, verdict_attributes
+
+if TYPE_CHECKING:
+    from .step_handle import StepHandle
+
+__all__ = ["TrajectoryFailed", "TrajectoryHandle"]
+
+_ID_MASK = (1 << 63) - 1
+_EMPTY: Embedding = check_embedding("empty", [])
+_TIMEOUTS: tuple[type[BaseException], ...] = (TimeoutError, asyncio.TimeoutError)
+_ABANDONED = StepOutcome.skipped("trajectory ended")
+
+
+class TrajectoryFailed(Exception):
+    """Raise inside a trajectory to end it with ``Verdict.failure(cause)``; it propagates."""
+
+    def __init__(self, cause: RootCause | str) -> None:
+        if isinstance(cause, str):
+            cause = RootCause.unknown(cause)
+        if not isinstance(cause, RootCause):
+            raise TypeError(f"cause must be a RootCause or str, got {type(cause).__name__}: {cause!r}")
+        super().__init__(str(cause))
+        self.cause: RootCause = cause
+
+
+def _unique(values: Sequence[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(values))
+
+
+class TrajectoryHandle:
+    """One trajectory in progress: ``with trajectory(...) as t`` / ``async with``.
+
+    After the block, :attr:`result` holds the scored :class:`Trajectory` it recorded
+    (the same one the exporter assembles from its spans).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        query: str | None = None,
+        query_embedding: Any = None,
+        session_id: str | None = None,
+        user_id: str | None = None,
+        request_type: str | None = None,
+        tags: Sequence[str] = (),
+        attributes: Mapping[str, str] | None = None,
+        tracer_provider: trace.TracerProvider | None = None,
+    ) -> None:
+        self.name = check_str("name", name)
+        self._query = check_opt_str("query", query)
+        self._query_embedding = check_opt_embedding("query_embedding", query_embedding)
+        self._session_id = check_opt_str("session_id", session_id)
+        self._user_id = check_opt_str("user_id", user_id)
+        self._request_type = check_opt_str("request_type", request_type)
+        self._tags = list(check_str_seq("tags", tags))
+        self._attributes = check_str_map("attributes", {} if attributes is None else attributes)
+        if tracer_provider is not None and not isinstance(tracer_provider, trace.TracerProvider):
+            raise TypeError(f"tracer_provider must be an opentelemetry TracerProvider, got {type(tracer_provider).__name__}")
+        self.tracer_provider = tracer_provider
+        self._response_embedding: Embedding | None = None
+        self._verdict: Verdict | None = None
+        self._lessons: list[str] = []
+        self._models: list[str] = []
+        self._tools: list[str] = []
+        self._input_tokens = 0
+        self._output_tokens = 0
+        self._lock = threading.Lock()
+        self._counter = itertools.count()
+        self._open: dict[int, StepHandle] = {}
+        self._steps: list[TrajectoryStep] = []
+        self._entered = False
+        self.closed = False
+        self.result: Trajectory | None = None
+        self.span: Span = trace.INVALID_SPAN
+        self.id = TrajectoryId(0)
+        self.uuid = uuid_mod.UUID(int=0)
+        self._start_ns = 0
+        self._tokens: tuple[object, object, object] | None = None
+
+    # ---------------------------------------------------------------- verdict
+
+    def set_verdict(self, verdict: Verdict) -> None:
+        """Set the verdict explicitly; it wins over the automatic rules."""
+        if not isinstance(verdict, Verdict):
+            raise TypeError(f"verdict must be a Verdict, got {type(verdict).__name__}: {verdict!r}")
+        self._verdict = verdict
+
+    def succeed(self) -> None:
+        self.set_verdict(Verdict.success())
+
+    def fail(self, cause: RootCause | str) -> None:
+        """Failure with *cause*; a plain string becomes ``RootCause.unknown(cause)``."""
+        if isinstance(cause, str):
+            cause = RootCause.unknown(cause)
+        if not isinstance(cause, RootCause):
+            raise TypeError(f"cause must be a RootCause or str, got {type(cause).__name__}: {cause!r}")
+        self.set_verdict(Verdict.failure(cause))
+
+    def partial(self, completion_ratio: float) -> None:
+        self.set_verdict(Verdict.partial(clamp_unit("completion_ratio", completion_ratio)))
+
+    def recovered(self, original_failure: RootCause, reflection_attempts: int, final_quality: float) -> None:
+        if not isinstance(original_failure, RootCause):
+            raise TypeError(f"original_failure must be a RootCause, got {type(original_failure).__name__}: {original_failure!r}")
+        check_int("reflection_attempts", reflection_attempts)
+        self.set_verdict(Verdict.recovered(original_failure, reflection_attempts, clamp_unit("final_quality", final_quality)))
+
+    @property
+    def verdict(self) -> Verdict | None:
+        """The verdict set explicitly so far (or, after the block, the final one)."""
+        return self.result.verdict if self.result is not None else self._verdict
+
+    # ---------------------------------------------------------------- facts
+
+    def add_lesson(self, lesson: str) -> None:
+        self._lessons.append(check_str("lesson", lesson))
+
+    def add_tokens(self, input: int = 0, output: int = 0) -> None:
+        """Tokens not attributed to any step (a step's own tokens count automatically)."""
+        check_int("input", input)
+        check_int("output", output)
+        with self._lock:
+            self._input_tokens += input
+            self._output_tokens += output
+
+    def record_model(self, model: str) -> None:
+        self._models.append(check_str("model", model))
+
+    def record_tool(self, tool: str) -> None:
+        self._tools.append(check_str("tool", tool))
+
+    def add_tag(self, tag: str) -> None:
+        self._tags.append(check_str("tag", tag))
+
+    def set_attribute(self, key: str, value: str) -> None:
+        self._attributes[check_str("key", key)] = check_str("value", value)
+
+    def set_query_embedding(self, embedding: Any) -> None:
+        self._query_embedding = check_embedding("embedding", embedding)
+
+    def set_response_embedding(self, embedding: Any) -> None:
+        self._response_embedding = check_embedding("embedding", embedding)
+
+    def __repr__(self) -> str:
+        return f"TrajectoryHandle(name={self.name!r}, id={self.id!r}, closed={self.closed})"
+
+    # ---------------------------------------------------------------- context manager
+
+    def __enter__(self) -> TrajectoryHandle:
+        if self._entered:
+            raise RuntimeError("a trajectory handle can only be entered once; call trajectory(...) again")
+        self._entered = True
+        self._start()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self._end(exc)
+
+    async def __aenter__(self) -> TrajectoryHandle:
+        return self.__enter__()
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self._end(exc)
+
+    def _start(self) -> None:
+        # Each phase fails on its own: a span processor that raises in on_start must not
+        # cost the trajectory its ids, its context or its steps.
+        self.id = new_trajectory_id()
+        self.uuid = uuid_mod.uuid4()
+        self._start_ns = time.time_ns()
+        try:
+            if self._query_embedding is None and self._query is not None and settings.embedder is not None:
+                self._query_embedding = embed_text(settings.embedder, self._query)
+        except Exception:
+            report_internal_error("embedding the query text")
+        try:
+            self._start_span()
+        except Exception:
+            report_internal_error("starting a trajectory span")
+        try:
+            otel_token = otel_context.attach(trace.set_span_in_context(self.span))
+            self._tokens = (otel_token, CURRENT_TRAJECTORY.set(self), CURRENT_STEP.set(None))
+        except Exception:
+            report_internal_error("attaching a trajectory's context")
+
+    def _start_span(self) -> None:
+        attrs: dict[str, Any] = {A.GEN_AI_OPERATION_NAME: A.OPERATION_INVOKE_AGENT, A.GEN_AI_AGENT_NAME: self.name}
+        if self._session_id is not None:
+            attrs[A.GEN_AI_CONVERSATION_ID] = self._session_id
+            attrs[A.SESSION_ID] = self._session_id
+        if self._user_id is not None:
+            attrs[A.USER_ID] = self._user_id
+        if self._request_type is not None:
+            attrs[A.TRAJECTORY_REQUEST_TYPE] = self._request_type
+        # A trajectory is the root of its own trace (so that its uuid, the trace id, is
+        # unique even when trajectories nest or share a request); a link keeps the way
+        # back to whatever span was current when it started.
+        current = trace.get_current_span().get_span_context()
+        links = [Link(current)] if current.is_valid else None
+        span = get_tracer(self.tracer_provider).start_span(
+            f"{A.OPERATION_INVOKE_AGENT} {self.name}",
+            context=otel_context.Context(),
+            kind=SpanKind.INTERNAL,
+            attributes=attrs,
+            links=links,
+            start_time=self._start_ns,
+        )
+        self.span = span
+        sc = span.get_span_context()
+        if sc.is_valid:  # otherwise (no SDK provider) keep the random ids
+            self.id = TrajectoryId(sc.span_id & _ID_MASK)
+            self.uuid = uuid_mod.UUID(int=sc.trace_id)
+        span.set_attribute(A.TRAJECTORY_ID, int(self.id))
+
+    def _end(self, exc: BaseException | None) -> None:
+        tokens, self._tokens = self._tokens, None
+        if tokens is not None:
+            otel_token, traj_token, step_token = tokens
+            try:
+                CURRENT_STEP.reset(step_token)  # type: ignore[arg-type]
+                CURRENT_TRAJECTORY.reset(traj_token)  # type: ignore[arg-type]
+                otel_context.detach(otel_token)  # type: ignore[arg-type]
+            except Exception:
+                report_internal_error("detaching a trajectory's context")
+        try:
+            self._finish(exc)
+        except Exception:
+            self.closed = True
+            report_internal_error("ending a trajectory")
+
+    # ---------------------------------------------------------------- steps
+
+    def _register_step(self, step: StepHandle) -> int:
+        with self._lock:
+            index = next(self._counter)
+            self._open[index] = step
+        return index
+
+    def _step_finished(self, step: StepHandle, record: TrajectoryStep | None) -> None:
+        with self._lock:
+            if step.index is not None:
+                self._open.pop(step.index, None)
+            if record is not None and not self.closed:
+                self._steps.append(record)
+            elif record is not None:
+                logger.debug("trajectories: step %r ended after its trajectory %s", step.action, self.id)
+
+    # ---------------------------------------------------------------- the end
+
+    def _finish(self, exc: BaseException | None) -> None:
+        end_ns = time.time_ns()
+        with self._lock:
+            still_open = sorted(self._open.values(), key=lambda s: s.index or 0)
+        for step in still_open:  # abandoned generators (Success) or tasks that outlived us
+            step.finish(None, end_ns=end_ns, outcome=StepOutcome.success() if step.is_generator else _ABANDONED)
+        with self._lock:
+            self.closed = True
+            steps = tuple(sorted(self._steps, key=lambda s: s.index))
+        cancelled = exc is not None and is_cancellation(exc)
+        verdict = self._decide_verdict(exc, steps, cancelled)
+        quality = compute_quality(steps, verdict)
+        models = _unique(
+            [s.metadata.model for s in steps if s.metadata is not None and s.metadata.model is not None] + self._models
+        )
+        tools = _unique(
+            [s.metadata.tool_used for s in steps if s.metadata is not None and s.metadata.tool_used is not None] + self._tools
+        )
+        total_in = self._input_tokens + sum(s.metadata.input_tokens or 0 for s in steps if s.metadata is not None)
+        total_out = self._output_tokens + sum(s.metadata.output_tokens or 0 for s in steps if s.metadata is not None)
+        metadata = TrajectoryMetadata(
+            session_id=self._session_id,
+            user_id=self._user_id,
+            request_type=self._request_type,
+            total_input_tokens=total_in,
+            total_output_tokens=total_out,
+            models_used=models,
+            tools_invoked=tools,
+            tags=tuple(self._tags),
+            attributes={A.TRAJECTORY_NAME_ATTRIBUTE: self.name, **self._attributes},
+        )
+        self.result = Trajectory(
+            id=self.id,
+            uuid=self.uuid,
+            query_embedding=self._query_embedding if self._query_embedding is not None else _EMPTY,
+            response_embedding=self._response_embedding,
+            steps=steps,
+            verdict=verdict,
+            quality=quality,
+            total_latency_ms=max(0, (end_ns - self._start_ns) // 1_000_000),
+            started_at=ns_to_datetime(self._start_ns),
+            completed_at=ns_to_datetime(end_ns),
+            metadata=metadata,
+            lessons=tuple(self._lessons),
+        )
+        self._write_root_span(exc, cancelled, end_ns)
+
+    def _decide_verdict(self, exc: BaseException | None, steps: tuple[TrajectoryStep, ...], cancelled: bool) -> Verdict:
+        successes = sum(1 for s in steps if isinstance(s.outcome, SuccessOutcome))
+        ratio = successes / len(steps) if steps else 0.0
+        explicit = self._verdict
+        if explicit is not None and not (cancelled and isinstance(explicit, SuccessVerdict)):
+            return explicit
+        if exc is None:
+            return Verdict.success() if successes == len(steps) else Verdict.partial(ratio)
+        if cancelled:
+            return Verdict.partial(ratio)
+        if isinstance(exc, TrajectoryFailed):
+            return Verdict.failure(exc.cause)
+        if isinstance(exc, _TIMEOUTS):
+            return Verdict.failure(RootCause.resource_constraint("time", str(exc) or "timeout"))
+        return Verdict.failure(RootCause.unknown(exception_text(exc)))
+
+    def _write_root_span(self, exc: BaseException | None, cancelled: bool, end_ns: int) -> None:
+        result = self.result
+        assert result is not None
+        span = self.span
+        try:
+            attrs: dict[str, Any] = verdict_attributes(result.verdict)
+            attrs[A.TRAJECTORY_QUALITY] = result.quality
+            attrs[A.GEN_AI_USAGE_INPUT_TOKENS] = result.metadata.total_input_tokens
+            attrs[A.GEN_AI_USAGE_OUTPUT_TOKENS] = result.metadata.total_output_tokens
+            if result.metadata.models_used:
+                attrs[A.TRAJECTORY_MODELS_USED] = list(result.metadata.models_used)
+            if result.metadata.tools_invoked:
+                attrs[A.TRAJECTORY_TOOLS_INVOKED] = list(result.metadata.tools_invoked)
+            if result.metadata.tags:
+                attrs[A.TRAJECTORY_TAGS] = list(result.metadata.tags)
+            for key, value in self._attributes.items():
+                attrs[A.TRAJECTORY_ATTRIBUTES_PREFIX + key] = value
+            if result.lessons:
+                attrs[A.TRAJECTORY_LESSONS] = list(result.lessons)
+            if settings.capture_embeddings:
+                if result.query_embedding.size:
+                    attrs[A.TRAJECTORY_QUERY_EMBEDDING] = embedding_value(result.query_embedding)
+                if result.response_embedding is not None:
+                    attrs[A.TRAJECTORY_RESPONSE_EMBEDDING] = embedding_value(result.response_embedding)
+            if cancelled:
+                attrs[A.TRAJECTORY_CANCELLED] = True
+            span.set_attributes(attrs)
+            span.add_event(
+                A.EVENT_EVALUATION_RESULT,
+                {
+                    A.GEN_AI_EVALUATION_NAME: A.QUALITY_EVALUATION_NAME,
+                    A.GEN_AI_EVALUATION_SCORE_VALUE: result.quality,
+                    A.GEN_AI_EVALUATION_SCORE_LABEL: result.verdict.kind,
+                },
+                timestamp=end_ns,
+            )
+            if exc is not None and not cancelled:
+                span.record_exception(exc, escaped=True)
+            if isinstance(result.verdict, FailureVerdict):
+                span.set_status(Status(StatusCode.ERROR, str(result.verdict.cause)))
+        except Exception:
+            report_internal_error("writing a trajectory's root span")
+        try:
+            span.end(end_time=end_ns)
+        except Exception:
+            report_internal_error("ending a trajectory's root span")
