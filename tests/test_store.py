@@ -318,3 +318,19 @@ def test_store_sink_writes_batches(store: SQLiteTrajectoryStore) -> None:
     assert store.count() == 3
     with pytest.raises(TypeError, match="store"):
         StoreSink("x")  # type: ignore[arg-type]
+
+
+def test_pruned_tombstones_make_a_stale_index_reload(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "t.db"
+    monkeypatch.setattr(SQLiteTrajectoryStore, "TOMBSTONE_LIMIT", 4)
+    with SQLiteTrajectoryStore(path) as writer, SQLiteTrajectoryStore(path) as reader:
+        writer.add_many([traj(i, embedding=(1, i)) for i in range(1, 200)])
+        assert len(reader.similar([1, 0], k=500)) == 199  # reader's index is now in sync
+        for i in range(1, 150):  # many single deletes: tombstones are pruned along the way
+            writer.delete([i])
+        conn = sqlite3.connect(path)
+        assert conn.execute("SELECT count(*) FROM tombstones").fetchone()[0] <= 4 + 64
+        assert conn.execute("SELECT value FROM meta WHERE key = 'tomb_floor'").fetchone()[0] > 0
+        conn.close()
+        assert sorted(h.id for h in reader.similar([1, 0], k=500)) == list(range(150, 200))
+        assert len(reader._index) == 50  # reloaded: no stale rows left in its matrix

@@ -230,6 +230,7 @@ class SQLiteTrajectoryStore(TrajectoryStore):
                 seq = conn.execute("SELECT value FROM meta WHERE key = 'seq'").fetchone()[0] + 1
                 result = work(conn, seq)
                 conn.execute("UPDATE meta SET value = ? WHERE key = 'seq'", (seq,))
+                self._prune_tombstones(conn, seq)
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
@@ -237,6 +238,23 @@ class SQLiteTrajectoryStore(TrajectoryStore):
         except sqlite3.Error as exc:
             raise StoreError(f"write to trajectory database {self.path!r} failed: {exc}") from exc
         return result
+
+    #: Tombstones kept before the oldest half are dropped (indexes older than that reload fully).
+    TOMBSTONE_LIMIT = 10_000
+
+    def _prune_tombstones(self, conn: sqlite3.Connection, seq: int) -> None:
+        """Keep the tombstone table small. An index that synced before the pruned ones
+        sees ``tomb_floor`` above its own sequence number and reloads everything."""
+        if seq % 64:  # checking the count on every write would cost more than it saves
+            return
+        (count,) = conn.execute("SELECT count(*) FROM tombstones").fetchone()
+        if count <= self.TOMBSTONE_LIMIT:
+            return
+        (floor,) = conn.execute(
+            "SELECT seq FROM tombstones ORDER BY seq LIMIT 1 OFFSET ?", (count - self.TOMBSTONE_LIMIT // 2,)
+        ).fetchone()
+        conn.execute("DELETE FROM tombstones WHERE seq < ?", (floor,))
+        conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('tomb_floor', ?)", (floor - 1,))
 
     def add_many(self, trajectories: Iterable[Trajectory]) -> int:
         if isinstance(trajectories, Trajectory):
@@ -394,7 +412,10 @@ class SQLiteTrajectoryStore(TrajectoryStore):
                 seq = int(conn.execute("SELECT value FROM meta WHERE key = 'seq'").fetchone()[0])
                 if seq == self._index_seq:
                     return
-                if seq < self._index_seq:  # the file was replaced: start again
+                floor_row = conn.execute("SELECT value FROM meta WHERE key = 'tomb_floor'").fetchone()
+                floor = int(floor_row[0]) if floor_row is not None else -1
+                # The file was replaced, or deletions we have not seen were pruned: start again.
+                if seq < self._index_seq or self._index_seq < floor:
                     self._index.clear()
                     self._index_seq = -1
                 tombs = conn.execute("SELECT id FROM tombstones WHERE seq > ?", (self._index_seq,)).fetchall()
