@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from ..embedding import Embedder
@@ -42,6 +42,9 @@ ENV_DB = "TRAJECTORIES_DB"
 DEFAULT_DB_PATH = "trajectories.db"
 #: Verdict kinds as the store filters them (``Verdict.kind``).
 VERDICT_KINDS = ("success", "failure", "partial", "recovered_via_reflection")
+
+
+_S = TypeVar("_S", bound="TrajectoryStore")
 
 
 class StoreError(Exception):
@@ -260,7 +263,7 @@ class TrajectoryStore(abc.ABC):
     def close(self) -> None:
         """Release connections. The store must not be used afterwards."""
 
-    def __enter__(self) -> TrajectoryStore:
+    def __enter__(self: _S) -> _S:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
