@@ -366,3 +366,15 @@ def test_lessons_for_opens_the_default_store(tmp_path: Path, monkeypatch: pytest
     assert [int(e.trajectory.id) for e in lessons_for([1, 0]).experiences] == [1]
     with pytest.raises(TypeError, match="store"):
         lessons_for("x", store="nope")  # type: ignore[arg-type]
+
+
+def test_lessons_for_finds_key_lessons_after_pruning(tmp_path: Path) -> None:
+    with SQLiteTrajectoryStore(tmp_path / "t.db") as s:
+        s.add_many([traj(i, [step(0, "a")], lessons=["Ask for the order number"], embedding=(1, 0)) for i in range(1, 4)])
+        s.add(traj(4, [step(0, "b")], lessons=["Unrelated"], embedding=(0, 1)))
+        distill(s, DistillConfig(min_trajectories=4, min_age_seconds=0), prune=True, now=T0 + timedelta(days=1))
+        assert s.count() == 0
+        recall = lessons_for([1, 0.1], k=1, store=s)
+        assert recall.experiences == ()
+        assert [kl.content for kl in recall.key_lessons] == ["Ask for the order number"]
+        assert recall

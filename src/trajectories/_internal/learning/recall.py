@@ -8,6 +8,7 @@ from typing import Any
 from ..store.base import SimilarHit, TrajectoryStore
 from ..trajectory import Trajectory
 from .analyze import analyze
+from .distill import KeyLesson, embedding_similarity
 
 __all__ = ["PastExperience", "Recall", "lessons_for"]
 
@@ -28,9 +29,12 @@ class Recall:
 
     experiences: tuple[PastExperience, ...]
     lessons: tuple[str, ...]
+    #: Distilled key lessons whose embedding is similar to the query (best first). They
+    #: outlive pruned trajectories, so recall keeps working after ``distill --prune``.
+    key_lessons: tuple[KeyLesson, ...] = ()
 
     def __bool__(self) -> bool:
-        return bool(self.experiences)
+        return bool(self.experiences or self.key_lessons)
 
 
 def lessons_for(
@@ -51,16 +55,20 @@ def lessons_for(
         from ..store.sqlite import SQLiteTrajectoryStore
 
         with SQLiteTrajectoryStore() as default_store:
-            return _recall(default_store.similar(query, k, min_quality=min_quality, verdict=verdict))
+            return _recall(default_store, query, k, min_quality, verdict)
     if not isinstance(store, TrajectoryStore):
         raise TypeError(f"store must be a TrajectoryStore, got {type(store).__name__}: {store!r}")
-    return _recall(store.similar(query, k, min_quality=min_quality, verdict=verdict))
+    return _recall(store, query, k, min_quality, verdict)
 
 
-def _recall(hits: list[SimilarHit]) -> Recall:
+def _recall(store: TrajectoryStore, query: Any, k: int, min_quality: float | None, verdict: str | None) -> Recall:
+    vec = store.query_embedding(query)
+    hits: list[SimilarHit] = store.similar(vec, k, min_quality=min_quality, verdict=verdict)
     experiences = tuple(PastExperience(h.trajectory, h.similarity, analyze(h.trajectory).lessons) for h in hits)
     seen: dict[str, None] = {}
     for e in experiences:
         for lesson in e.lessons:
             seen.setdefault(lesson)
-    return Recall(experiences, tuple(seen))
+    scored = [(embedding_similarity(vec, kl.embedding), kl) for kl in store.key_lessons()]
+    best = sorted((item for item in scored if item[0] > 0.0), key=lambda item: item[0], reverse=True)[:k]
+    return Recall(experiences, tuple(seen), tuple(kl for _, kl in best))

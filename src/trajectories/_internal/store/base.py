@@ -18,8 +18,11 @@ from types import TracebackType
 from typing import Any, TypeVar
 from uuid import UUID
 
-from ..embedding import Embedder
+import numpy as np
+
+from ..embedding import Embedder, embed_text
 from ..trajectory import Trajectory
+from ..validate import Embedding, check_embedding
 
 __all__ = [
     "DEFAULT_DB_PATH",
@@ -187,6 +190,25 @@ class TrajectoryStore(abc.ABC):
     """
 
     embedder: Embedder | None
+
+    def query_embedding(self, query: Any) -> Embedding:
+        """Turn a similarity query (text or vector) into a non-empty, non-zero float32 vector.
+
+        Text is embedded by this store's ``embedder``, else the process-wide one (``configure``).
+        """
+        if isinstance(query, str):
+            if not query.strip():
+                raise ValueError("query text must not be empty")
+            from ..settings import settings
+
+            vec = embed_text(self.embedder or settings.embedder, query)
+        else:
+            vec = check_embedding("query embedding", query)
+        if vec.size == 0:
+            raise ValueError("query embedding must not be empty")
+        if not np.any(vec):
+            raise ValueError("query embedding must not be all zeros (cosine similarity is undefined)")
+        return vec
 
     # -- writing -----------------------------------------------------------------
     @abc.abstractmethod

@@ -19,11 +19,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 from uuid import UUID
 
-import numpy as np
-
-from ..embedding import Embedder, embed_text
+from ..embedding import Embedder
 from ..trajectory import Trajectory
-from ..validate import check_embedding
 from .base import (
     CorruptTrajectoryError,
     SimilarHit,
@@ -442,22 +439,6 @@ class SQLiteTrajectoryStore(TrajectoryStore):
                 continue
             self._index.put(id, vec, float(quality), str(verdict))
         self._index_seq = seq
-
-    def query_embedding(self, query: Any) -> np.ndarray[Any, np.dtype[np.float32]]:
-        """Turn a similarity query (text or vector) into a non-empty, non-zero float32 vector."""
-        if isinstance(query, str):
-            if not query.strip():
-                raise ValueError("query text must not be empty")
-            from ..settings import settings
-
-            vec = embed_text(self.embedder or settings.embedder, query)
-        else:
-            vec = check_embedding("query embedding", query)
-        if vec.size == 0:
-            raise ValueError("query embedding must not be empty")
-        if not np.any(vec):
-            raise ValueError("query embedding must not be all zeros (cosine similarity is undefined)")
-        return vec
 
     def similar(
         self,
