@@ -1,0 +1,1 @@
+"""The trajectory exporter: finished spans become scored trajectories, delivered to sinks."""

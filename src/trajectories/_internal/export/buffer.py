@@ -1,0 +1,199 @@
+"""Pending traces: spans wait here, bounded in number and age, until their trajectory's root arrives.
+
+Spans come in end order, children before parents, in batches that may split a trajectory
+anywhere. Each trace keeps the trajectories seen in it (keyed by ``trajectory.id``), which
+span belongs to which (``owners``), and the spans we did not make whose parent has not
+arrived yet (``waiting``). A foreign span is attributed as soon as an ancestor with a
+``trajectory.id`` is known, so only its fold (a few numbers) is kept.
+
+Not thread-safe: the exporter holds its lock around every call.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from .assembly import PendingTrajectory, add_member, fold_of, is_root, member_owner, trajectory_id_of
+from .records import SpanLike
+
+__all__ = ["BufferCounters", "TraceBuffer"]
+
+Owner = tuple[int, int | None]  # (trajectory id, step span id or None for the trajectory itself)
+
+
+@dataclass(slots=True)
+class BufferCounters:
+    spans_seen: int = 0
+    late_spans: int = 0
+    unrelated_spans: int = 0
+    evicted_traces: int = 0
+
+
+@dataclass(slots=True)
+class _Trace:
+    trace_id: int
+    last_seen: float
+    trajectories: dict[int, PendingTrajectory] = field(default_factory=dict)
+    owners: dict[int, Owner] = field(default_factory=dict)  # span id -> owner, for spans of pending trajectories
+    owned: dict[int, list[int]] = field(default_factory=dict)  # trajectory id -> its span ids in ``owners``
+    waiting: dict[int, list[SpanLike]] = field(default_factory=dict)  # parent span id -> foreign children
+    spans: int = 0
+
+
+class TraceBuffer:
+    """Groups spans into trajectories; hands back each one when complete, expired or evicted."""
+
+    def __init__(self, *, max_traces: int, max_spans: int, max_age: float, late_memory: int) -> None:
+        self.max_traces = max_traces
+        self.max_spans = max_spans
+        self.max_age = max_age
+        self.late_memory = late_memory
+        self.counters = BufferCounters()
+        self._traces: OrderedDict[int, _Trace] = OrderedDict()  # least recently active first
+        self._spans = 0
+        self._emitted_ids: OrderedDict[int, None] = OrderedDict()
+        self._emitted_spans: OrderedDict[tuple[int, int], None] = OrderedDict()
+
+    @property
+    def pending_traces(self) -> int:
+        return len(self._traces)
+
+    @property
+    def pending_spans(self) -> int:
+        return self._spans
+
+    # ---------------------------------------------------------------- adding
+
+    def add(self, spans: Iterable[SpanLike], now: float) -> list[PendingTrajectory]:
+        """Take *spans*; return trajectories now complete, then any evicted by the caps (incomplete)."""
+        ready: list[PendingTrajectory] = []
+        for span in spans:
+            self.counters.spans_seen += 1
+            trace = self._traces.get(span.trace_id)
+            if trace is None:
+                trace = self._traces[span.trace_id] = _Trace(span.trace_id, now)
+            else:
+                trace.last_seen = now
+                self._traces.move_to_end(span.trace_id)
+            tid = trajectory_id_of(span.attributes)
+            if tid is None:
+                self._add_foreign(trace, span)
+            else:
+                self._add_member(trace, span, tid, ready)
+            self._drop_if_empty(trace)
+        while self._traces and (len(self._traces) > self.max_traces or self._spans > self.max_spans):
+            self.counters.evicted_traces += 1
+            ready.extend(self._pop_trace(next(iter(self._traces))))
+        return ready
+
+    def _add_member(self, trace: _Trace, span: SpanLike, tid: int, ready: list[PendingTrajectory]) -> None:
+        if tid in self._emitted_ids:
+            self.counters.late_spans += 1 + self._discard_waiting(trace, span.span_id)
+            return
+        p = trace.trajectories.get(tid)
+        if p is None:
+            p = trace.trajectories[tid] = PendingTrajectory(tid, span.trace_id)
+            trace.owned[tid] = []
+        add_member(p, span)
+        self._own(trace, span.span_id, member_owner(span, tid))
+        if is_root(span.attributes):
+            ready.append(self._take(trace, tid))
+
+    def _add_foreign(self, trace: _Trace, span: SpanLike) -> None:
+        parent = span.parent_span_id
+        if parent is None or getattr(span, "parent_is_remote", False):
+            # The top of this process's part of the trace, and not a trajectory: neither it
+            # nor anything waiting under it can belong to one.
+            self.counters.unrelated_spans += 1 + self._discard_waiting(trace, span.span_id)
+            return
+        owner = trace.owners.get(parent)
+        if owner is not None:
+            self._resolve(trace, span, owner)
+        elif (trace.trace_id, parent) in self._emitted_spans:
+            self.counters.late_spans += 1 + self._discard_waiting(trace, span.span_id)
+        else:
+            trace.waiting.setdefault(parent, []).append(span)
+            trace.spans += 1
+            self._spans += 1
+
+    def _own(self, trace: _Trace, span_id: int, owner: Owner) -> None:
+        trace.owners[span_id] = owner
+        trace.owned[owner[0]].append(span_id)
+        trace.spans += 1
+        self._spans += 1
+        children = trace.waiting.pop(span_id, None)
+        if children:
+            trace.spans -= len(children)
+            self._spans -= len(children)
+            for child in children:
+                self._resolve(trace, child, owner)
+
+    def _resolve(self, trace: _Trace, span: SpanLike, owner: Owner) -> None:
+        p = trace.trajectories[owner[0]]
+        p.foreign += 1
+        fold = fold_of(span, owner[1])
+        if fold is not None:
+            p.folds.append(fold)
+        self._own(trace, span.span_id, owner)
+
+    def _discard_waiting(self, trace: _Trace, span_id: int) -> int:
+        """Drop the foreign spans waiting (transitively) under *span_id*; return how many."""
+        dropped = 0
+        stack = [span_id]
+        while stack:
+            children = trace.waiting.pop(stack.pop(), None)
+            if children:
+                dropped += len(children)
+                stack.extend(c.span_id for c in children)
+        trace.spans -= dropped
+        self._spans -= dropped
+        return dropped
+
+    # ---------------------------------------------------------------- taking out
+
+    def _take(self, trace: _Trace, tid: int) -> PendingTrajectory:
+        p = trace.trajectories.pop(tid)
+        span_ids = trace.owned.pop(tid)
+        for span_id in span_ids:
+            del trace.owners[span_id]
+            self._remember(self._emitted_spans, (trace.trace_id, span_id))
+        trace.spans -= len(span_ids)
+        self._spans -= len(span_ids)
+        self._remember(self._emitted_ids, tid)
+        return p
+
+    def _remember(self, lru: OrderedDict[tuple[int, int], None] | OrderedDict[int, None], key: object) -> None:
+        lru[key] = None  # type: ignore[index]
+        if len(lru) > self.late_memory:
+            lru.popitem(last=False)
+
+    def _drop_if_empty(self, trace: _Trace) -> None:
+        if not trace.trajectories and not trace.waiting:
+            self._traces.pop(trace.trace_id, None)
+
+    def _pop_trace(self, trace_id: int) -> list[PendingTrajectory]:
+        trace = self._traces[trace_id]
+        out = [self._take(trace, tid) for tid in list(trace.trajectories)]
+        self.counters.unrelated_spans += sum(len(c) for c in trace.waiting.values())
+        self._spans -= trace.spans
+        del self._traces[trace_id]
+        return out
+
+    def expire(self, now: float) -> list[PendingTrajectory]:
+        """Trajectories of traces idle for ``max_age`` seconds or more (they are incomplete)."""
+        out: list[PendingTrajectory] = []
+        while self._traces:
+            trace = next(iter(self._traces.values()))
+            if now - trace.last_seen < self.max_age:
+                break
+            out.extend(self._pop_trace(trace.trace_id))
+        return out
+
+    def drain(self) -> list[PendingTrajectory]:
+        """Everything still pending (at shutdown); all of it incomplete."""
+        out: list[PendingTrajectory] = []
+        while self._traces:
+            out.extend(self._pop_trace(next(iter(self._traces))))
+        return out

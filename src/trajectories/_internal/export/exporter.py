@@ -1,0 +1,230 @@
+"""TrajectoryExporter: an OpenTelemetry SpanExporter whose output is scored trajectories.
+
+Use it under a BatchSpanProcessor (or a SimpleSpanProcessor in tests). ``export`` records
+the spans into the pending buffer under a lock (cheap: a few dict operations per span),
+then, outside the lock, assembles the trajectories that became complete and hands them to
+the sinks. It never raises into the processor: its own failures are logged and counted.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+from ..trajectory import Trajectory
+from ..validate import check_int
+from .assembly import PendingTrajectory, build_trajectory
+from .buffer import TraceBuffer
+from .delivery import Delivery
+from .records import SpanLike, record_from_span
+from .sinks import Sink, as_sink
+
+__all__ = ["DEFAULT_DEAD_LETTER_PATH", "ExporterStats", "TrajectoryExporter"]
+
+logger = logging.getLogger("trajectories")
+
+DEFAULT_DEAD_LETTER_PATH = "trajectories-deadletter.jsonl"
+
+
+@dataclass(frozen=True, slots=True)
+class ExporterStats:
+    """A snapshot of what a TrajectoryExporter did (see docs/exporter.md for each number)."""
+
+    spans_seen: int
+    trajectories_emitted: int
+    incomplete: int
+    late_spans: int
+    unrelated_spans: int
+    evicted_traces: int
+    sink_failures: int
+    sink_failures_by_sink: Mapping[str, int]
+    retries_pending: int
+    dead_lettered: int
+    dead_letter_failures: int
+    assembly_errors: int
+    internal_errors: int
+    pending_traces: int
+    pending_spans: int
+
+
+def _positive_number(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ValueError(f"{name} must be a positive number, got {value!r}")
+    return float(value)
+
+
+class TrajectoryExporter(SpanExporter):
+    """Turns finished spans into scored :class:`Trajectory` objects and delivers them to *sinks*.
+
+    Bounds: at most ``max_pending_traces`` traces and ``max_pending_spans`` spans wait for
+    their root; a trace idle for ``max_age`` seconds (checked on every export and flush) or
+    pushed out by the caps is emitted as incomplete. ``late_memory`` ids of emitted
+    trajectories and spans are remembered to count late spans. A failed delivery is retried
+    on the next export/flush, ``retry_attempts`` times in all, then written to
+    ``dead_letter_path`` (default ``./trajectories-deadletter.jsonl``, resolved now).
+    """
+
+    def __init__(
+        self,
+        sinks: Iterable[Sink | Callable[[Trajectory], Any]] = (),
+        *,
+        max_pending_traces: int = 10_000,
+        max_pending_spans: int = 200_000,
+        max_age: float = 300.0,
+        late_memory: int = 100_000,
+        retry_attempts: int = 3,
+        max_retry_queue: int = 10_000,
+        dead_letter_path: str | os.PathLike[str] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if isinstance(sinks, (str, bytes)) or not isinstance(sinks, Iterable):
+            raise TypeError(f"sinks must be an iterable of sinks or callables, got {type(sinks).__name__}")
+        checked = [as_sink(s, f"sinks[{i}]") for i, s in enumerate(sinks)]
+        for name, value in (
+            ("max_pending_traces", max_pending_traces),
+            ("max_pending_spans", max_pending_spans),
+            ("late_memory", late_memory),
+            ("retry_attempts", retry_attempts),
+        ):
+            check_int(name, value, minimum=1)
+        check_int("max_retry_queue", max_retry_queue)
+        age = _positive_number("max_age", max_age)
+        if dead_letter_path is None:
+            dead_letter_path = DEFAULT_DEAD_LETTER_PATH
+        if not isinstance(dead_letter_path, (str, os.PathLike)):
+            raise TypeError(f"dead_letter_path must be a str or os.PathLike, got {type(dead_letter_path).__name__}")
+        if not callable(clock):
+            raise TypeError(f"clock must be callable, got {type(clock).__name__}")
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._buffer = TraceBuffer(
+            max_traces=max_pending_traces, max_spans=max_pending_spans, max_age=age, late_memory=late_memory
+        )
+        self._delivery = Delivery(
+            checked,
+            attempts=retry_attempts,
+            max_retry_queue=max_retry_queue,
+            dead_letter_path=os.path.abspath(os.fspath(dead_letter_path)),
+        )
+        self._emitted = 0
+        self._incomplete = 0
+        self._assembly_errors = 0
+        self._internal_errors = 0
+        self._done = False
+
+    # ---------------------------------------------------------------- public
+
+    @property
+    def sinks(self) -> tuple[Sink, ...]:
+        return tuple(self._delivery.sinks)
+
+    @property
+    def dead_letter_path(self) -> str:
+        return self._delivery.dead_letter_path
+
+    def add_sink(self, sink: Sink | Callable[[Trajectory], Any]) -> None:
+        """Deliver to *sink* too, from the next trajectory on (the store sink plugs in here)."""
+        self._delivery.add_sink(as_sink(sink))
+
+    @property
+    def stats(self) -> ExporterStats:
+        with self._lock:
+            c = self._buffer.counters
+            d = self._delivery.counters
+            return ExporterStats(
+                spans_seen=c.spans_seen,
+                trajectories_emitted=self._emitted,
+                incomplete=self._incomplete,
+                late_spans=c.late_spans,
+                unrelated_spans=c.unrelated_spans,
+                evicted_traces=c.evicted_traces,
+                sink_failures=d.sink_failures,
+                sink_failures_by_sink=MappingProxyType(dict(self._delivery.failures_by_sink)),
+                retries_pending=self._delivery.retries_pending,
+                dead_lettered=d.dead_lettered,
+                dead_letter_failures=d.dead_letter_failures,
+                assembly_errors=self._assembly_errors,
+                internal_errors=self._internal_errors,
+                pending_traces=self._buffer.pending_traces,
+                pending_spans=self._buffer.pending_spans,
+            )
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        """Buffer *spans*; deliver the trajectories they complete. Never raises."""
+        try:
+            self.export_records([record_from_span(s) for s in spans])
+        except Exception:
+            self._internal_error("exporting spans")
+        return SpanExportResult.SUCCESS
+
+    def export_records(self, records: Iterable[SpanLike]) -> None:
+        """Like :meth:`export`, for neutral span records (the OTLP receiver feeds decoded spans here)."""
+        with self._lock:
+            if self._done:
+                n = sum(1 for _ in records)
+                self._buffer.counters.spans_seen += n
+                self._buffer.counters.late_spans += n
+                return
+            now = self._clock()
+            ready = self._buffer.add(records, now)
+            ready.extend(self._buffer.expire(now))
+        self._deliver(ready)
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        """Deliver every complete trajectory and retry failed deliveries; emit expired ones.
+
+        Trajectories still waiting for their root stay pending: a flush in the middle of a
+        trajectory never sends half of it.
+        """
+        try:
+            with self._lock:
+                ready = [] if self._done else self._buffer.expire(self._clock())
+            self._deliver(ready, always=True)
+        except Exception:
+            self._internal_error("flushing")
+        return True
+
+    def shutdown(self) -> None:
+        """Emit everything pending (incomplete ones flagged), deliver, dead-letter what fails, close sinks."""
+        try:
+            with self._lock:
+                if self._done:
+                    return
+                self._done = True
+                ready = self._buffer.drain()
+            self._deliver(ready)
+            self._delivery.close()
+        except Exception:
+            self._internal_error("shutting down")
+
+    # ---------------------------------------------------------------- internals
+
+    def _deliver(self, ready: list[PendingTrajectory], *, always: bool = False) -> None:
+        built: list[Trajectory] = []
+        for p in ready:
+            try:
+                built.append(build_trajectory(p))
+            except Exception:
+                with self._lock:
+                    self._assembly_errors += 1
+                logger.warning("trajectories: could not assemble trajectory %d from its spans", p.id, exc_info=True)
+                continue
+        with self._lock:
+            self._emitted += len(built)
+            self._incomplete += sum(1 for p in ready if p.root is None)
+        if built or always or self._delivery.retries_pending:
+            self._delivery.deliver(built)
+
+    def _internal_error(self, what: str) -> None:
+        with self._lock:
+            self._internal_errors += 1
+        logger.error("trajectories: internal error while %s", what, exc_info=True)

@@ -1,0 +1,116 @@
+"""SpanRecord: the neutral form of a finished span that the assembly reads.
+
+The in-process exporter makes one from each OpenTelemetry ``ReadableSpan``; the OTLP
+receiver decodes its payload into the same fields. Conversion must stay cheap (the exporter
+sees every span the application makes), so the record keeps a reference to the span's own
+attribute mapping instead of copying it, and turns events into tuples only if asked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+from opentelemetry.sdk.trace import ReadableSpan
+
+__all__ = ["SpanLike", "SpanRecord", "record_from_span"]
+
+_NO_ATTRIBUTES: Mapping[str, Any] = {}
+
+
+class SpanLike(Protocol):
+    """What the assembly needs from a span; the OTLP decoder's spans have the same fields."""
+
+    @property
+    def trace_id(self) -> int: ...
+    @property
+    def span_id(self) -> int: ...
+    @property
+    def parent_span_id(self) -> int | None: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def start_ns(self) -> int: ...
+    @property
+    def end_ns(self) -> int: ...
+    @property
+    def attributes(self) -> Mapping[str, Any]: ...
+    @property
+    def status_code(self) -> int: ...
+
+
+class SpanRecord:
+    """A finished span: ids, name, times (epoch ns), attributes, events, status code.
+
+    ``status_code`` uses OTLP's numbering (0 unset, 1 ok, 2 error), which is also the
+    value of the SDK's ``StatusCode``. ``parent_is_remote`` is true when the parent lives in
+    another process (then it can never arrive here).
+    """
+
+    __slots__ = (
+        "_events",
+        "attributes",
+        "end_ns",
+        "name",
+        "parent_is_remote",
+        "parent_span_id",
+        "span_id",
+        "start_ns",
+        "status_code",
+        "trace_id",
+    )
+
+    def __init__(
+        self,
+        trace_id: int,
+        span_id: int,
+        parent_span_id: int | None,
+        name: str,
+        start_ns: int,
+        end_ns: int,
+        attributes: Mapping[str, Any] | None = None,
+        events: Sequence[Any] = (),
+        status_code: int = 0,
+        *,
+        parent_is_remote: bool = False,
+    ) -> None:
+        self.trace_id = trace_id
+        self.span_id = span_id
+        self.parent_span_id = parent_span_id
+        self.name = name
+        self.start_ns = start_ns
+        self.end_ns = end_ns
+        self.attributes: Mapping[str, Any] = _NO_ATTRIBUTES if attributes is None else attributes
+        self._events = events
+        self.status_code = status_code
+        self.parent_is_remote = parent_is_remote
+
+    @property
+    def events(self) -> tuple[tuple[str, Mapping[str, Any]], ...]:
+        """``(name, attributes)`` of each event, converted from SDK events on first use."""
+        out = tuple(e if isinstance(e, tuple) else (e.name, e.attributes or _NO_ATTRIBUTES) for e in self._events)
+        self._events = out
+        return out
+
+    def __repr__(self) -> str:
+        return f"SpanRecord(name={self.name!r}, trace_id={self.trace_id:032x}, span_id={self.span_id:016x})"
+
+
+def record_from_span(span: ReadableSpan) -> SpanRecord:
+    """A SpanRecord that shares the span's attribute mapping (no copy; spans are immutable once ended)."""
+    ctx = span.context
+    parent = span.parent
+    start = span.start_time or 0
+    end = span.end_time or start
+    return SpanRecord(
+        ctx.trace_id if ctx is not None else 0,
+        ctx.span_id if ctx is not None else 0,
+        parent.span_id if parent is not None else None,
+        span.name,
+        start,
+        end if end >= start else start,
+        span.attributes,
+        span.events,
+        span.status.status_code.value,
+        parent_is_remote=parent is not None and parent.is_remote,
+    )

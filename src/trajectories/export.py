@@ -1,0 +1,25 @@
+"""From spans to scored trajectories: the exporter, the pure assembly, and the sinks.
+
+``TrajectoryExporter`` is an OpenTelemetry ``SpanExporter``; ``assemble_trajectories`` is
+the pure function it (and the OTLP receiver, and file import) uses. See docs/exporter.md.
+"""
+
+from ._internal.export.assembly import assemble_trajectories
+from ._internal.export.exporter import DEFAULT_DEAD_LETTER_PATH, ExporterStats, TrajectoryExporter
+from ._internal.export.records import SpanLike, SpanRecord, record_from_span
+from ._internal.export.sinks import CallbackSink, JsonlSink, ListSink, Sink, StreamSink
+
+__all__ = [
+    "DEFAULT_DEAD_LETTER_PATH",
+    "CallbackSink",
+    "ExporterStats",
+    "JsonlSink",
+    "ListSink",
+    "Sink",
+    "SpanLike",
+    "SpanRecord",
+    "StreamSink",
+    "TrajectoryExporter",
+    "assemble_trajectories",
+    "record_from_span",
+]
