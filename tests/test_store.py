@@ -311,11 +311,18 @@ def test_closed_store_refuses_use(tmp_path: Path) -> None:
         s.count()
 
 
-def test_store_sink_writes_batches(store: SQLiteTrajectoryStore) -> None:
+def test_store_sink_writes_what_the_exporter_delivers(store: SQLiteTrajectoryStore) -> None:
+    from trajectories.export import Sink
+
     sink = StoreSink(store)
-    sink([traj(1), traj(2)])
-    sink.deliver([traj(2), traj(3)])
+    assert isinstance(sink, Sink)
+    sink.send(traj(1))
+    sink.send_many([traj(2), traj(3)])
+    sink.send(traj(1))  # re-delivery: no duplicate
+    sink.flush()
+    sink.close()
     assert store.count() == 3
+    assert int(store.get(2).id) == 2
     with pytest.raises(TypeError, match="store"):
         StoreSink("x")  # type: ignore[arg-type]
 

@@ -11,28 +11,35 @@ __all__ = ["StoreSink"]
 
 
 class StoreSink:
-    """Writes each batch the exporter delivers into *store*, in one transaction.
+    """The exporter sink that writes each trajectory into *store* (``TrajectoryExporter([StoreSink(store)])``).
 
-    It raises when the write fails: the exporter counts and logs a failing sink and retries
-    or dead-letters its trajectories, so nothing is lost silently. Re-delivery is harmless
-    because adding is idempotent on the trajectory id.
+    ``send`` raises when the write fails: the exporter counts and logs a failing sink and
+    retries the trajectory or writes it to its dead-letter file, so nothing is lost silently.
+    Re-delivery is harmless because adding is idempotent on the trajectory id. The store
+    belongs to the caller: ``close()`` does not close it.
     """
 
     __slots__ = ("store",)
+
+    name = "store"
 
     def __init__(self, store: TrajectoryStore) -> None:
         if not isinstance(store, TrajectoryStore):
             raise TypeError(f"store must be a TrajectoryStore, got {type(store).__name__}: {store!r}")
         self.store = store
 
-    def __call__(self, trajectories: Sequence[Trajectory]) -> None:
+    def send(self, trajectory: Trajectory) -> None:
+        self.store.add(trajectory)
+
+    def send_many(self, trajectories: Sequence[Trajectory]) -> None:
+        """Write a batch in one transaction (for callers that have one)."""
         self.store.add_many(trajectories)
 
-    def deliver(self, trajectories: Sequence[Trajectory]) -> None:
-        self.store.add_many(trajectories)
+    def flush(self) -> None:
+        """Nothing is buffered: every ``send`` is committed before it returns."""
 
     def close(self) -> None:
-        """Nothing to release: the store belongs to the caller, who closes it."""
+        """The store belongs to the caller, who closes it."""
 
     def __repr__(self) -> str:
         return f"StoreSink({self.store!r})"
