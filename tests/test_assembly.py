@@ -89,8 +89,9 @@ def test_round_trip_failure_verdict_every_root_cause(tracer_provider, span_expor
 
 def test_round_trip_verdicts_success_partial_recovered_and_raised(tracer_provider, span_exporter) -> None:
     results = []
-    with trajectory("ok", tracer_provider=tracer_provider) as t, step("a"):
-        pass
+    with trajectory("ok", tracer_provider=tracer_provider) as t:
+        with step("a"):
+            pass
     results.append(t)
     with trajectory("auto-partial", tracer_provider=tracer_provider) as t:
         with step("a") as s:
