@@ -36,7 +36,9 @@ def crunch(n: int) -> int:
     return n * 2
 
 
-async def test_task_groups_and_threads_attach(tracer_provider: TracerProvider, span_exporter: InMemorySpanExporter) -> None:
+async def test_task_groups_and_threads_attach(
+    tracer_provider: TracerProvider, span_exporter: InMemorySpanExporter
+) -> None:
     threads: set[int] = set()
 
     @step
