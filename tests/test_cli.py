@@ -239,3 +239,34 @@ def test_distill_too_few_then_prune(tmp_path: Path) -> None:
     with SQLiteTrajectoryStore(path) as s:
         assert s.count() == 0
         assert len(s.compressed()) == 5
+
+
+def test_demo_records_through_the_exporter_and_prints_the_table(tmp_path: Path) -> None:
+    import time
+
+    path = tmp_path / "demo.db"
+    started = time.monotonic()
+    r = run("demo", db=path)
+    elapsed = time.monotonic() - started
+    assert r.returncode == 0, r.stderr
+    assert elapsed < 10
+    lines = r.stdout.splitlines()
+    assert lines[0].split()[:3] == ["ID", "REQUEST", "VERDICT"]
+    assert len(lines) == 7
+    assert "recorded 6 trajectories from 6 concurrent requests" in r.stderr
+    with SQLiteTrajectoryStore(path) as s:
+        ts = s.list(limit=None)
+        kinds = sorted(t.verdict.kind for t in ts)
+        assert kinds == ["failure", "partial", "recovered_via_reflection", "success", "success", "success"]
+        refund = next(t for t in ts if t.verdict.kind == "recovered_via_reflection")
+        assert [st.outcome.kind for st in refund.steps] == ["success", "failure", "needs_retry", "success", "success"]
+        assert refund.metadata.tools_invoked == ("payments",)
+        assert all(t.metadata.attributes.get("trajectory.name") == "support-agent" for t in ts)
+        assert len({t.uuid for t in ts}) == 6
+    r = run("search", "I forgot my password", "-k", "1", "--json", db=path)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)[0]["session_id"] == "s-101"
+    r = run("demo", db=path)  # a second run adds six more, nothing is replaced
+    assert r.returncode == 0, r.stderr
+    with SQLiteTrajectoryStore(path) as s:
+        assert s.count() == 12
