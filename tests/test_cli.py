@@ -270,3 +270,30 @@ def test_demo_records_through_the_exporter_and_prints_the_table(tmp_path: Path) 
     assert r.returncode == 0, r.stderr
     with SQLiteTrajectoryStore(path) as s:
         assert s.count() == 12
+
+
+def test_a_damaged_row(db: Path, tmp_path: Path) -> None:
+    import sqlite3
+
+    conn = sqlite3.connect(db)
+    conn.execute("UPDATE trajectories SET json = 'garbage' WHERE id = 2")
+    conn.commit()
+    conn.close()
+    r = run("show", "2", db=db)
+    assert r.returncode == 3
+    assert "traj-2 cannot be read" in r.stderr
+    r = run("list", "--json", db=db)
+    assert r.returncode == 0
+    assert [d["id"] for d in json.loads(r.stdout)] == [3, 1]
+    assert "skipping a damaged row" in r.stderr
+    r = run("export", str(tmp_path / "out.jsonl"), db=db)
+    assert r.returncode == 3
+    assert "exported 2 trajectories, 1 damaged rows skipped" in r.stderr
+
+
+def test_import_of_a_binary_file(tmp_path: Path) -> None:
+    f = tmp_path / "bin.jsonl"
+    f.write_bytes(b"\xff\xfe\x00garbage\n")
+    r = run("import", str(f), db=tmp_path / "t.db")
+    assert r.returncode == 3
+    assert "Traceback" not in r.stderr

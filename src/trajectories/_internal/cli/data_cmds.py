@@ -31,6 +31,7 @@ _BATCH = 500
 def cmd_export(args: argparse.Namespace) -> int:
     progress = Progress("exported")
     with open_from(args) as store:
+        skipped_before = getattr(store, "skipped_rows", 0)
         f = filter_from(args)
         source: Iterator[Trajectory]
         source = store.iter_all() if f == type(f)() else reversed(store.list(f, limit=None))
@@ -45,9 +46,10 @@ def cmd_export(args: argparse.Namespace) -> int:
             n = write_jsonl(sys.stdout, counted()) if args.output in (None, "-") else write_jsonl(args.output, counted())
         except OSError as exc:
             raise CLIError(f"cannot write {args.output}: {exc.strerror or exc}", EXIT_BAD_DATA) from None
+        skipped = getattr(store, "skipped_rows", 0) - skipped_before
     progress.finish()
-    print(f"exported {n} trajectories", file=sys.stderr)
-    return EXIT_OK
+    print(f"exported {n} trajectories" + (f", {skipped} damaged rows skipped" if skipped else ""), file=sys.stderr)
+    return EXIT_BAD_DATA if skipped else EXIT_OK
 
 
 def cmd_import(args: argparse.Namespace) -> int:
