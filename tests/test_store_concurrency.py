@@ -69,3 +69,17 @@ def test_two_processes_writing_the_same_file_lose_nothing(tmp_path: Path) -> Non
         ids = {int(t.id) for t in reader.list(limit=None)}
         assert len(ids) == expected
         assert len(reader.similar([1, 0], k=10_000)) == expected  # the index caught up with both
+
+
+def test_connections_of_finished_threads_are_released(tmp_path: Path) -> None:
+    import gc
+
+    store = SQLiteTrajectoryStore(tmp_path / "t.db")
+    for i in range(20):
+        t = threading.Thread(target=store.add, args=(traj(i + 1),))
+        t.start()
+        t.join()
+    gc.collect()
+    assert len(store._connections) <= 2  # this thread's, maybe one not yet collected
+    assert store.count() == 20
+    store.close()

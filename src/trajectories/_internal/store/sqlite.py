@@ -15,6 +15,7 @@ import logging
 import os
 import sqlite3
 import threading
+import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 from uuid import UUID
@@ -118,6 +119,34 @@ def _row_for(t: Trajectory) -> tuple[Any, ...]:
     )
 
 
+class _Connection:
+    """One thread's connection. The thread-local holds the only strong reference, so when
+    the thread ends the holder is collected and the connection closed: short-lived threads
+    do not pile up open connections. (sqlite3.Connection itself cannot be weakly referenced.)"""
+
+    __slots__ = ("__weakref__", "conn")
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def close(self) -> None:
+        try:
+            self.conn.close()
+        except sqlite3.Error:  # pragma: no cover - closing twice, or mid-statement in another thread
+            logger.debug("error closing a SQLite connection", exc_info=True)
+
+    def __del__(self) -> None:
+        self.close()
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    """Roll back without hiding the error that caused it (ROLLBACK fails if SQLite already did)."""
+    try:
+        conn.execute("ROLLBACK")
+    except sqlite3.Error:
+        logger.debug("ROLLBACK failed", exc_info=True)
+
+
 class SQLiteTrajectoryStore(TrajectoryStore):
     """Trajectories in one SQLite file (WAL). Safe to share between threads, and between
     processes that open the same file.
@@ -141,7 +170,7 @@ class SQLiteTrajectoryStore(TrajectoryStore):
             raise StoreError(f"cannot open trajectory database {self.path!r}: directory {directory!r} does not exist")
         self._local = threading.local()
         self._pid = os.getpid()
-        self._connections: builtins.list[sqlite3.Connection] = []
+        self._connections: weakref.WeakSet[_Connection] = weakref.WeakSet()
         self._conn_lock = threading.Lock()
         self._index = EmbeddingIndex()
         self._index_seq = -1
@@ -159,20 +188,20 @@ class SQLiteTrajectoryStore(TrajectoryStore):
         if os.getpid() != self._pid:  # forked: a connection must never cross a fork
             self._pid = os.getpid()
             self._local = threading.local()
-            self._connections = []
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
+            self._connections = weakref.WeakSet()
+        holder: _Connection | None = getattr(self._local, "holder", None)
+        if holder is None:
             try:
-                conn = sqlite3.connect(self.path, timeout=self._timeout, isolation_level=None, check_same_thread=True)
+                conn = sqlite3.connect(self.path, timeout=self._timeout, isolation_level=None, check_same_thread=False)
                 conn.execute(f"PRAGMA busy_timeout = {int(self._timeout * 1000)}")
                 conn.execute("PRAGMA synchronous = NORMAL")
-                conn.execute("PRAGMA foreign_keys = OFF")
             except sqlite3.Error as exc:
                 raise StoreError(f"cannot open trajectory database {self.path!r}: {exc}") from exc
-            self._local.conn = conn
+            holder = _Connection(conn)
+            self._local.holder = holder
             with self._conn_lock:
-                self._connections.append(conn)
-        return conn
+                self._connections.add(holder)
+        return holder.conn
 
     def _init_schema(self) -> None:
         conn = self._conn()
@@ -197,7 +226,7 @@ class SQLiteTrajectoryStore(TrajectoryStore):
                 conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('seq', 0)")
                 conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                _rollback(conn)
                 raise
         except sqlite3.DatabaseError as exc:
             self.close()
@@ -208,13 +237,11 @@ class SQLiteTrajectoryStore(TrajectoryStore):
 
     def close(self) -> None:
         with self._conn_lock:
-            conns, self._connections = self._connections, []
+            holders = list(self._connections)
+            self._connections = weakref.WeakSet()
             self._closed = True
-        for conn in conns:
-            try:
-                conn.close()
-            except sqlite3.Error:  # pragma: no cover - closing a connection of another thread
-                logger.debug("error closing a SQLite connection", exc_info=True)
+        for holder in holders:
+            holder.close()
         self._local = threading.local()
 
     # ------------------------------------------------------------------ writing
@@ -230,7 +257,7 @@ class SQLiteTrajectoryStore(TrajectoryStore):
                 self._prune_tombstones(conn, seq)
                 conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                _rollback(conn)
                 raise
         except sqlite3.Error as exc:
             raise StoreError(f"write to trajectory database {self.path!r} failed: {exc}") from exc
