@@ -545,3 +545,45 @@ def test_failure_verdict_wraps_its_root_cause_directly() -> None:
     assert isinstance(back, FailureVerdict)
     assert str(back) == "Failure: Insufficient context: missing a, b"
     assert isinstance(StepOutcome.from_dict("Success"), SuccessOutcome)
+
+
+def test_lone_surrogates_cannot_be_written() -> None:
+    t = simple_trajectory(lessons=["ok \ud800 no"])
+    with pytest.raises(JSONFormatError, match=r"lone surrogate '\\ud800'"):
+        t.to_json()
+
+
+def test_indent_must_be_a_non_negative_int() -> None:
+    with pytest.raises(TypeError, match=r"indent must be None or an int >= 0, got '  '"):
+        Verdict.success().to_json(indent="  ")  # type: ignore[arg-type]
+    assert Verdict.partial(0.5).to_json(indent=0) == '{\n"Partial": {\n"completion_ratio": 0.5\n}\n}'
+
+
+_OPTIONAL_KEYS = {
+    "response_embedding",
+    "context_embedding",
+    "metadata",
+    "session_id",
+    "user_id",
+    "request_type",
+    "tool_used",
+    "input_tokens",
+    "output_tokens",
+    "model",
+}
+
+
+def _drop_null_optionals(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _drop_null_optionals(v) for k, v in value.items() if not (k in _OPTIONAL_KEYS and v is None)}
+    if isinstance(value, list):
+        return [_drop_null_optionals(v) for v in value]
+    return value
+
+
+@settings(max_examples=75, deadline=None)
+@given(trajectories())
+def test_any_trajectory_reads_back_with_its_null_optionals_left_out(t: Trajectory) -> None:
+    sparse = _drop_null_optionals(t.to_dict())
+    assert Trajectory.from_dict(sparse) == t
+    assert Trajectory.from_json(json.dumps(sparse)) == t  # ASCII-escaped JSON reads the same

@@ -10,19 +10,20 @@ class JSONFormatError(ValueError):
 
     ``path`` says where (``steps[2].outcome``; empty for the top level) and ``reason`` what,
     in serde's words: ``missing field `confidence```, ``invalid type: expected f32, got
-    string "x"``, ``unknown variant `Foo`, expected one of ...``.
+    string "x"``, ``unknown variant `Foo`, expected one of ...``. ``line`` is the line
+    number when the error comes from a JSON-lines file, else None.
     """
 
-    def __init__(self, reason: str, path: str = "") -> None:
+    def __init__(self, reason: str, path: str = "", line: int | None = None) -> None:
         self.reason = reason
         self.path = path
-        super().__init__(f"{reason} at {path}" if path else reason)
+        self.line = line
+        message = f"{reason} at {path}" if path else reason
+        super().__init__(message if line is None else f"line {line}: {message}")
 
     def with_line(self, line_no: int) -> JSONFormatError:
         """The same error, prefixed with a JSON-lines line number (``line 7: ...``)."""
-        err = JSONFormatError(self.reason, self.path)
-        err.args = (f"line {line_no}: {self}",)
-        return err
+        return JSONFormatError(self.reason, self.path, line_no)
 
 
 def join_path(path: str, name: str) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from contextlib import contextmanager
 from typing import IO, Literal
 
@@ -24,14 +24,14 @@ PathOrFile = str | os.PathLike[str] | IO[str]
 
 
 @contextmanager
-def _opened(target: object, mode: str, argument: str) -> Iterator[IO[str]]:
+def _opened_for_writing(target: object, mode: str) -> Iterator[IO[str]]:
     if isinstance(target, (str, os.PathLike)):
-        with open(target, mode, encoding="utf-8", newline="\n" if "r" not in mode else None) as f:
+        with open(target, mode, encoding="utf-8", newline="\n") as f:
             yield f
-    elif hasattr(target, "write" if "r" not in mode else "readline"):
+    elif hasattr(target, "write"):
         yield target  # type: ignore[misc]  # a caller's open text file: theirs to close
     else:
-        raise TypeError(f"{argument} must be a path or an open text file, got {type(target).__name__}: {target!r}")
+        raise TypeError(f"dest must be a path or an open text file, got {type(target).__name__}: {target!r}")
 
 
 def write_jsonl(dest: PathOrFile, trajectories: Iterable[Trajectory], *, append: bool = False) -> int:
@@ -46,7 +46,7 @@ def write_jsonl(dest: PathOrFile, trajectories: Iterable[Trajectory], *, append:
     if isinstance(trajectories, (str, bytes, Trajectory)) or not isinstance(trajectories, Iterable):
         raise TypeError(f"trajectories must be an iterable of Trajectory, got {type(trajectories).__name__}")
     count = 0
-    with _opened(dest, "a" if append else "w", "dest") as f:
+    with _opened_for_writing(dest, "a" if append else "w") as f:
         for i, t in enumerate(trajectories):
             if not isinstance(t, Trajectory):
                 raise TypeError(f"trajectories[{i}] must be a Trajectory, got {type(t).__name__}: {t!r}")
@@ -56,7 +56,7 @@ def write_jsonl(dest: PathOrFile, trajectories: Iterable[Trajectory], *, append:
     return count
 
 
-def iter_jsonl_lines(src: PathOrFile) -> Iterator[tuple[int, Trajectory | JSONFormatError]]:
+def iter_jsonl_lines(src: PathOrFile) -> Generator[tuple[int, Trajectory | JSONFormatError], None, None]:
     """Yield ``(line_number, trajectory or error)`` for each non-blank line of *src*.
 
     For callers that report bad lines and carry on (an import command): an invalid line
@@ -73,18 +73,27 @@ def _check_source(src: object) -> None:
         raise TypeError(f"src must be a path or an open text file, got {type(src).__name__}: {src!r}")
 
 
-def _iter_lines(src: PathOrFile) -> Iterator[tuple[int, Trajectory | JSONFormatError]]:
-    with _opened(src, "r", "src") as f:
-        for line_no, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                yield line_no, loads(Trajectory, line)
-            except JSONFormatError as exc:
-                yield line_no, exc.with_line(line_no)
+def _iter_lines(src: PathOrFile) -> Generator[tuple[int, Trajectory | JSONFormatError], None, None]:
+    if isinstance(src, (str, os.PathLike)):
+        # Bytes, decoded line by line: a bad UTF-8 sequence is then an error of its line,
+        # not an exception that ends the whole read.
+        with open(src, "rb") as f:
+            yield from _parse_lines(f)
+    else:
+        yield from _parse_lines(src)
 
 
-def read_jsonl(src: PathOrFile, *, errors: Literal["raise", "skip"] = "raise") -> Iterator[Trajectory]:
+def _parse_lines(lines: Iterable[str | bytes]) -> Generator[tuple[int, Trajectory | JSONFormatError], None, None]:
+    for line_no, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            yield line_no, loads(Trajectory, line)
+        except JSONFormatError as exc:
+            yield line_no, exc.with_line(line_no)
+
+
+def read_jsonl(src: PathOrFile, *, errors: Literal["raise", "skip"] = "raise") -> Generator[Trajectory, None, None]:
     """Stream the trajectories in a JSON-lines file (a path, or a text file left open).
 
     ``errors="raise"`` (the default) raises the first bad line's JSONFormatError, its
@@ -97,7 +106,7 @@ def read_jsonl(src: PathOrFile, *, errors: Literal["raise", "skip"] = "raise") -
     return _read(src, errors)
 
 
-def _read(src: PathOrFile, errors: str) -> Iterator[Trajectory]:
+def _read(src: PathOrFile, errors: str) -> Generator[Trajectory, None, None]:
     for _, item in _iter_lines(src):
         if isinstance(item, JSONFormatError):
             if errors == "raise":

@@ -12,8 +12,10 @@ import enum
 from dataclasses import dataclass
 from typing import ClassVar
 
+import numpy as np
+
 from .jsonable import JSONSerializable
-from .validate import check_int, check_str, check_str_seq, clamp_unit
+from .validate import check_int, check_str, check_str_seq, clamp_unit, f32
 
 __all__ = [
     "CapabilityLimit",
@@ -77,7 +79,7 @@ class StepOutcome(JSONSerializable):
 
     @staticmethod
     def needs_retry(reason: str, suggestions: tuple[str, ...] | list[str] = ()) -> NeedsRetryOutcome:
-        return NeedsRetryOutcome(reason, tuple(suggestions))
+        return NeedsRetryOutcome(reason, check_str_seq("NeedsRetryOutcome.suggestions", suggestions))
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,7 +175,7 @@ class RootCause(JSONSerializable):
 
     @staticmethod
     def insufficient_context(missing: list[str] | tuple[str, ...]) -> InsufficientContext:
-        return InsufficientContext(tuple(missing))
+        return InsufficientContext(check_str_seq("InsufficientContext.missing", missing))
 
     @staticmethod
     def invalid_input(details: str) -> InvalidInput:
@@ -417,10 +419,11 @@ class PartialVerdict(Verdict):
 
     @property
     def quality_score(self) -> float:
-        return 0.25 + 0.5 * self.completion_ratio
+        # ruvllm: `completion_ratio * 0.5 + 0.25` in f32
+        return f32(np.float32(self.completion_ratio) * np.float32(0.5) + np.float32(0.25))
 
     def __str__(self) -> str:
-        return f"Partial: {self.completion_ratio * 100:.0f}% complete"
+        return f"Partial: {_percent(self.completion_ratio)}% complete"
 
 
 @dataclass(frozen=True, slots=True)
@@ -437,6 +440,8 @@ class RecoveredVerdict(Verdict):
                 f"got {type(self.original_failure).__name__}: {self.original_failure!r}"
             )
         check_int("RecoveredVerdict.reflection_attempts", self.reflection_attempts)
+        if self.reflection_attempts >= 1 << 32:  # a u32 in ruvllm
+            raise ValueError(f"RecoveredVerdict.reflection_attempts must fit a u32, got {self.reflection_attempts!r}")
         object.__setattr__(self, "final_quality", clamp_unit("RecoveredVerdict.final_quality", self.final_quality))
 
     @property
@@ -448,4 +453,9 @@ class RecoveredVerdict(Verdict):
         return self.final_quality
 
     def __str__(self) -> str:
-        return f"Recovered after {self.reflection_attempts} attempts, quality {self.final_quality * 100:.0f}%"
+        return f"Recovered after {self.reflection_attempts} attempts, quality {_percent(self.final_quality)}%"
+
+
+def _percent(ratio: float) -> str:
+    """Rust's ``format!("{:.0}", ratio * 100.0)`` with an f32 ratio: f32 product, ties to even."""
+    return f"{float(np.float32(ratio) * np.float32(100.0)):.0f}"

@@ -6,6 +6,7 @@ wall-clock time is only read for the timestamps.
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid as uuid_mod
 from collections.abc import Iterator, Mapping, Sequence
@@ -26,6 +27,17 @@ from .validate import (
 )
 
 __all__ = ["TrajectoryRecorder"]
+
+
+def _is_cancellation(exc: BaseException) -> bool:
+    """asyncio's (and so anyio's, on asyncio) CancelledError, or trio's Cancelled.
+
+    trio is recognised by its class's module so that it need not be imported (or installed).
+    """
+    if isinstance(exc, asyncio.CancelledError):
+        return True
+    cls = type(exc)
+    return cls.__name__ == "Cancelled" and cls.__module__.split(".")[0] == "trio"
 
 
 def _elapsed_ms(start_ns: int, end_ns: int) -> int:
@@ -123,7 +135,9 @@ class TrajectoryRecorder:
     def step(self, action: str, rationale: str = "", *, confidence: float = 1.0) -> Iterator[_StepScope]:
         """Time a block as one step: Success on normal exit, Failure if it raises.
 
-        The exception is re-raised unchanged. Set ``scope.outcome`` to record another outcome.
+        A cancellation (asyncio, trio or anyio) is ``Skipped{reason: "cancelled"}``, as in the
+        instrumentation. The exception is re-raised unchanged. Set ``scope.outcome`` to record
+        another outcome.
         """
         self._check_open()
         check_str("action", action)
@@ -134,7 +148,10 @@ class TrajectoryRecorder:
         try:
             yield scope
         except BaseException as exc:
-            scope.outcome = StepOutcome.failure(f"{type(exc).__name__}: {exc}")
+            if _is_cancellation(exc):
+                scope.outcome = StepOutcome.skipped("cancelled")
+            else:
+                scope.outcome = StepOutcome.failure(f"{type(exc).__name__}: {exc}")
             raise
         finally:
             end_ns = time.monotonic_ns()
@@ -217,10 +234,32 @@ class TrajectoryRecorder:
 
 
 class _StepScope:
-    """What a ``with recorder.step(...)`` block may change about its step."""
+    """What a ``with recorder.step(...)`` block may change about its step.
 
-    __slots__ = ("confidence", "outcome")
+    Both are checked when assigned, so that a bad value fails at the user's own line and
+    can never replace, at the end of the block, an exception the block raised.
+    """
+
+    __slots__ = ("_confidence", "_outcome")
 
     def __init__(self, confidence: float) -> None:
-        self.confidence = confidence
-        self.outcome: StepOutcome = StepOutcome.success()
+        self._confidence = confidence
+        self._outcome: StepOutcome = StepOutcome.success()
+
+    @property
+    def confidence(self) -> float:
+        return self._confidence
+
+    @confidence.setter
+    def confidence(self, value: float) -> None:
+        self._confidence = check_unit("confidence", value)
+
+    @property
+    def outcome(self) -> StepOutcome:
+        return self._outcome
+
+    @outcome.setter
+    def outcome(self, value: StepOutcome) -> None:
+        if not isinstance(value, StepOutcome):
+            raise TypeError(f"outcome must be a StepOutcome, got {type(value).__name__}: {value!r}")
+        self._outcome = value

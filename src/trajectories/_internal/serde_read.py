@@ -333,4 +333,8 @@ def loads(cls: type[T], text: str | bytes | bytearray) -> T:
         data = json.loads(text, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
         raise JSONFormatError(f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
-    return from_dict(cls, data)
+    except UnicodeDecodeError as exc:
+        raise JSONFormatError(f"invalid JSON: not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
+    except RecursionError:
+        raise JSONFormatError("invalid JSON: nested too deeply") from None
+    return from_dict(cls, data)  # its depth is the schema's, never the document's

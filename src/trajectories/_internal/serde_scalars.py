@@ -41,6 +41,7 @@ __all__ = [
 
 T = TypeVar("T")
 _U64 = 1 << 64
+_U32 = 1 << 32
 
 
 def describe(value: object) -> str:
@@ -79,7 +80,7 @@ def read_opt_str(value: object, path: str) -> str | None:
 def read_uint(value: object, path: str, rust: str = "u64") -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise invalid_type(rust, value, path)
-    if not 0 <= value < _U64:
+    if not 0 <= value < (_U32 if rust == "u32" else _U64):
         raise JSONFormatError(f"invalid value: integer `{value}`, expected {rust}", path)
     return int(value)
 

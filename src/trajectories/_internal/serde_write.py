@@ -215,10 +215,19 @@ def to_dict(value: object) -> Any:
 
 def dumps(value: object, indent: int | None = None) -> str:
     """``to_dict`` then JSON text: compact like ``serde_json::to_string``, or indented."""
+    if indent is not None and (isinstance(indent, bool) or not isinstance(indent, int) or indent < 0):
+        raise TypeError(f"indent must be None or an int >= 0, got {indent!r}")
     data = to_dict(value)
     try:
         if indent is None:
-            return json.dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-        return json.dumps(data, ensure_ascii=False, allow_nan=False, indent=indent)
+            text = json.dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        else:
+            text = json.dumps(data, ensure_ascii=False, allow_nan=False, indent=indent)
     except ValueError as exc:  # a float that slipped past the checks above
         raise JSONFormatError(f"cannot write a non-finite number: {exc}") from None
+    try:
+        text.encode("utf-8")  # one pass in C; Rust strings (and UTF-8 files) cannot hold lone surrogates
+    except UnicodeEncodeError as exc:
+        bad = text[exc.start : exc.end]
+        raise JSONFormatError(f"cannot write a string holding a lone surrogate {bad!r}: it is not valid UTF-8") from None
+    return text

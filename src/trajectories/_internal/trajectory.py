@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 import uuid as uuid_mod
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -132,7 +132,7 @@ class TrajectoryStep(JSONSerializable):
     @property
     def quality(self) -> float:
         """``outcome.quality_score × confidence``, in float32 as ruvllm computes it."""
-        return float(np.float32(self.outcome.quality_score) * np.float32(self.confidence))
+        return f32(np.float32(self.outcome.quality_score) * np.float32(self.confidence))
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, TrajectoryStep):
@@ -248,7 +248,7 @@ class Trajectory(JSONSerializable):
     @classmethod
     def build(
         cls,
-        steps: Sequence[TrajectoryStep],
+        steps: Iterable[TrajectoryStep],
         verdict: Verdict,
         *,
         started_at: datetime,
@@ -265,19 +265,22 @@ class Trajectory(JSONSerializable):
         from datetime import timedelta
 
         started = _check_time("Trajectory.started_at", started_at)
+        if isinstance(steps, (str, bytes)) or not isinstance(steps, Iterable):
+            raise TypeError(f"steps must be a sequence of TrajectoryStep, got {type(steps).__name__}")
+        step_tuple = tuple(steps)  # once: a generator could not be read twice (here and for the quality)
         return cls(
             id=new_trajectory_id() if id is None else TrajectoryId(id),
             uuid=uuid_mod.uuid4() if uuid is None else uuid,
             query_embedding=query_embedding,
             response_embedding=response_embedding,
-            steps=tuple(steps),
+            steps=step_tuple,
             verdict=verdict,
-            quality=compute_quality(steps, verdict),
+            quality=compute_quality(step_tuple, verdict),
             total_latency_ms=total_latency_ms,
             started_at=started,
             completed_at=completed_at if completed_at is not None else started + timedelta(milliseconds=total_latency_ms),
             metadata=metadata if metadata is not None else TrajectoryMetadata(),
-            lessons=tuple(lessons),
+            lessons=check_str_seq("lessons", lessons),
         )
 
     def compute_quality(self) -> float:
@@ -293,15 +296,21 @@ class Trajectory(JSONSerializable):
 
     @property
     def step_success_rate(self) -> float:
+        """Share of Success steps (0 with no steps), in f32 as ruvllm computes it."""
         if not self.steps:
             return 0.0
-        return sum(1 for s in self.steps if isinstance(s.outcome, SuccessOutcome)) / len(self.steps)
+        successes = sum(1 for s in self.steps if isinstance(s.outcome, SuccessOutcome))
+        return f32(np.float32(successes) / np.float32(len(self.steps)))
 
     @property
     def avg_confidence(self) -> float:
+        """Mean step confidence (0 with no steps), summed left to right in f32 as ruvllm does."""
         if not self.steps:
             return 0.0
-        return sum(s.confidence for s in self.steps) / len(self.steps)
+        total = np.float32(0.0)
+        for s in self.steps:
+            total = np.float32(total + np.float32(s.confidence))
+        return f32(total / np.float32(len(self.steps)))
 
     @property
     def is_success(self) -> bool:

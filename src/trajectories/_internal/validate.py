@@ -22,7 +22,9 @@ def f32(value: float) -> float:
     ruvllm keeps scores in ``f32`` and serde writes the shortest text that reads back to
     the same ``f32``; storing that decimal makes our JSON match serde's digits exactly.
     """
-    with np.errstate(over="ignore"):
+    if -3.4e38 < value < 3.4e38:  # the common case, without errstate's cost
+        return float(str(np.float32(value)))
+    with np.errstate(over="ignore"):  # beyond float32's range: infinity, without a warning
         return float(str(np.float32(value)))
 
 
@@ -102,9 +104,13 @@ def check_embedding(field: str, value: Any) -> Embedding:
     if isinstance(value, (str, bytes)):
         raise TypeError(f"{field} must be a sequence of numbers, got {type(value).__name__}")
     try:
-        arr = np.asarray(value, dtype=np.float32)
-    except (TypeError, ValueError) as exc:
+        raw = np.asarray(value)
+    except (TypeError, ValueError) as exc:  # ragged nested sequences
         raise TypeError(f"{field} must be a sequence of numbers: {exc}") from None
+    if raw.dtype.kind not in "fiu":  # numpy would quietly turn "1.5" or True into a number
+        raise TypeError(f"{field} must be a sequence of numbers, got elements of type {raw.dtype}")
+    with np.errstate(over="ignore"):  # too large for float32: infinity, refused below
+        arr = raw.astype(np.float32, copy=False)
     if arr.ndim != 1:
         raise ValueError(f"{field} must be one-dimensional, got shape {arr.shape}")
     if not np.isfinite(arr).all():
