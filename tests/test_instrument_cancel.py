@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import AsyncIterator
 
 import anyio
@@ -208,3 +209,20 @@ async def test_explicit_success_does_not_survive_cancellation(tracer_provider: T
             await anyio.sleep(1)
     assert t.result is not None
     assert t.result.verdict == Verdict.partial(1.0)
+
+
+def test_cancellation_recognition() -> None:
+    from trajectories._internal.instrument.context import is_cancellation
+
+    if sys.version_info >= (3, 11):
+        from builtins import BaseExceptionGroup
+    else:  # pragma: no cover - anyio's backport
+        from exceptiongroup import BaseExceptionGroup  # type: ignore[import-not-found,unused-ignore]
+
+    assert is_cancellation(asyncio.CancelledError())
+    assert is_cancellation(GeneratorExit())
+    assert not is_cancellation(ValueError("x"))
+    assert not is_cancellation(KeyboardInterrupt())
+    assert not is_cancellation(TimeoutError())
+    assert is_cancellation(BaseExceptionGroup("g", [asyncio.CancelledError(), asyncio.CancelledError()]))
+    assert not is_cancellation(BaseExceptionGroup("g", [asyncio.CancelledError(), ValueError("x")]))

@@ -36,9 +36,7 @@ def crunch(n: int) -> int:
     return n * 2
 
 
-async def test_task_groups_and_threads_attach(
-    tracer_provider: TracerProvider, span_exporter: InMemorySpanExporter
-) -> None:
+async def test_task_groups_and_threads_attach(tracer_provider: TracerProvider, span_exporter: InMemorySpanExporter) -> None:
     threads: set[int] = set()
 
     @step
@@ -152,3 +150,22 @@ def test_provider_set_after_import_is_used(global_provider: InMemorySpanExporter
     assert t.result is not None
     (root,) = [s for s in global_provider.get_finished_spans() if s.name == "invoke_agent global"]
     assert int(t.id) == root.context.span_id & (2**63 - 1)
+
+
+async def test_one_step_object_entered_by_many_tasks(tracer_provider: TracerProvider) -> None:
+    shared = step("shared")
+
+    async def worker(i: int) -> None:
+        async with shared as s:
+            await anyio.sleep(0.002 * ((i * 7) % 10))  # exit in a different order than entry
+            s.set_attribute("worker", str(i))
+            if i % 2:
+                s.partial("odd", "even")
+
+    async with trajectory("shared", tracer_provider=tracer_provider) as t, anyio.create_task_group() as tg:
+        for i in range(10):
+            tg.start_soon(worker, i)
+    assert t.result is not None
+    for s in t.result.steps:
+        assert s.metadata is not None
+        assert s.outcome.is_success == (int(s.metadata.attributes["worker"]) % 2 == 0)

@@ -254,3 +254,37 @@ async def test_the_detach_log_check_can_fail(caplog: pytest.LogCaptureFixture, t
         async with anyio.create_task_group() as tg:
             tg.start_soon(agen.aclose)
     assert DETACH_ERROR in caplog.text
+
+
+async def test_blocks_inside_an_async_generator_closed_by_another_task(
+    tracer_provider: TracerProvider, span_exporter: InMemorySpanExporter, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An agent written as an async generator, abandoned mid-way and closed from another task."""
+    from trajectories._internal.errors import internal_errors
+
+    handles = []
+
+    async def agent() -> AsyncGenerator[str, None]:
+        async with trajectory("streaming", tracer_provider=tracer_provider) as t:
+            handles.append(t)
+            with step("draft"):
+                yield "first chunk"
+                yield "second chunk"
+
+    before = internal_errors.value
+    with caplog.at_level(logging.DEBUG, logger="opentelemetry.context"):
+        stream = agent()
+
+        async def first() -> None:
+            assert await stream.__anext__() == "first chunk"
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(first)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(stream.aclose)
+    assert DETACH_ERROR not in caplog.text
+    assert internal_errors.value == before
+    (t,) = handles
+    assert t.result is not None
+    assert t.result.steps[0].outcome == StepOutcome.skipped("cancelled")  # closed before it finished
+    assert len(spans(span_exporter)) == 2

@@ -75,7 +75,13 @@ def ns_to_datetime(ns: int) -> datetime:
     return _EPOCH + timedelta(microseconds=ns // 1000)
 
 
-_BaseExceptionGroup: type[BaseException] | None = getattr(builtins, "BaseExceptionGroup", None)
+def _group_classes() -> tuple[type[BaseException], ...]:
+    """BaseExceptionGroup: built in from 3.11, the ``exceptiongroup`` backport (anyio's) before."""
+    classes = [
+        getattr(builtins, "BaseExceptionGroup", None),
+        getattr(sys.modules.get("exceptiongroup"), "BaseExceptionGroup", None),
+    ]
+    return tuple(c for c in classes if isinstance(c, type))
 
 
 def _cancel_classes() -> tuple[type[BaseException], ...]:
@@ -98,7 +104,8 @@ def is_cancellation(exc: BaseException) -> bool:
     classes = _cancel_classes()
     if isinstance(exc, classes):
         return True
-    if _BaseExceptionGroup is not None and isinstance(exc, _BaseExceptionGroup):
+    groups = _group_classes()
+    if groups and isinstance(exc, groups):
         excs: tuple[BaseException, ...] = getattr(exc, "exceptions", ())
         return bool(excs) and all(is_cancellation(e) for e in excs)
     return False

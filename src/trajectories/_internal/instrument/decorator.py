@@ -17,6 +17,7 @@ from typing import Any, ParamSpec, TypeVar, cast, overload
 from opentelemetry import trace
 
 from ..validate import check_opt_str, check_str, check_str_map, check_str_seq, check_unit
+from .context import CURRENT_STEP
 from .generators import wrap_async_generator, wrap_generator
 from .step_handle import StepHandle, StepOptions, begin_step
 
@@ -29,16 +30,16 @@ R = TypeVar("R")
 class StepSpec:
     """What ``step(...)`` returns: decorate a function with it, or use it as a context manager.
 
-    As a context manager it can be entered again after it exits (each entry is a new
-    step); nested or concurrent entries of the *same* object are kept on a stack, so
-    prefer a fresh ``step(...)`` per block.
+    As a context manager each entry is a new step. The same object may be entered
+    concurrently from several tasks (a module-level ``SEARCH = step("search")``): each
+    exit finds its own step through the task's current step.
     """
 
     __slots__ = ("_active", "_kwargs")
 
     def __init__(self, **kwargs: Any) -> None:
         self._kwargs = kwargs
-        self._active: list[tuple[StepHandle, tuple[object, object] | None]] = []
+        self._active: dict[int, tuple[StepHandle, tuple[object, object] | None]] = {}
 
     def _options(self, default_action: str | None) -> StepOptions:
         kwargs = dict(self._kwargs)
@@ -55,13 +56,16 @@ class StepSpec:
 
     def __enter__(self) -> StepHandle:
         handle = begin_step(self._options(None))
-        self._active.append((handle, handle.activate()))
+        self._active[id(handle)] = (handle, handle.activate())
         return handle
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
-        if not self._active:
-            return
-        handle, tokens = self._active.pop()
+        entry = self._active.pop(id(CURRENT_STEP.get()), None)
+        if entry is None:  # our context was not attached (an internal failure): the latest entry
+            if not self._active:
+                return
+            entry = self._active.pop(next(reversed(self._active)))
+        handle, tokens = entry
         handle.deactivate(tokens)
         handle.finish(exc)
 

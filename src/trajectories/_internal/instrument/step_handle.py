@@ -18,7 +18,7 @@ from ..outcome import FailureOutcome, StepOutcome
 from ..trajectory import StepMetadata, TrajectoryStep
 from ..validate import Embedding, check_embedding, check_int, check_str, check_str_seq, check_unit
 from .context import CURRENT_STEP, CURRENT_TRAJECTORY, exception_text, get_tracer, is_cancellation, ns_to_datetime
-from .spans import outcome_attributes, step_end_attributes
+from .spans import step_end_attributes
 
 if TYPE_CHECKING:
     from .trajectory_handle import TrajectoryHandle
@@ -205,6 +205,16 @@ class StepHandle:
         otel_token, step_token = tokens
         try:
             CURRENT_STEP.reset(step_token)  # type: ignore[arg-type]
+        except ValueError:
+            # Exited in another context than it was entered (a `with step()` inside an async
+            # generator finalised by another task). Both tokens belong to that other context:
+            # leave it alone rather than make OpenTelemetry log "Failed to detach context".
+            logger.debug("trajectories: step %r exited in another context; its context is left as is", self.action)
+            return
+        except Exception:
+            report_internal_error("detaching a step's context")
+            return
+        try:
             otel_context.detach(otel_token)  # type: ignore[arg-type]
         except Exception:
             report_internal_error("detaching a step's context")
@@ -248,8 +258,6 @@ class StepHandle:
         span = self.span
         try:
             span.set_attributes(step_end_attributes(self, outcome, metadata))
-            for key, value in outcome_attributes(outcome).items():
-                span.set_attribute(key, value)
             if self._tool is not None:
                 span.update_name(f"{A.OPERATION_EXECUTE_TOOL} {self._tool}")
             if failed and exc is not None:

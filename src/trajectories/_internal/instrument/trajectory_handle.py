@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import threading
 import time
@@ -18,7 +17,7 @@ from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
 from ... import attributes as A
 from ..embedding import embed_text
 from ..errors import logger, report_internal_error
-from ..outcome import FailureVerdict, RootCause, StepOutcome, SuccessOutcome, SuccessVerdict, Verdict
+from ..outcome import FailureVerdict, RootCause, StepOutcome, Verdict
 from ..settings import settings
 from ..trajectory import Trajectory, TrajectoryId, TrajectoryMetadata, TrajectoryStep, compute_quality, new_trajectory_id
 from ..validate import (
@@ -32,30 +31,18 @@ from ..validate import (
     check_str_seq,
     clamp_unit,
 )
-from .context import CURRENT_STEP, CURRENT_TRAJECTORY, exception_text, get_tracer, is_cancellation, ns_to_datetime
+from .context import CURRENT_STEP, CURRENT_TRAJECTORY, get_tracer, is_cancellation, ns_to_datetime
+from .rules import decide_verdict
 from .spans import embedding_value, verdict_attributes
 
 if TYPE_CHECKING:
     from .step_handle import StepHandle
 
-__all__ = ["TrajectoryFailed", "TrajectoryHandle"]
+__all__ = ["TrajectoryHandle"]
 
 _ID_MASK = (1 << 63) - 1
 _EMPTY: Embedding = check_embedding("empty", [])
-_TIMEOUTS: tuple[type[BaseException], ...] = (TimeoutError, asyncio.TimeoutError)
 _ABANDONED = StepOutcome.skipped("trajectory ended")
-
-
-class TrajectoryFailed(Exception):
-    """Raise inside a trajectory to end it with ``Verdict.failure(cause)``; it propagates."""
-
-    def __init__(self, cause: RootCause | str) -> None:
-        if isinstance(cause, str):
-            cause = RootCause.unknown(cause)
-        if not isinstance(cause, RootCause):
-            raise TypeError(f"cause must be a RootCause or str, got {type(cause).__name__}: {cause!r}")
-        super().__init__(str(cause))
-        self.cause: RootCause = cause
 
 
 def _unique(values: Sequence[str]) -> tuple[str, ...]:
@@ -251,18 +238,30 @@ class TrajectoryHandle:
     def _end(self, exc: BaseException | None) -> None:
         tokens, self._tokens = self._tokens, None
         if tokens is not None:
-            otel_token, traj_token, step_token = tokens
-            try:
-                CURRENT_STEP.reset(step_token)  # type: ignore[arg-type]
-                CURRENT_TRAJECTORY.reset(traj_token)  # type: ignore[arg-type]
-                otel_context.detach(otel_token)  # type: ignore[arg-type]
-            except Exception:
-                report_internal_error("detaching a trajectory's context")
+            self._detach(tokens)
         try:
             self._finish(exc)
         except Exception:
             self.closed = True
             report_internal_error("ending a trajectory")
+
+    def _detach(self, tokens: tuple[object, object, object]) -> None:
+        otel_token, traj_token, step_token = tokens
+        try:
+            CURRENT_STEP.reset(step_token)  # type: ignore[arg-type]
+            CURRENT_TRAJECTORY.reset(traj_token)  # type: ignore[arg-type]
+        except ValueError:
+            # Exited in another context than it was entered (an agent written as an async
+            # generator, finalised by another task): the tokens belong to that context.
+            logger.debug("trajectories: trajectory %r exited in another context; its context is left as is", self.name)
+            return
+        except Exception:
+            report_internal_error("detaching a trajectory's context")
+            return
+        try:
+            otel_context.detach(otel_token)  # type: ignore[arg-type]
+        except Exception:
+            report_internal_error("detaching a trajectory's context")
 
     # ---------------------------------------------------------------- steps
 
@@ -293,7 +292,7 @@ class TrajectoryHandle:
             self.closed = True
             steps = tuple(sorted(self._steps, key=lambda s: s.index))
         cancelled = exc is not None and is_cancellation(exc)
-        verdict = self._decide_verdict(exc, steps, cancelled)
+        verdict = decide_verdict(self._verdict, exc, steps, cancelled=cancelled)
         quality = compute_quality(steps, verdict)
         models = _unique(
             [s.metadata.model for s in steps if s.metadata is not None and s.metadata.model is not None] + self._models
@@ -329,22 +328,6 @@ class TrajectoryHandle:
             lessons=tuple(self._lessons),
         )
         self._write_root_span(exc, cancelled, end_ns)
-
-    def _decide_verdict(self, exc: BaseException | None, steps: tuple[TrajectoryStep, ...], cancelled: bool) -> Verdict:
-        successes = sum(1 for s in steps if isinstance(s.outcome, SuccessOutcome))
-        ratio = successes / len(steps) if steps else 0.0
-        explicit = self._verdict
-        if explicit is not None and not (cancelled and isinstance(explicit, SuccessVerdict)):
-            return explicit
-        if exc is None:
-            return Verdict.success() if successes == len(steps) else Verdict.partial(ratio)
-        if cancelled:
-            return Verdict.partial(ratio)
-        if isinstance(exc, TrajectoryFailed):
-            return Verdict.failure(exc.cause)
-        if isinstance(exc, _TIMEOUTS):
-            return Verdict.failure(RootCause.resource_constraint("time", str(exc) or "timeout"))
-        return Verdict.failure(RootCause.unknown(exception_text(exc)))
 
     def _write_root_span(self, exc: BaseException | None, cancelled: bool, end_ns: int) -> None:
         result = self.result
