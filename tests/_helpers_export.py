@@ -34,7 +34,7 @@ class HandTracer:
         return self.clock
 
     @contextmanager
-    def root(self, name: str = "agent", *, verdict: str | None = "success", **attrs: Any) -> Iterator[tuple[trace.Span, int]]:
+    def root(self, name: str = "agent", *, verdict: Any = "success", **attrs: Any) -> Iterator[tuple[trace.Span, int]]:
         span = self.tracer.start_span(
             f"invoke_agent {name}",
             attributes={A.GEN_AI_OPERATION_NAME: A.OPERATION_INVOKE_AGENT, A.GEN_AI_AGENT_NAME: name},
@@ -50,7 +50,7 @@ class HandTracer:
         span.end(end_time=self.tick())
 
     @contextmanager
-    def step(self, tid: int, index: int, action: str, *, outcome: str = "success", **attrs: Any) -> Iterator[trace.Span]:
+    def step(self, tid: int, index: int, action: str, *, outcome: Any = "success", **attrs: Any) -> Iterator[trace.Span]:
         span = self.tracer.start_span(
             action,
             attributes={A.TRAJECTORY_ID: tid, A.STEP_INDEX: index, A.STEP_ACTION: action},

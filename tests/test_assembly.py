@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import uuid
+from collections.abc import Callable
 
 import anyio
 import numpy as np
@@ -15,7 +16,7 @@ from _helpers_export import HandTracer, cause_json, chat
 from trajectories import attributes as A
 from trajectories._internal.serde import to_dict
 from trajectories.export import SpanRecord, assemble_trajectories, record_from_span
-from trajectories.instrument import TrajectoryFailed, current_step, current_trajectory, step, trajectory
+from trajectories.instrument import StepHandle, TrajectoryFailed, current_step, current_trajectory, step, trajectory
 from trajectories.model import (
     FailureVerdict,
     PartialVerdict,
@@ -52,7 +53,9 @@ def assert_same(got: Trajectory, want: Trajectory | None) -> None:
         ("needs_retry", lambda s: s.retry("flaky", ["wait", "retry"])),
     ],
 )
-def test_round_trip_every_outcome(tracer_provider: TracerProvider, span_exporter: InMemorySpanExporter, kind, apply) -> None:
+def test_round_trip_every_outcome(
+    tracer_provider: TracerProvider, span_exporter: InMemorySpanExporter, kind: str, apply: Callable[[StepHandle], None]
+) -> None:
     with trajectory("outcomes", tracer_provider=tracer_provider) as t:
         with step("first") as s:
             s.set_confidence(0.7)
@@ -77,7 +80,9 @@ CAUSES = [
 
 
 @pytest.mark.parametrize("cause", CAUSES, ids=lambda c: c.kind)
-def test_round_trip_failure_verdict_every_root_cause(tracer_provider, span_exporter, cause: RootCause) -> None:
+def test_round_trip_failure_verdict_every_root_cause(
+    tracer_provider: TracerProvider, span_exporter: InMemorySpanExporter, cause: RootCause
+) -> None:
     with trajectory("fails", tracer_provider=tracer_provider) as t:
         with step("try"):
             pass
@@ -87,11 +92,12 @@ def test_round_trip_failure_verdict_every_root_cause(tracer_provider, span_expor
     assert_same(got, t.result)
 
 
-def test_round_trip_verdicts_success_partial_recovered_and_raised(tracer_provider, span_exporter) -> None:
+def test_round_trip_verdicts_success_partial_recovered_and_raised(
+    tracer_provider: TracerProvider, span_exporter: InMemorySpanExporter
+) -> None:
     results = []
-    with trajectory("ok", tracer_provider=tracer_provider) as t:
-        with step("a"):
-            pass
+    with trajectory("ok", tracer_provider=tracer_provider) as t, step("a"):
+        pass
     results.append(t)
     with trajectory("auto-partial", tracer_provider=tracer_provider) as t:
         with step("a") as s:
@@ -123,7 +129,9 @@ def test_round_trip_verdicts_success_partial_recovered_and_raised(tracer_provide
 
 
 @pytest.mark.anyio
-async def test_round_trip_cancelled_trajectory_and_rich_metadata(tracer_provider, span_exporter) -> None:
+async def test_round_trip_cancelled_trajectory_and_rich_metadata(
+    tracer_provider: TracerProvider, span_exporter: InMemorySpanExporter
+) -> None:
     @step(action="search", rationale="need context", tool="web", model="m-1", tags=["io"])
     async def search() -> None:
         s = current_step()
@@ -154,12 +162,16 @@ async def test_round_trip_cancelled_trajectory_and_rich_metadata(tracer_provider
     (got,) = assembled(span_exporter)
     assert_same(got, t.result)
     assert got.verdict == Verdict.partial(1.0)
-    assert got.metadata.total_input_tokens == 11 and got.metadata.models_used == ("m-1", "m-2")
-    assert got.steps[1].metadata is not None and got.steps[1].metadata.attributes[A.STEP_PARENT_ATTRIBUTE] == "0"
-    assert got.query_embedding.size > 0 and got.uuid.int == got.uuid.int and got.lessons == ("search first",)
+    assert got.metadata.total_input_tokens == 11
+    assert got.metadata.models_used == ("m-1", "m-2")
+    assert got.steps[1].metadata is not None
+    assert got.steps[1].metadata.attributes[A.STEP_PARENT_ATTRIBUTE] == "0"
+    assert got.query_embedding.size > 0
+    assert got.uuid.int == got.uuid.int
+    assert got.lessons == ("search first",)
 
 
-def test_round_trip_is_independent_of_span_order(tracer_provider, span_exporter) -> None:
+def test_round_trip_is_independent_of_span_order(tracer_provider: TracerProvider, span_exporter: InMemorySpanExporter) -> None:
     for n in range(3):
         with trajectory(f"t{n}", tracer_provider=tracer_provider) as t:
             for i in range(4):
@@ -174,7 +186,8 @@ def test_round_trip_is_independent_of_span_order(tracer_provider, span_exporter)
         got = assemble_trajectories(spans)
         assert sorted(got, key=lambda g: g.id) == sorted(want, key=lambda g: g.id)
     assert [s.index for s in want[0].steps] == [0, 1, 2, 3]
-    assert t.result is not None and t.result in want
+    assert t.result is not None
+    assert t.result in want
 
 
 # --------------------------------------------------------------------------- hand-made spans
@@ -192,10 +205,12 @@ def test_ids_times_and_quality_come_from_the_spans() -> None:
     assert got.id == ctx.span_id & ((1 << 63) - 1) == tid
     assert got.uuid == uuid.UUID(int=ctx.trace_id)
     assert [s.latency_ms for s in got.steps] == [10, 10]
-    assert got.total_latency_ms == 50 and (got.completed_at - got.started_at).total_seconds() == 0.05
+    assert got.total_latency_ms == 50
+    assert (got.completed_at - got.started_at).total_seconds() == 0.05
     assert got.steps[1].outcome == StepOutcome.failure("off by one")
     # mean(0.5, 0) * (0.5 + 0.5 * 0.5) = 0.1875
-    assert got.quality == pytest.approx(0.1875) and got.quality == got.compute_quality()
+    assert got.quality == pytest.approx(0.1875)
+    assert got.quality == got.compute_quality()
 
 
 def test_many_trajectories_in_one_trace_stay_apart() -> None:
@@ -212,11 +227,13 @@ def test_many_trajectories_in_one_trace_stay_apart() -> None:
         h.foreign("chat", chat("m-out", 1, 1))
     spans = h.spans()
     assert len({s.context.trace_id for s in spans if s.context}) == 1
-    got = {g.id: g for g in assemble_trajectories([record_from_span(s) for s in spans])}
+    got = {int(g.id): g for g in assemble_trajectories([record_from_span(s) for s in spans])}
     assert [s.action for s in got[outer].steps] == ["delegate"]
     assert [s.action for s in got[inner].steps] == ["work", "more"]
-    assert got[inner].metadata.total_input_tokens == 3 and got[inner].metadata.models_used == ("m-in",)
-    assert got[outer].metadata.total_input_tokens == 1 and got[outer].metadata.models_used == ("m-out",)
+    assert got[inner].metadata.total_input_tokens == 3
+    assert got[inner].metadata.models_used == ("m-in",)
+    assert got[outer].metadata.total_input_tokens == 1
+    assert got[outer].metadata.models_used == ("m-out",)
     assert got[outer].verdict == Verdict.success()  # no verdict attribute: all steps succeeded
     assert got[inner].verdict == Verdict.failure(RootCause.unknown("x"))
 
@@ -235,8 +252,10 @@ def test_foreign_spans_fold_into_the_nearest_step_and_the_totals() -> None:
         h.foreign("chat", chat("gpt-z", 1, 0))  # directly under the root: totals only
     (got,) = assemble_trajectories([record_from_span(s) for s in h.spans()])
     m0, m1 = (s.metadata for s in got.steps)
-    assert m0 is not None and (m0.input_tokens, m0.output_tokens, m0.model, m0.tool_used) == (107, 3, "own", "grep")
-    assert m1 is not None and (m1.input_tokens, m1.output_tokens, m1.model, m1.tool_used) == (2, 2, "gpt-y-2024", None)
+    assert m0 is not None
+    assert (m0.input_tokens, m0.output_tokens, m0.model, m0.tool_used) == (107, 3, "own", "grep")
+    assert m1 is not None
+    assert (m1.input_tokens, m1.output_tokens, m1.model, m1.tool_used) == (2, 2, "gpt-y-2024", None)
     assert got.metadata.total_input_tokens == 100 + 7 + 2 + 1
     assert got.metadata.total_output_tokens == 50 + 3 + 2 + 0
     assert got.metadata.models_used == ("own", "gpt-x", "gpt-y-2024", "gpt-z")
@@ -253,10 +272,13 @@ def test_missing_root_gives_an_incomplete_partial_flagged() -> None:
     spans = [record_from_span(s) for s in h.spans() if not s.name.startswith("invoke_agent")]
     assert assemble_trajectories(spans, incomplete=False) == []
     (got,) = assemble_trajectories(spans)
-    assert got.id == tid and got.verdict == Verdict.partial(0.5)
+    assert got.id == tid
+    assert got.verdict == Verdict.partial(0.5)
     assert got.metadata.attributes == {A.TRAJECTORY_INCOMPLETE_ATTRIBUTE: "true"}
-    assert got.metadata.total_input_tokens == 4 and got.metadata.models_used == ("m",)
-    assert got.quality == got.compute_quality() and got.total_latency_ms > 0
+    assert got.metadata.total_input_tokens == 4
+    assert got.metadata.models_used == ("m",)
+    assert got.quality == got.compute_quality()
+    assert got.total_latency_ms > 0
 
 
 def test_neutral_records_and_unrelated_spans() -> None:
@@ -270,5 +292,6 @@ def test_neutral_records_and_unrelated_spans() -> None:
     (got,) = assemble_trajectories(records)
     assert got.verdict == Verdict.success()  # no verdict attribute, no failed step
     assert got.steps[0].confidence == 1.0  # out of range from elsewhere: clamped
-    assert got.metadata.total_input_tokens == 0 and got.steps[0].latency_ms == 1
+    assert got.metadata.total_input_tokens == 0
+    assert got.steps[0].latency_ms == 1
     assert got.uuid == uuid.UUID(int=1)

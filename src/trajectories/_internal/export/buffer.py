@@ -83,9 +83,9 @@ class TraceBuffer:
             else:
                 self._add_member(trace, span, tid, ready)
             self._drop_if_empty(trace)
-        while self._traces and (len(self._traces) > self.max_traces or self._spans > self.max_spans):
-            self.counters.evicted_traces += 1
-            ready.extend(self._pop_trace(next(iter(self._traces))))
+            while self._traces and (len(self._traces) > self.max_traces or self._spans > self.max_spans):
+                self.counters.evicted_traces += 1
+                ready.extend(self._pop_trace(next(iter(self._traces))))
         return ready
 
     def _add_member(self, trace: _Trace, span: SpanLike, tid: int, ready: list[PendingTrajectory]) -> None:

@@ -1,0 +1,229 @@
+"""``configure()``: wire a tracer provider, the trajectory exporter, optional OTLP, and a flush at exit.
+
+It never replaces a provider the application set: an SDK ``TracerProvider`` already
+installed globally (or passed in) gets our processor added; only when the global provider is
+still OpenTelemetry's default proxy does it create one (with ``service.name``) and install it.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter
+
+from ..settings import settings
+from ..trajectory import Trajectory
+from .exporter import TrajectoryExporter
+from .sinks import JsonlSink, Sink, as_sink
+
+__all__ = ["Configuration", "configure", "current_configuration"]
+
+logger = logging.getLogger("trajectories")
+
+_OTLP_ENV = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
+_lock = threading.Lock()
+_current: Configuration | None = None
+
+
+class Configuration:
+    """What :func:`configure` set up: the exporter, the provider, the processors. Flush or shut it down here."""
+
+    def __init__(
+        self,
+        exporter: TrajectoryExporter,
+        tracer_provider: TracerProvider,
+        processor: SpanProcessor,
+        otlp_processor: SpanProcessor | None,
+        created_provider: bool,
+    ) -> None:
+        self.exporter = exporter
+        self.tracer_provider = tracer_provider
+        self.processor = processor
+        self.otlp_processor = otlp_processor
+        self.created_provider = created_provider
+        self._closed = False
+
+    @property
+    def otlp_exporter(self) -> SpanExporter | None:
+        p = self.otlp_processor
+        return p.span_exporter if isinstance(p, BatchSpanProcessor) else None
+
+    def flush(self, timeout_millis: int = 30_000) -> bool:
+        """Push queued spans through the processors and deliver every complete trajectory."""
+        ok = True
+        for p in (self.processor, self.otlp_processor):
+            if p is None:
+                continue
+            try:
+                ok = bool(p.force_flush(timeout_millis)) and ok
+            except Exception:
+                ok = False
+                logger.warning("trajectories: flushing %s failed", type(p).__name__, exc_info=True)
+        return ok
+
+    def shutdown(self) -> None:
+        """Flush, then stop our processors: pending trajectories go out flagged incomplete, sinks close.
+
+        The provider keeps running (it may be the application's); ours stops receiving spans.
+        """
+        global _current
+        if self._closed:
+            return
+        self._closed = True
+        atexit.unregister(self._at_exit)
+        for p in (self.processor, self.otlp_processor):
+            if p is None:
+                continue
+            try:
+                p.shutdown()
+            except Exception:
+                logger.warning("trajectories: shutting down %s failed", type(p).__name__, exc_info=True)
+        with _lock:
+            if _current is self:
+                _current = None
+
+    def _at_exit(self) -> None:
+        # Registered after the provider's own atexit shutdown, so it runs first (atexit is LIFO):
+        # spans still queued in the batch processor reach the exporter while it can deliver.
+        if not self._closed:
+            self.flush()
+
+    def __repr__(self) -> str:
+        provider = type(self.tracer_provider).__name__
+        return f"Configuration(provider={provider}, sinks={len(self.exporter.sinks)}, closed={self._closed})"
+
+
+def current_configuration() -> Configuration | None:
+    """The live result of the last :func:`configure` call, if any."""
+    return _current
+
+
+def _otlp_exporter(endpoint: str | None, explicit: bool) -> SpanExporter | None:
+    try:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    except ImportError:
+        message = "sending spans over OTLP needs opentelemetry-exporter-otlp-proto-http: pip install 'trajectories[otlp]'"
+        if explicit:
+            raise ImportError(message) from None
+        logger.warning("trajectories: OTEL_EXPORTER_OTLP_* is set but %s", message)
+        return None
+    if endpoint is None:
+        return OTLPSpanExporter()  # reads every OTEL_EXPORTER_OTLP_* setting itself
+    if not endpoint.rstrip("/").endswith("/v1/traces"):
+        endpoint = endpoint.rstrip("/") + "/v1/traces"
+    return OTLPSpanExporter(endpoint=endpoint)
+
+
+def configure(
+    service_name: str | None = None,
+    *,
+    tracer_provider: TracerProvider | None = None,
+    sinks: Iterable[Sink | Callable[[Trajectory], Any]] = (),
+    jsonl_path: str | os.PathLike[str] | None = None,
+    otlp_endpoint: str | None = None,
+    otlp: bool | None = None,
+    capture_embeddings: bool = True,
+    embedder: Callable[[str], Any] | None = None,
+    batch: bool = True,
+    dead_letter_path: str | os.PathLike[str] | None = None,
+    max_pending_traces: int = 10_000,
+    max_pending_spans: int = 200_000,
+    max_age: float = 300.0,
+) -> Configuration:
+    """Set up tracing so that every finished trajectory is scored and delivered to *sinks*.
+
+    - ``tracer_provider``: an SDK provider to use; by default the global one if it is an SDK
+      provider, else a new one (``Resource`` with ``service_name``) installed globally.
+    - ``sinks``: where trajectories go (callables are wrapped); ``jsonl_path`` adds a JSON-lines file.
+    - ``otlp_endpoint`` (e.g. ``http://collector:4318``): also export every span over OTLP/HTTP.
+      Without it, ``OTEL_EXPORTER_OTLP_ENDPOINT`` / ``..._TRACES_ENDPOINT`` turn OTLP on when this
+      call creates the provider (an application's own provider keeps its own exporters);
+      ``otlp=False`` turns it off, ``otlp=True`` forces it on.
+    - ``capture_embeddings`` / ``embedder``: put embeddings on spans; how ``query=`` text is embedded.
+    - ``batch``: BatchSpanProcessor (default) or SimpleSpanProcessor (tests, scripts).
+
+    Calling it again shuts the previous configuration down first. A flush is registered to
+    run at interpreter exit, before the provider shuts down.
+    """
+    global _current
+    if service_name is not None and not isinstance(service_name, str):
+        raise TypeError(f"service_name must be a str, got {type(service_name).__name__}: {service_name!r}")
+    if tracer_provider is not None and not isinstance(tracer_provider, TracerProvider):
+        raise TypeError(
+            "tracer_provider must be an opentelemetry.sdk.trace.TracerProvider (one that takes span processors), "
+            f"got {type(tracer_provider).__name__}"
+        )
+    if otlp_endpoint is not None and not isinstance(otlp_endpoint, str):
+        raise TypeError(f"otlp_endpoint must be a str URL, got {type(otlp_endpoint).__name__}: {otlp_endpoint!r}")
+    for name, flag in (("capture_embeddings", capture_embeddings), ("batch", batch)):
+        if not isinstance(flag, bool):
+            raise TypeError(f"{name} must be a bool, got {type(flag).__name__}: {flag!r}")
+    if otlp is not None and not isinstance(otlp, bool):
+        raise TypeError(f"otlp must be a bool or None, got {type(otlp).__name__}: {otlp!r}")
+    if embedder is not None and not callable(embedder):
+        raise TypeError(f"embedder must be a callable from str to a vector, got {type(embedder).__name__}")
+    if isinstance(sinks, (str, bytes)) or not isinstance(sinks, Iterable):
+        raise TypeError(f"sinks must be an iterable of sinks or callables, got {type(sinks).__name__}")
+    all_sinks = [as_sink(s, f"sinks[{i}]") for i, s in enumerate(sinks)]
+    if jsonl_path is not None:
+        all_sinks.append(JsonlSink(jsonl_path))
+    exporter = TrajectoryExporter(
+        all_sinks,
+        dead_letter_path=dead_letter_path,
+        max_pending_traces=max_pending_traces,
+        max_pending_spans=max_pending_spans,
+        max_age=max_age,
+    )
+
+    with _lock:
+        previous, _current = _current, None
+    if previous is not None:
+        logger.warning("trajectories: configure() called again; shutting down the previous configuration")
+        previous.shutdown()
+
+    created = False
+    provider = tracer_provider
+    if provider is None:
+        global_provider = trace.get_tracer_provider()
+        if isinstance(global_provider, TracerProvider):
+            provider = global_provider
+        else:
+            resource = Resource.create({SERVICE_NAME: service_name} if service_name is not None else {})
+            provider = TracerProvider(resource=resource)
+            trace.set_tracer_provider(provider)
+            created = True
+            if trace.get_tracer_provider() is not provider:
+                logger.warning(
+                    "trajectories: a non-SDK global tracer provider is already set (%s); pass tracer_provider= to "
+                    "trajectory() to be traced by the one configure() made",
+                    type(global_provider).__name__,
+                )
+    processor: SpanProcessor = BatchSpanProcessor(exporter) if batch else SimpleSpanProcessor(exporter)
+    provider.add_span_processor(processor)
+
+    otlp_processor: SpanProcessor | None = None
+    env_endpoint = any(os.environ.get(k) for k in _OTLP_ENV)
+    want_otlp = otlp if otlp is not None else (otlp_endpoint is not None or (env_endpoint and created))
+    if want_otlp:
+        otlp_exporter = _otlp_exporter(otlp_endpoint, explicit=otlp_endpoint is not None or otlp is True)
+        if otlp_exporter is not None:
+            otlp_processor = BatchSpanProcessor(otlp_exporter)
+            provider.add_span_processor(otlp_processor)
+
+    settings.capture_embeddings = capture_embeddings
+    if embedder is not None:
+        settings.embedder = embedder
+
+    config = Configuration(exporter, provider, processor, otlp_processor, created)
+    atexit.register(config._at_exit)
+    with _lock:
+        _current = config
+    return config
