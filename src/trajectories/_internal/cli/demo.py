@@ -8,22 +8,25 @@ import functools
 import sys
 import time
 
-import anyio
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor
-
-from ..export.exporter import TrajectoryExporter
 from ..store.base import TrajectoryNotFoundError
 from ..store.sink import StoreSink
 from .common import EXIT_DB, EXIT_OK, CLIError, open_from
-from .demo_agent import REQUESTS, run_support_agent
 from .render import render_table
 
 __all__ = ["register"]
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    # Imported here, not at the top: the other commands must work (and start fast) even
+    # without the instrumentation and exporter loaded.
+    import anyio
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    from ...export import TrajectoryExporter
+    from .demo_agent import REQUESTS, run_support_agent
+
     started = time.monotonic()
     with open_from(args) as store:
         before = {int(t.id) for t in store.list(limit=None)} if store.count() < 10_000 else set()

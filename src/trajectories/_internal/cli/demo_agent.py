@@ -14,9 +14,7 @@ from collections.abc import Awaitable, Callable
 import anyio
 from opentelemetry.trace import TracerProvider
 
-from ..instrument.api import current_step, current_trajectory, trajectory
-from ..instrument.decorator import step
-from ..instrument.trajectory_handle import TrajectoryFailed
+from ...instrument import TrajectoryFailed, current_step, current_trajectory, step, trajectory
 from ..outcome import RootCause
 
 __all__ = ["REQUESTS", "run_support_agent"]
