@@ -24,7 +24,9 @@ from trajectories.store import SQLiteTrajectoryStore
 def make(i: int, emb: np.ndarray) -> Trajectory:
     t0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
     steps = [TrajectoryStep(j, f"action{j}", "why", StepOutcome.success(), 0.9, 5, t0) for j in range(3)]
-    return Trajectory.build(steps, Verdict.success(), id=i, uuid=uuid.uuid4(), started_at=t0, total_latency_ms=15, query_embedding=emb)
+    return Trajectory.build(
+        steps, Verdict.success(), id=i, uuid=uuid.uuid4(), started_at=t0, total_latency_ms=15, query_embedding=emb
+    )
 
 
 def main() -> None:
