@@ -341,3 +341,10 @@ def test_pruned_tombstones_make_a_stale_index_reload(tmp_path: Path, monkeypatch
         conn.close()
         assert sorted(h.id for h in reader.similar([1, 0], k=500)) == list(range(150, 200))
         assert len(reader._index) == 50  # reloaded: no stale rows left in its matrix
+
+
+def test_iter_all_pages_through_equal_start_times(store: SQLiteTrajectoryStore) -> None:
+    store.add_many([traj(i, started=T0) for i in range(1, 11)] + [traj(11, started=T0 - timedelta(seconds=1))])
+    assert [int(t.id) for t in store.iter_all(batch_size=3)] == [11, *range(1, 11)]
+    with pytest.raises(TypeError, match="batch_size"):
+        store.iter_all(batch_size="3")  # type: ignore[arg-type]

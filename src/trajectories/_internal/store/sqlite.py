@@ -407,7 +407,10 @@ class SQLiteTrajectoryStore(TrajectoryStore):
         return int(self._query(f"SELECT count(*) FROM trajectories{where}", params)[0][0])
 
     def iter_all(self, *, batch_size: int = 500) -> Iterator[Trajectory]:
-        batch_size = _check_count("batch_size", batch_size) or 500
+        # Checked here, not in the generator, so that bad input fails at this call.
+        return self._iter_all(_check_count("batch_size", batch_size) or 500)
+
+    def _iter_all(self, batch_size: int) -> Iterator[Trajectory]:
         last: tuple[int, int] | None = None
         while True:
             if last is None:
