@@ -8,7 +8,7 @@ from typing import Any
 from ..store.base import SimilarHit, TrajectoryStore
 from ..trajectory import Trajectory
 from .analyze import analyze
-from .distill import KeyLesson, embedding_similarity
+from .lessons import KeyLesson, embedding_similarity
 
 __all__ = ["PastExperience", "Recall", "lessons_for"]
 

@@ -36,115 +36,25 @@ from .base import (
 from .codec import (
     blob_to_embedding,
     decode_json,
-    embedding_to_blob,
-    encode_json,
     from_db_id,
     to_db_id,
     to_micros,
-    trajectory_name,
 )
 from .index import EmbeddingIndex
+from .schema import (
+    ROW_COLUMNS,
+    SCHEMA,
+    SCHEMA_VERSION,
+    Connection,
+    check_count,
+    check_id,
+    rollback,
+    row_for,
+)
 
 __all__ = ["SCHEMA_VERSION", "SQLiteTrajectoryStore"]
 
 logger = logging.getLogger("trajectories.store")
-
-SCHEMA_VERSION = 1
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS trajectories (
-    id INTEGER PRIMARY KEY,
-    uuid TEXT NOT NULL,
-    name TEXT,
-    session_id TEXT,
-    user_id TEXT,
-    request_type TEXT,
-    verdict TEXT NOT NULL,
-    quality REAL NOT NULL,
-    started_at INTEGER NOT NULL,
-    completed_at INTEGER NOT NULL,
-    input_tokens INTEGER NOT NULL,
-    output_tokens INTEGER NOT NULL,
-    step_count INTEGER NOT NULL,
-    json TEXT NOT NULL,
-    embedding BLOB NOT NULL,
-    dim INTEGER NOT NULL,
-    seq INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS trajectories_uuid ON trajectories (uuid);
-CREATE INDEX IF NOT EXISTS trajectories_started ON trajectories (started_at DESC, id DESC);
-CREATE INDEX IF NOT EXISTS trajectories_name ON trajectories (name);
-CREATE INDEX IF NOT EXISTS trajectories_session ON trajectories (session_id);
-CREATE INDEX IF NOT EXISTS trajectories_user ON trajectories (user_id);
-CREATE INDEX IF NOT EXISTS trajectories_seq ON trajectories (seq);
-CREATE TABLE IF NOT EXISTS step_actions (
-    trajectory_id INTEGER NOT NULL,
-    idx INTEGER NOT NULL,
-    action TEXT NOT NULL,
-    PRIMARY KEY (trajectory_id, idx)
-);
-CREATE TABLE IF NOT EXISTS tombstones (id INTEGER NOT NULL, seq INTEGER NOT NULL);
-CREATE INDEX IF NOT EXISTS tombstones_seq ON tombstones (seq);
-CREATE TABLE IF NOT EXISTS compressed (original_id INTEGER PRIMARY KEY, compressed_at INTEGER NOT NULL, json TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS key_lessons (content TEXT PRIMARY KEY, score REAL NOT NULL, json TEXT NOT NULL);
-"""
-
-_ROW_COLUMNS = (
-    "id, uuid, name, session_id, user_id, request_type, verdict, quality, started_at, completed_at,"
-    " input_tokens, output_tokens, step_count, json, embedding, dim, seq"
-)
-
-
-def _row_for(t: Trajectory) -> tuple[Any, ...]:
-    emb = t.query_embedding
-    return (
-        to_db_id(int(t.id)),
-        str(t.uuid),
-        trajectory_name(t),
-        t.metadata.session_id,
-        t.metadata.user_id,
-        t.metadata.request_type,
-        t.verdict.kind,
-        float(t.quality),
-        to_micros(t.started_at),
-        to_micros(t.completed_at),
-        t.metadata.total_input_tokens,
-        t.metadata.total_output_tokens,
-        len(t.steps),
-        encode_json(t),
-        embedding_to_blob(emb),
-        int(emb.size),
-    )
-
-
-class _Connection:
-    """One thread's connection. The thread-local holds the only strong reference, so when
-    the thread ends the holder is collected and the connection closed: short-lived threads
-    do not pile up open connections. (sqlite3.Connection itself cannot be weakly referenced.)"""
-
-    __slots__ = ("__weakref__", "conn")
-
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
-
-    def close(self) -> None:
-        try:
-            self.conn.close()
-        except sqlite3.Error:  # pragma: no cover - closing twice, or mid-statement in another thread
-            logger.debug("error closing a SQLite connection", exc_info=True)
-
-    def __del__(self) -> None:
-        self.close()
-
-
-def _rollback(conn: sqlite3.Connection) -> None:
-    """Roll back without hiding the error that caused it (ROLLBACK fails if SQLite already did)."""
-    try:
-        conn.execute("ROLLBACK")
-    except sqlite3.Error:
-        logger.debug("ROLLBACK failed", exc_info=True)
 
 
 class SQLiteTrajectoryStore(TrajectoryStore):
@@ -170,7 +80,7 @@ class SQLiteTrajectoryStore(TrajectoryStore):
             raise StoreError(f"cannot open trajectory database {self.path!r}: directory {directory!r} does not exist")
         self._local = threading.local()
         self._pid = os.getpid()
-        self._connections: weakref.WeakSet[_Connection] = weakref.WeakSet()
+        self._connections: weakref.WeakSet[Connection] = weakref.WeakSet()
         self._conn_lock = threading.Lock()
         self._index = EmbeddingIndex()
         self._index_seq = -1
@@ -189,7 +99,7 @@ class SQLiteTrajectoryStore(TrajectoryStore):
             self._pid = os.getpid()
             self._local = threading.local()
             self._connections = weakref.WeakSet()
-        holder: _Connection | None = getattr(self._local, "holder", None)
+        holder: Connection | None = getattr(self._local, "holder", None)
         if holder is None:
             try:
                 conn = sqlite3.connect(self.path, timeout=self._timeout, isolation_level=None, check_same_thread=False)
@@ -197,7 +107,7 @@ class SQLiteTrajectoryStore(TrajectoryStore):
                 conn.execute("PRAGMA synchronous = NORMAL")
             except sqlite3.Error as exc:
                 raise StoreError(f"cannot open trajectory database {self.path!r}: {exc}") from exc
-            holder = _Connection(conn)
+            holder = Connection(conn)
             self._local.holder = holder
             with self._conn_lock:
                 self._connections.add(holder)
@@ -212,7 +122,7 @@ class SQLiteTrajectoryStore(TrajectoryStore):
             conn.execute("BEGIN IMMEDIATE")
             try:
                 # statement by statement: executescript() would COMMIT our transaction
-                for statement in _SCHEMA.split(";"):
+                for statement in SCHEMA.split(";"):
                     if statement.strip():
                         conn.execute(statement)
                 row = conn.execute("SELECT version FROM schema_version").fetchone()
@@ -226,7 +136,7 @@ class SQLiteTrajectoryStore(TrajectoryStore):
                 conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('seq', 0)")
                 conn.execute("COMMIT")
             except BaseException:
-                _rollback(conn)
+                rollback(conn)
                 raise
         except sqlite3.DatabaseError as exc:
             self.close()
@@ -257,7 +167,7 @@ class SQLiteTrajectoryStore(TrajectoryStore):
                 self._prune_tombstones(conn, seq)
                 conn.execute("COMMIT")
             except BaseException:
-                _rollback(conn)
+                rollback(conn)
                 raise
         except sqlite3.Error as exc:
             raise StoreError(f"write to trajectory database {self.path!r} failed: {exc}") from exc
@@ -288,7 +198,7 @@ class SQLiteTrajectoryStore(TrajectoryStore):
         for i, t in enumerate(trajectories):
             if not isinstance(t, Trajectory):
                 raise TypeError(f"trajectories[{i}] must be a Trajectory, got {type(t).__name__}: {t!r}")
-            row = _row_for(t)  # encodes first: bad input fails before anything is written
+            row = row_for(t)  # encodes first: bad input fails before anything is written
             rows.append(row)
             actions.extend((row[0], n, s.action) for n, s in enumerate(t.steps))
         if not rows:
@@ -298,7 +208,7 @@ class SQLiteTrajectoryStore(TrajectoryStore):
             ids = [(r[0],) for r in rows]
             conn.executemany("DELETE FROM step_actions WHERE trajectory_id = ?", ids)
             conn.executemany(
-                f"INSERT OR REPLACE INTO trajectories ({_ROW_COLUMNS}) VALUES ({', '.join('?' * 17)})",
+                f"INSERT OR REPLACE INTO trajectories ({ROW_COLUMNS}) VALUES ({', '.join('?' * 17)})",
                 [(*r, seq) for r in rows],
             )
             conn.executemany("INSERT OR REPLACE INTO step_actions (trajectory_id, idx, action) VALUES (?, ?, ?)", actions)
@@ -308,7 +218,7 @@ class SQLiteTrajectoryStore(TrajectoryStore):
         return result
 
     def delete(self, ids: Iterable[int]) -> int:
-        db_ids = [(to_db_id(_check_id(f"ids[{i}]", v)),) for i, v in enumerate(ids)]
+        db_ids = [(to_db_id(check_id(f"ids[{i}]", v)),) for i, v in enumerate(ids)]
         if not db_ids:
             return 0
 
@@ -347,7 +257,7 @@ class SQLiteTrajectoryStore(TrajectoryStore):
                 logger.warning("skipping a damaged row: %s", exc)
 
     def get(self, id: int) -> Trajectory:
-        db_id = to_db_id(_check_id("id", id))
+        db_id = to_db_id(check_id("id", id))
         rows = self._query("SELECT id, json FROM trajectories WHERE id = ?", (db_id,))
         if not rows:
             raise TrajectoryNotFoundError(f"no trajectory with id {id} (traj-{id}) in {self.path}")
@@ -395,8 +305,8 @@ class SQLiteTrajectoryStore(TrajectoryStore):
         self, filter: TrajectoryFilter | None = None, *, limit: int | None = 50, offset: int = 0
     ) -> builtins.list[Trajectory]:
         if limit is not None:
-            limit = _check_count("limit", limit)
-        offset = _check_count("offset", offset)
+            limit = check_count("limit", limit)
+        offset = check_count("offset", offset)
         where, params = self._where(filter)
         sql = f"SELECT id, json FROM trajectories{where} ORDER BY started_at DESC, id DESC LIMIT ? OFFSET ?"
         rows = self._query(sql, [*params, -1 if limit is None else limit, offset])
@@ -408,7 +318,7 @@ class SQLiteTrajectoryStore(TrajectoryStore):
 
     def iter_all(self, *, batch_size: int = 500) -> Iterator[Trajectory]:
         # Checked here, not in the generator, so that bad input fails at this call.
-        return self._iter_all(_check_count("batch_size", batch_size) or 500)
+        return self._iter_all(check_count("batch_size", batch_size) or 500)
 
     def _iter_all(self, batch_size: int) -> Iterator[Trajectory]:
         last: tuple[int, int] | None = None
@@ -479,9 +389,9 @@ class SQLiteTrajectoryStore(TrajectoryStore):
         verdict: str | None = None,
         exclude: Iterable[int] = (),
     ) -> builtins.list[SimilarHit]:
-        k = _check_count("k", k)
+        k = check_count("k", k)
         f = TrajectoryFilter(min_quality=min_quality, verdict=check_verdict_kind("verdict", verdict))
-        excluded = frozenset(_check_id("exclude[]", v) for v in exclude)
+        excluded = frozenset(check_id("exclude[]", v) for v in exclude)
         vec = self.query_embedding(query)
         with self._index_lock:
             self._sync_index()
@@ -509,7 +419,7 @@ class SQLiteTrajectoryStore(TrajectoryStore):
 
     # ------------------------------------------------------------------ statistics
     def stats(self, *, top_actions: int = 10) -> StoreStats:
-        top_actions = _check_count("top_actions", top_actions)
+        top_actions = check_count("top_actions", top_actions)
         total, avg, tin, tout = self._query(
             "SELECT count(*), avg(quality), coalesce(sum(input_tokens), 0), coalesce(sum(output_tokens), 0) FROM trajectories"
         )[0]
@@ -538,7 +448,7 @@ class SQLiteTrajectoryStore(TrajectoryStore):
 
         comp_rows = [(to_db_id(int(c.original_id)), to_micros(c.compressed_at), dumps(c.to_dict())) for c in compressed]
         lesson_rows = [(lesson.content, float(lesson.score), dumps(lesson.to_dict())) for lesson in lessons]
-        prune = [to_db_id(_check_id("prune_ids[]", v)) for v in prune_ids]
+        prune = [to_db_id(check_id("prune_ids[]", v)) for v in prune_ids]
 
         def work(conn: sqlite3.Connection, seq: int) -> None:
             conn.executemany("INSERT OR REPLACE INTO compressed (original_id, compressed_at, json) VALUES (?, ?, ?)", comp_rows)
@@ -553,7 +463,7 @@ class SQLiteTrajectoryStore(TrajectoryStore):
         self._write(work)
 
     def compressed(self) -> builtins.list[Any]:
-        from ..learning.distill import CompressedTrajectory
+        from ..learning.lessons import CompressedTrajectory
 
         out: builtins.list[Any] = []
         for (text,) in self._query("SELECT json FROM compressed ORDER BY original_id"):
@@ -565,7 +475,7 @@ class SQLiteTrajectoryStore(TrajectoryStore):
         return out
 
     def key_lessons(self) -> builtins.list[Any]:
-        from ..learning.distill import KeyLesson
+        from ..learning.lessons import KeyLesson
 
         out: builtins.list[Any] = []
         for (text,) in self._query("SELECT json FROM key_lessons ORDER BY score DESC, content"):
@@ -578,19 +488,3 @@ class SQLiteTrajectoryStore(TrajectoryStore):
 
     def __repr__(self) -> str:
         return f"SQLiteTrajectoryStore({self.path!r})"
-
-
-def _check_id(argument: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{argument} must be an int trajectory id, got {type(value).__name__}: {value!r}")
-    if not 0 <= value < 1 << 64:
-        raise ValueError(f"{argument} must be an unsigned 64-bit trajectory id, got {value!r}")
-    return value
-
-
-def _check_count(argument: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{argument} must be an int, got {type(value).__name__}: {value!r}")
-    if value < 0:
-        raise ValueError(f"{argument} must be >= 0, got {value!r}")
-    return value
