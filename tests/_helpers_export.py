@@ -85,3 +85,26 @@ def cause_json(cause: RootCause) -> str:
 
 def by_root_last(spans: Sequence[ReadableSpan]) -> list[ReadableSpan]:
     return sorted(spans, key=lambda s: (s.attributes or {}).get(A.GEN_AI_OPERATION_NAME) == A.OPERATION_INVOKE_AGENT)
+
+
+@contextmanager
+def fresh_global_provider() -> Iterator[None]:
+    """Let a test install a global tracer provider, and put the previous state back afterwards."""
+    from trajectories._internal.export import setup
+    from trajectories._internal.settings import settings
+
+    saved = (trace._TRACER_PROVIDER, trace._TRACER_PROVIDER_SET_ONCE._done)
+    saved_settings = (settings.capture_embeddings, settings.embedder)
+    trace._TRACER_PROVIDER = None
+    trace._TRACER_PROVIDER_SET_ONCE._done = False
+    try:
+        yield
+    finally:
+        current = setup.current_configuration()
+        if current is not None:
+            current.shutdown()
+        installed = trace._TRACER_PROVIDER
+        trace._TRACER_PROVIDER, trace._TRACER_PROVIDER_SET_ONCE._done = saved
+        settings.capture_embeddings, settings.embedder = saved_settings
+        if isinstance(installed, TracerProvider):
+            installed.shutdown()

@@ -6,6 +6,7 @@ import io
 import itertools
 import json
 import logging
+import os
 import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
@@ -92,7 +93,7 @@ def test_read_skip_logs_and_goes_on(caplog: pytest.LogCaptureFixture) -> None:
 
 def test_bad_arguments_fail_at_the_call(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"errors must be 'raise' or 'skip', got 'ignore'"):
-        read_jsonl(tmp_path / "x.jsonl", errors="ignore")  # type: ignore[arg-type]
+        read_jsonl(io.StringIO(), errors="ignore")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"src must be a path or an open text file, got int"):
         read_jsonl(3)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"src must be a path or an open text file"):
@@ -107,20 +108,28 @@ def test_bad_arguments_fail_at_the_call(tmp_path: Path) -> None:
         write_jsonl(io.StringIO(), [], append="yes")  # type: ignore[arg-type]
 
 
-def test_a_missing_file_fails_on_first_read(tmp_path: Path) -> None:
-    reader = read_jsonl(tmp_path / "missing.jsonl")
+def test_a_missing_file_fails_at_the_call(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match=r"missing\.jsonl"):
+        read_jsonl(tmp_path / "missing.jsonl")
     with pytest.raises(FileNotFoundError):
-        next(reader)
+        iter_jsonl_lines(str(tmp_path / "missing.jsonl"))
+
+
+def _open_fds() -> int:
+    return len(os.listdir("/dev/fd"))  # Linux and macOS
 
 
 def test_closing_the_reader_early_closes_the_file(tmp_path: Path) -> None:
     path = tmp_path / "t.jsonl"
     write_jsonl(path, [simple_trajectory()] * 3)
+    before = _open_fds()
     reader = read_jsonl(path)
     next(reader)
-    reader.close()  # the generator's `with open(...)` exits: no ResourceWarning, file released
-    path.unlink()
-    assert not path.exists()
+    assert _open_fds() == before + 1  # the file is open while the reader is suspended
+    reader.close()
+    assert _open_fds() == before  # closing the generator closed it
+    list(read_jsonl(path))
+    assert _open_fds() == before  # and reading to the end closes it too
 
 
 LINES = 2_500

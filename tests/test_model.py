@@ -533,3 +533,11 @@ def test_build_reads_a_generator_of_steps_once_and_checks_lessons() -> None:
         Trajectory.build([], Verdict.success(), started_at=T0, total_latency_ms=0, lessons="learn")
     with pytest.raises(TypeError, match=r"steps must be a sequence of TrajectoryStep, got int"):
         Trajectory.build(3, Verdict.success(), started_at=T0, total_latency_ms=0)  # type: ignore[arg-type]
+
+
+def test_integers_must_fit_u64() -> None:
+    with pytest.raises(ValueError, match=r"TrajectoryStep\.latency_ms must be <= 18446744073709551615"):
+        step(StepOutcome.success(), 0.5, latency_ms=2**64)
+    with pytest.raises(ValueError, match=r"StepMetadata\.input_tokens must be <= 18446744073709551615"):
+        StepMetadata(input_tokens=2**64)
+    assert StepMetadata(input_tokens=2**64 - 1).input_tokens == 2**64 - 1

@@ -69,7 +69,9 @@ def iter_jsonl_lines(src: PathOrFile) -> Generator[tuple[int, Trajectory | JSONF
 
 def _check_source(src: object) -> None:
     """Fail at the call, not at the first ``next()``: the readers are lazy generators."""
-    if not isinstance(src, (str, os.PathLike)) and not hasattr(src, "readline"):
+    if isinstance(src, (str, os.PathLike)):
+        os.stat(src)  # a missing file is FileNotFoundError now; the file itself is opened on first next()
+    elif not hasattr(src, "readline"):
         raise TypeError(f"src must be a path or an open text file, got {type(src).__name__}: {src!r}")
 
 

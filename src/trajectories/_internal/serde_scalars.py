@@ -42,6 +42,7 @@ __all__ = [
 T = TypeVar("T")
 _U64 = 1 << 64
 _U32 = 1 << 32
+_NUMBER_TYPES = frozenset({float, int})
 
 
 def describe(value: object) -> str:
@@ -123,7 +124,7 @@ def read_str_map(value: object, path: str) -> dict[str, str]:
 
 def read_embedding(value: object, path: str) -> Embedding:
     items = read_seq(value, path, "a sequence of f32")
-    if not all(type(x) is float or type(x) is int for x in items):
+    if not set(map(type, items)) <= _NUMBER_TYPES:  # one C-level pass; bools and strings fall through
         for i, x in enumerate(items):
             read_f32(x, f"{path}[{i}]")
     try:

@@ -38,11 +38,17 @@ def check_opt_str(field: str, value: object) -> str | None:
     return None if value is None else check_str(field, value)
 
 
-def check_int(field: str, value: object, *, minimum: int = 0) -> int:
+U64_MAX = (1 << 64) - 1
+
+
+def check_int(field: str, value: object, *, minimum: int = 0, maximum: int = U64_MAX) -> int:
+    """An int (not a bool) in [minimum, maximum]: by default what a Rust u64 can hold."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"{field} must be an int, got {type(value).__name__}: {value!r}")
     if value < minimum:
         raise ValueError(f"{field} must be >= {minimum}, got {value!r}")
+    if value > maximum:
+        raise ValueError(f"{field} must be <= {maximum} (it is an unsigned 64-bit integer), got {value!r}")
     return value
 
 

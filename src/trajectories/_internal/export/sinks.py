@@ -140,10 +140,18 @@ class StreamSink:
     def close(self) -> None:
         self._in_loop(self._send.close)
 
-    def __aiter__(self) -> MemoryObjectReceiveStream[Trajectory]:
-        return self.receive_stream
+    def __aiter__(self) -> StreamSink:
+        return self
+
+    async def __anext__(self) -> Trajectory:
+        try:
+            return await self.receive_stream.receive()
+        except (anyio.EndOfStream, anyio.ClosedResourceError):
+            self.receive_stream.close()  # the stream ended: release the consumer's side too
+            raise StopAsyncIteration from None
 
     async def receive(self) -> Trajectory:
+        """The next trajectory; ``anyio.EndOfStream`` once the exporter has shut down."""
         return await self.receive_stream.receive()
 
 
