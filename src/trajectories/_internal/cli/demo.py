@@ -22,22 +22,23 @@ def cmd_demo(args: argparse.Namespace) -> int:
     import anyio
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-    from ...export import TrajectoryExporter
+    from ...config import configure
     from .demo_agent import REQUESTS, run_support_agent
 
     started = time.monotonic()
     with open_from(args) as store:
         before = {int(t.id) for t in store.list(limit=None)} if store.count() < 10_000 else set()
-        exporter = TrajectoryExporter([StoreSink(store)])
+        # Our own provider (passed to configure), so the demo never installs a global one.
         provider = TracerProvider(resource=Resource.create({"service.name": "support-agent-demo"}))
-        provider.add_span_processor(BatchSpanProcessor(exporter, schedule_delay_millis=50))
+        config = configure(tracer_provider=provider, sinks=[StoreSink(store)])
         try:
             anyio.run(functools.partial(run_support_agent, provider, seed=args.seed))
-            provider.force_flush()
+            config.flush()
         finally:
+            config.shutdown()
             provider.shutdown()
+        exporter = config.exporter
         stats = exporter.stats
         if stats.sink_failures:
             raise CLIError(f"the exporter could not write {stats.sink_failures} trajectories into {store!r}", EXIT_DB)
@@ -88,7 +89,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: a
         help="record a simulated support agent into the store and print the scored trajectories",
         description="Run a simulated async customer-support agent (six concurrent requests: tool steps, a failure, "
         "a retry that recovers, a partial answer, a step inside a step) under the real instrumentation, export its "
-        "spans through TrajectoryExporter into the store, and print the scored trajectories. No network; about a second.",
+        "spans through configure()'s TrajectoryExporter into the store, and print the scored trajectories. "
+        "No network; about a second.",
     )
     p.add_argument("--seed", type=int, default=7, help="seed of the simulated latencies (default 7)")
     p.set_defaults(func=cmd_demo)
