@@ -1,0 +1,1 @@
+"""The ``trajectories`` command line: one module per few commands, plus rendering helpers."""

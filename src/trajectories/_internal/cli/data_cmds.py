@@ -1,0 +1,164 @@
+"""Commands that move or reshape data: export, import (ruvllm JSON lines), distill."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterator
+
+from ..jsonl import iter_jsonl_lines, write_jsonl
+from ..learning.distill import DistillConfig, DistillError, distill
+from ..serde import JSONFormatError
+from ..trajectory import Trajectory
+from .common import (
+    EXIT_BAD_DATA,
+    EXIT_NOT_FOUND,
+    EXIT_OK,
+    CLIError,
+    add_filter_options,
+    emit_json,
+    filter_from,
+    open_from,
+    parse_quality,
+)
+from .render import Progress
+
+__all__ = ["register"]
+
+_BATCH = 500
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    progress = Progress("exported")
+    with open_from(args) as store:
+        skipped_before = getattr(store, "skipped_rows", 0)
+        f = filter_from(args)
+        source: Iterator[Trajectory]
+        source = store.iter_all() if f == type(f)() else reversed(store.list(f, limit=None))
+
+        def counted() -> Iterator[Trajectory]:
+            for n, t in enumerate(source, 1):
+                if n % 100 == 0:
+                    progress(n)
+                yield t
+
+        try:
+            n = write_jsonl(sys.stdout, counted()) if args.output in (None, "-") else write_jsonl(args.output, counted())
+        except OSError as exc:
+            raise CLIError(f"cannot write {args.output}: {exc.strerror or exc}", EXIT_BAD_DATA) from None
+        skipped = getattr(store, "skipped_rows", 0) - skipped_before
+    progress.finish()
+    print(f"exported {n} trajectories" + (f", {skipped} damaged rows skipped" if skipped else ""), file=sys.stderr)
+    return EXIT_BAD_DATA if skipped else EXIT_OK
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    name = "<stdin>" if args.input == "-" else args.input
+    progress = Progress("imported")
+    bad = imported = 0
+    try:
+        lines = iter_jsonl_lines(sys.stdin if args.input == "-" else args.input)
+        with open_from(args) as store:
+            batch: list[Trajectory] = []
+            for line_no, item in lines:
+                if isinstance(item, JSONFormatError):
+                    bad += 1
+                    message = str(item).removeprefix(f"line {line_no}: ")
+                    print(f"{name}:{line_no}: {message}", file=sys.stderr)
+                    continue
+                batch.append(item)
+                if len(batch) >= _BATCH:
+                    imported += store.add_many(batch)
+                    batch.clear()
+                    progress(imported)
+            if batch:
+                imported += store.add_many(batch)
+    except OSError as exc:
+        raise CLIError(f"cannot read {name}: {exc.strerror or exc}", EXIT_BAD_DATA) from None
+    except UnicodeDecodeError as exc:
+        raise CLIError(f"cannot read {name}: not UTF-8 text ({exc.reason})", EXIT_BAD_DATA) from None
+    progress.finish()
+    print(f"imported {imported} trajectories" + (f", {bad} invalid lines skipped" if bad else ""), file=sys.stderr)
+    return EXIT_BAD_DATA if bad else EXIT_OK
+
+
+def cmd_distill(args: argparse.Namespace) -> int:
+    config = DistillConfig(
+        min_quality_threshold=args.min_quality,
+        max_lessons=args.max_lessons,
+        min_trajectories=args.min_trajectories,
+        deduplicate_lessons=not args.no_dedup,
+        min_age_seconds=args.min_age,
+    )
+    progress = Progress("distilled")
+    with open_from(args) as store:
+        try:
+            result = distill(store, config, prune=args.prune, progress=progress)
+        except DistillError as exc:
+            raise CLIError(str(exc), EXIT_NOT_FOUND) from None
+        finally:
+            progress.finish()
+    if args.json:
+        emit_json(result.to_dict())
+        return EXIT_OK
+    print(
+        f"distilled {result.trajectories_processed} trajectories: {len(result.compressed)} compressed, "
+        f"{len(result.kept_ids)} kept as they were (quality below {config.min_quality_threshold:g}), "
+        f"{len(result.pruned_ids)} originals pruned"
+    )
+    if result.key_lessons:
+        print(f"key lessons ({len(result.key_lessons)}):")
+        for k in result.key_lessons[:20]:
+            print(f"  - {k.content}  (seen {k.observation_count}x, importance {k.importance:.2f})")
+    return EXIT_OK
+
+
+def _nonneg_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser(
+        "export",
+        parents=[common],
+        help="write trajectories as ruvllm JSON lines",
+        description="Write stored trajectories (oldest first) as ruvllm serde JSON, one per line, to FILE or stdout.",
+    )
+    p.add_argument("output", nargs="?", metavar="FILE", help="output file (default: stdout; '-' also means stdout)")
+    add_filter_options(p)
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser(
+        "import",
+        parents=[common],
+        help="read trajectories from ruvllm JSON lines",
+        description="Add the trajectories in a ruvllm JSON-lines file (or '-' for stdin) to the store. Invalid lines "
+        "are reported with their line numbers and skipped; the rest are imported (exit 3 if any line was invalid). "
+        "Importing the same trajectory again replaces it.",
+    )
+    p.add_argument("input", metavar="FILE", help="JSON-lines file, or '-' for stdin")
+    p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser(
+        "distill",
+        parents=[common],
+        help="distil old trajectories into key lessons and compressed trajectories",
+        description="Distil trajectories older than --min-age into compressed trajectories (those with quality at least "
+        "--min-quality) and ranked key lessons, stored in the database. Nothing is lost: originals are kept unless "
+        "--prune is given, and then only the compressed ones are deleted. Exit 1 (store unchanged) when there are "
+        "fewer than --min-trajectories old trajectories.",
+    )
+    p.add_argument("--min-trajectories", type=_nonneg_int, default=100, metavar="N", help="need at least N (default 100)")
+    p.add_argument("--min-quality", type=parse_quality, default=0.4, metavar="Q", help="compress quality >= Q (default 0.4)")
+    p.add_argument("--min-age", type=float, default=86_400.0, metavar="SECONDS", help="only older trajectories (default 86400)")
+    p.add_argument("--max-lessons", type=_nonneg_int, default=100, metavar="N", help="keep at most N key lessons (default 100)")
+    p.add_argument("--no-dedup", action="store_true", help="do not merge near-duplicate lessons")
+    p.add_argument("--prune", action="store_true", help="delete the originals that were compressed")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(func=cmd_distill)

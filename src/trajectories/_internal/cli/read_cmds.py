@@ -1,0 +1,180 @@
+"""Commands that read the store: list, show, search, stats, analyze."""
+
+from __future__ import annotations
+
+import argparse
+
+from .. import serde
+from ..learning.analyze import analyze
+from .common import (
+    EXIT_NOT_FOUND,
+    EXIT_OK,
+    CLIError,
+    add_filter_options,
+    emit_json,
+    filter_from,
+    find_trajectory,
+    open_from,
+    parse_quality,
+)
+from .render import SUMMARY_HEADERS, render_table, render_tree, summary_row, trajectory_summary
+
+__all__ = ["register"]
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    with open_from(args) as store:
+        ts = store.list(filter_from(args), limit=args.limit, offset=args.offset)
+    if args.json:
+        emit_json([trajectory_summary(t) for t in ts])
+    elif ts:
+        print(render_table(SUMMARY_HEADERS, [summary_row(t) for t in ts]))
+    else:
+        print("no trajectories")
+    return EXIT_OK
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    with open_from(args) as store:
+        t = find_trajectory(store, args.id)
+    if args.json:
+        emit_json(serde.to_dict(t))
+    else:
+        print(render_tree(t))
+    return EXIT_OK
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    if (args.text is None) == (args.like is None):
+        raise CLIError("give either TEXT or --like ID", 2)
+    with open_from(args) as store:
+        if args.like is not None:
+            origin = find_trajectory(store, args.like)
+            if origin.query_embedding.size == 0:
+                raise CLIError(f"{origin.id} has no query embedding to compare with", EXIT_NOT_FOUND)
+            hits = store.similar(
+                origin.query_embedding, args.k, min_quality=args.min_quality, verdict=args.verdict, exclude=[int(origin.id)]
+            )
+        else:
+            hits = store.similar(args.text, args.k, min_quality=args.min_quality, verdict=args.verdict)
+    if args.json:
+        emit_json([{"similarity": h.similarity, **trajectory_summary(h.trajectory)} for h in hits])
+    elif hits:
+        print(render_table(("SIMILARITY", *SUMMARY_HEADERS), [[f"{h.similarity:.3f}", *summary_row(h.trajectory)] for h in hits]))
+    if not hits:
+        if not args.json:
+            print("no similar trajectories", flush=True)
+        return EXIT_NOT_FOUND
+    return EXIT_OK
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    with open_from(args) as store:
+        st = store.stats(top_actions=args.top)
+    if args.json:
+        emit_json(st.to_dict())
+        return EXIT_OK
+    print(f"trajectories: {st.total}")
+    print(f"average quality: {st.avg_quality:.3f}")
+    print(f"tokens: {st.total_input_tokens} in, {st.total_output_tokens} out")
+    print("by verdict:")
+    print(render_table(("VERDICT", "COUNT"), [[k, v] for k, v in st.by_verdict.items()]))
+    if st.top_actions:
+        print("top actions:")
+        print(render_table(("ACTION", "COUNT"), st.top_actions))
+    if st.compressed or st.key_lessons:
+        print(f"distilled: {st.compressed} compressed trajectories, {st.key_lessons} key lessons")
+    return EXIT_OK
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    with open_from(args) as store:
+        t = find_trajectory(store, args.id)
+    a = analyze(t)
+    if args.json:
+        emit_json({"id": int(t.id), **a.to_dict()})
+        return EXIT_OK
+    print(f"{t.id}: {a.verdict.description}")
+    print(f"category: {a.pattern_category}   confidence: {a.confidence:.2f}")
+    if a.root_cause is not None:
+        print(f"root cause: {a.root_cause}")
+    sections = (
+        ("contributing factors", a.contributing_factors),
+        ("failure patterns", tuple(f"{p.id} ({p.cause_type}): try {', '.join(p.mitigations)}" for p in a.failure_patterns)),
+        (
+            "recovery strategies",
+            tuple(
+                f"{s.name} (success {s.success_rate:.0%}, effort {s.effort_score}): {s.description}"
+                for s in a.recovery_strategies
+            ),
+        ),
+        ("lessons", a.lessons),
+        ("improvements", a.improvements),
+    )
+    for title, items in sections:
+        if items:
+            print(f"{title}:")
+            for item in items:
+                print(f"  - {item}")
+    return EXIT_OK
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser(
+        "list",
+        parents=[common],
+        help="list stored trajectories, newest first",
+        description="List stored trajectories, newest first.",
+    )
+    add_filter_options(p)
+    p.add_argument("--limit", type=int, default=20, help="at most this many (default 20)")
+    p.add_argument("--offset", type=int, default=0, help="skip this many first (paging)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser(
+        "show",
+        parents=[common],
+        help="show one trajectory with its steps as a tree",
+        description="Show one trajectory: verdict, quality, and its steps as a tree (children under their parent step) "
+        "with durations, outcomes and confidence. Exit 1 if there is no such trajectory.",
+    )
+    p.add_argument("id", help="traj-N, N or the uuid")
+    p.add_argument("--json", action="store_true", help="print the trajectory's ruvllm JSON")
+    p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser(
+        "search",
+        parents=[common],
+        help="find trajectories similar to a text or to another trajectory",
+        description="Find the stored trajectories whose query embeddings are most similar (cosine) to TEXT, embedded "
+        "by the configured embedder, or to the trajectory given with --like. Exit 1 when nothing matched.",
+    )
+    p.add_argument("text", nargs="?", help="the query text")
+    p.add_argument("--like", metavar="ID", help="search for trajectories similar to this one instead")
+    p.add_argument("-k", type=int, default=5, help="how many results (default 5)")
+    p.add_argument("--min-quality", type=parse_quality, metavar="Q", help="only trajectories with quality at least Q")
+    p.add_argument("--verdict", choices=["success", "failure", "partial", "recovered"], help="only this verdict kind")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser(
+        "stats",
+        parents=[common],
+        help="counts by verdict, average quality, tokens, top actions",
+        description="Statistics of the store: counts by verdict, average quality, token totals, most frequent actions.",
+    )
+    p.add_argument("--top", type=int, default=10, help="how many top actions (default 10)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_stats)
+
+    p = sub.add_parser(
+        "analyze",
+        parents=[common],
+        help="analyse a trajectory's verdict (ReasoningBank rules)",
+        description="Analyse one trajectory's verdict: root cause, contributing factors, failure patterns, recovery "
+        "strategies, lessons, category, confidence and improvements.",
+    )
+    p.add_argument("id", help="traj-N, N or the uuid")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_analyze)

@@ -1,0 +1,1 @@
+"""Learning from stored trajectories: verdict analysis, distillation, recall before acting."""

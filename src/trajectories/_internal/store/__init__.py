@@ -1,0 +1,1 @@
+"""Trajectory storage: the backend-neutral interface, the SQLite backend and its vector index."""

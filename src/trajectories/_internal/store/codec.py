@@ -1,0 +1,83 @@
+"""Row encoding shared by the store backends: ruvllm JSON text, float32 BLOBs, times, ids."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from ... import attributes
+from .. import serde
+from ..trajectory import Trajectory
+
+__all__ = [
+    "blob_to_embedding",
+    "decode_json",
+    "embedding_to_blob",
+    "encode_json",
+    "from_db_id",
+    "from_micros",
+    "to_db_id",
+    "to_micros",
+    "trajectory_name",
+]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_I63 = 1 << 63
+_U64 = 1 << 64
+
+
+def encode_json(trajectory: Trajectory) -> str:
+    """The ruvllm serde JSON of *trajectory* (what ``export`` writes and Rust reads back)."""
+    return serde.dumps(trajectory)
+
+
+def decode_json(text: str | bytes) -> Trajectory:
+    """Read a stored row back; raises ``JSONFormatError`` (a ValueError) when it is damaged."""
+    return serde.loads(Trajectory, text)
+
+
+def dumps_plain(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def embedding_to_blob(embedding: npt.NDArray[np.float32] | None) -> bytes:
+    if embedding is None or embedding.size == 0:
+        return b""
+    return np.ascontiguousarray(embedding, dtype="<f4").tobytes()
+
+
+def blob_to_embedding(blob: bytes | None, dim: int) -> npt.NDArray[np.float32]:
+    """Decode a stored embedding; raises ValueError when the BLOB does not hold *dim* floats."""
+    data = blob or b""
+    if len(data) != 4 * dim:
+        raise ValueError(f"embedding BLOB has {len(data)} bytes, expected {4 * dim} for dimension {dim}")
+    return np.frombuffer(data, dtype="<f4").astype(np.float32)
+
+
+def to_micros(value: datetime) -> int:
+    delta = value - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def from_micros(value: int) -> datetime:
+    from datetime import timedelta
+
+    return _EPOCH + timedelta(microseconds=value)
+
+
+def to_db_id(id: int) -> int:
+    """SQLite integers are signed 64-bit: ids at or above 2^63 wrap to negative numbers."""
+    return id - _U64 if id >= _I63 else id
+
+
+def from_db_id(id: int) -> int:
+    return id + _U64 if id < 0 else id
+
+
+def trajectory_name(trajectory: Trajectory) -> str | None:
+    """The trajectory's name: ``metadata.attributes["trajectory.name"]``, else its request type."""
+    return trajectory.metadata.attributes.get(attributes.TRAJECTORY_NAME_ATTRIBUTE) or trajectory.metadata.request_type

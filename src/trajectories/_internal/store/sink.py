@@ -1,0 +1,45 @@
+"""The exporter sink that writes assembled trajectories into a store."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ..trajectory import Trajectory
+from .base import TrajectoryStore
+
+__all__ = ["StoreSink"]
+
+
+class StoreSink:
+    """The exporter sink that writes each trajectory into *store* (``TrajectoryExporter([StoreSink(store)])``).
+
+    ``send`` raises when the write fails: the exporter counts and logs a failing sink and
+    retries the trajectory or writes it to its dead-letter file, so nothing is lost silently.
+    Re-delivery is harmless because adding is idempotent on the trajectory id. The store
+    belongs to the caller: ``close()`` does not close it.
+    """
+
+    __slots__ = ("store",)
+
+    name = "store"
+
+    def __init__(self, store: TrajectoryStore) -> None:
+        if not isinstance(store, TrajectoryStore):
+            raise TypeError(f"store must be a TrajectoryStore, got {type(store).__name__}: {store!r}")
+        self.store = store
+
+    def send(self, trajectory: Trajectory) -> None:
+        self.store.add(trajectory)
+
+    def send_many(self, trajectories: Sequence[Trajectory]) -> None:
+        """Write a batch in one transaction (for callers that have one)."""
+        self.store.add_many(trajectories)
+
+    def flush(self) -> None:
+        """Nothing is buffered: every ``send`` is committed before it returns."""
+
+    def close(self) -> None:
+        """The store belongs to the caller, who closes it."""
+
+    def __repr__(self) -> str:
+        return f"StoreSink({self.store!r})"

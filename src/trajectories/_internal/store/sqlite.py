@@ -1,0 +1,490 @@
+"""The SQLite store: one file in WAL mode, one connection per thread, a cached vector index.
+
+Concurrency: every write is one ``BEGIN IMMEDIATE`` transaction (SQLite serialises writers
+across threads and processes; ``busy_timeout`` makes them wait instead of failing). Each write
+transaction bumps a sequence number in ``meta`` and stamps the rows it wrote (and the
+tombstones of rows it deleted) with it, so the similarity index of any process catches up
+with one cheap query and then reads only what changed.
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+import logging
+import os
+import sqlite3
+import threading
+import weakref
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+from uuid import UUID
+
+from ..embedding import Embedder
+from ..trajectory import Trajectory
+from .base import (
+    CorruptTrajectoryError,
+    SimilarHit,
+    StoreError,
+    StoreStats,
+    TrajectoryFilter,
+    TrajectoryNotFoundError,
+    TrajectoryStore,
+    check_verdict_kind,
+    resolve_db_path,
+)
+from .codec import (
+    blob_to_embedding,
+    decode_json,
+    from_db_id,
+    to_db_id,
+    to_micros,
+)
+from .index import EmbeddingIndex
+from .schema import (
+    ROW_COLUMNS,
+    SCHEMA,
+    SCHEMA_VERSION,
+    Connection,
+    check_count,
+    check_id,
+    rollback,
+    row_for,
+)
+
+__all__ = ["SCHEMA_VERSION", "SQLiteTrajectoryStore"]
+
+logger = logging.getLogger("trajectories.store")
+
+
+class SQLiteTrajectoryStore(TrajectoryStore):
+    """Trajectories in one SQLite file (WAL). Safe to share between threads, and between
+    processes that open the same file.
+
+    ``embedder`` turns ``similar("text")`` into an embedding; None (the default) uses the
+    process-wide embedder from ``configure()`` at the time of the query.
+    """
+
+    def __init__(
+        self, path: str | os.PathLike[str] | None = None, *, embedder: Embedder | None = None, timeout: float = 30.0
+    ) -> None:
+        self.path = resolve_db_path(path)
+        if embedder is not None and not callable(embedder):
+            raise TypeError(f"embedder must be callable (str -> vector), got {type(embedder).__name__}: {embedder!r}")
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+            raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+        self.embedder = embedder
+        self._timeout = float(timeout)
+        directory = os.path.dirname(os.path.abspath(self.path))
+        if not os.path.isdir(directory):
+            raise StoreError(f"cannot open trajectory database {self.path!r}: directory {directory!r} does not exist")
+        self._local = threading.local()
+        self._pid = os.getpid()
+        self._connections: weakref.WeakSet[Connection] = weakref.WeakSet()
+        self._conn_lock = threading.Lock()
+        self._index = EmbeddingIndex()
+        self._index_seq = -1
+        self._index_lock = threading.Lock()
+        self._warned_dims: set[tuple[int, int]] = set()
+        self._closed = False
+        #: Rows skipped because they could not be read (listings, export, the index).
+        self.skipped_rows = 0
+        self._init_schema()
+
+    # ------------------------------------------------------------------ connections
+    def _conn(self) -> sqlite3.Connection:
+        if self._closed:
+            raise StoreError(f"the store {self.path!r} is closed")
+        if os.getpid() != self._pid:  # forked: a connection must never cross a fork
+            self._pid = os.getpid()
+            self._local = threading.local()
+            self._connections = weakref.WeakSet()
+        holder: Connection | None = getattr(self._local, "holder", None)
+        if holder is None:
+            try:
+                conn = sqlite3.connect(self.path, timeout=self._timeout, isolation_level=None, check_same_thread=False)
+                conn.execute(f"PRAGMA busy_timeout = {int(self._timeout * 1000)}")
+                conn.execute("PRAGMA synchronous = NORMAL")
+            except sqlite3.Error as exc:
+                raise StoreError(f"cannot open trajectory database {self.path!r}: {exc}") from exc
+            holder = Connection(conn)
+            self._local.holder = holder
+            with self._conn_lock:
+                self._connections.add(holder)
+        return holder.conn
+
+    def _init_schema(self) -> None:
+        conn = self._conn()
+        try:
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()
+            if mode is None or str(mode[0]).lower() != "wal":
+                logger.warning("SQLite could not switch %r to WAL mode (got %r); concurrent use will be slower", self.path, mode)
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                # statement by statement: executescript() would COMMIT our transaction
+                for statement in SCHEMA.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                row = conn.execute("SELECT version FROM schema_version").fetchone()
+                if row is None:
+                    conn.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
+                elif row[0] > SCHEMA_VERSION:
+                    raise StoreError(
+                        f"trajectory database {self.path!r} has schema version {row[0]}, newer than this "
+                        f"version of trajectories understands ({SCHEMA_VERSION}); upgrade the package"
+                    )
+                conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('seq', 0)")
+                conn.execute("COMMIT")
+            except BaseException:
+                rollback(conn)
+                raise
+        except sqlite3.DatabaseError as exc:
+            self.close()
+            raise StoreError(f"cannot open trajectory database {self.path!r}: {exc}") from exc
+        except StoreError:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        with self._conn_lock:
+            holders = list(self._connections)
+            self._connections = weakref.WeakSet()
+            self._closed = True
+        for holder in holders:
+            holder.close()
+        self._local = threading.local()
+
+    # ------------------------------------------------------------------ writing
+    def _write(self, work: Any) -> Any:
+        """Run ``work(conn, seq)`` in one immediate transaction with a fresh sequence number."""
+        conn = self._conn()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                seq = conn.execute("SELECT value FROM meta WHERE key = 'seq'").fetchone()[0] + 1
+                result = work(conn, seq)
+                conn.execute("UPDATE meta SET value = ? WHERE key = 'seq'", (seq,))
+                self._prune_tombstones(conn, seq)
+                conn.execute("COMMIT")
+            except BaseException:
+                rollback(conn)
+                raise
+        except sqlite3.Error as exc:
+            raise StoreError(f"write to trajectory database {self.path!r} failed: {exc}") from exc
+        return result
+
+    #: Tombstones kept before the oldest half are dropped (indexes older than that reload fully).
+    TOMBSTONE_LIMIT = 10_000
+
+    def _prune_tombstones(self, conn: sqlite3.Connection, seq: int) -> None:
+        """Keep the tombstone table small. An index that synced before the pruned ones
+        sees ``tomb_floor`` above its own sequence number and reloads everything."""
+        if seq % 64:  # checking the count on every write would cost more than it saves
+            return
+        (count,) = conn.execute("SELECT count(*) FROM tombstones").fetchone()
+        if count <= self.TOMBSTONE_LIMIT:
+            return
+        (floor,) = conn.execute(
+            "SELECT seq FROM tombstones ORDER BY seq LIMIT 1 OFFSET ?", (count - self.TOMBSTONE_LIMIT // 2,)
+        ).fetchone()
+        conn.execute("DELETE FROM tombstones WHERE seq < ?", (floor,))
+        conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('tomb_floor', ?)", (floor - 1,))
+
+    def add_many(self, trajectories: Iterable[Trajectory]) -> int:
+        if isinstance(trajectories, Trajectory):
+            raise TypeError("trajectories must be an iterable of Trajectory; use add() for one")
+        rows: builtins.list[tuple[Any, ...]] = []
+        actions: builtins.list[tuple[int, int, str]] = []
+        for i, t in enumerate(trajectories):
+            if not isinstance(t, Trajectory):
+                raise TypeError(f"trajectories[{i}] must be a Trajectory, got {type(t).__name__}: {t!r}")
+            row = row_for(t)  # encodes first: bad input fails before anything is written
+            rows.append(row)
+            actions.extend((row[0], n, s.action) for n, s in enumerate(t.steps))
+        if not rows:
+            return 0
+
+        def work(conn: sqlite3.Connection, seq: int) -> int:
+            ids = [(r[0],) for r in rows]
+            conn.executemany("DELETE FROM step_actions WHERE trajectory_id = ?", ids)
+            conn.executemany(
+                f"INSERT OR REPLACE INTO trajectories ({ROW_COLUMNS}) VALUES ({', '.join('?' * 17)})",
+                [(*r, seq) for r in rows],
+            )
+            conn.executemany("INSERT OR REPLACE INTO step_actions (trajectory_id, idx, action) VALUES (?, ?, ?)", actions)
+            return len(rows)
+
+        result: int = self._write(work)
+        return result
+
+    def delete(self, ids: Iterable[int]) -> int:
+        db_ids = [(to_db_id(check_id(f"ids[{i}]", v)),) for i, v in enumerate(ids)]
+        if not db_ids:
+            return 0
+
+        def work(conn: sqlite3.Connection, seq: int) -> int:
+            n = 0
+            for (db_id,) in db_ids:
+                cur = conn.execute("DELETE FROM trajectories WHERE id = ?", (db_id,))
+                if cur.rowcount:
+                    n += cur.rowcount
+                    conn.execute("INSERT INTO tombstones (id, seq) VALUES (?, ?)", (db_id, seq))
+                conn.execute("DELETE FROM step_actions WHERE trajectory_id = ?", (db_id,))
+            return n
+
+        result: int = self._write(work)
+        return result
+
+    # ------------------------------------------------------------------ reading
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> builtins.list[Any]:
+        try:
+            return self._conn().execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise StoreError(f"read from trajectory database {self.path!r} failed: {exc}") from exc
+
+    def _decode(self, db_id: int, text: str) -> Trajectory:
+        try:
+            return decode_json(text)
+        except (ValueError, TypeError, KeyError) as exc:
+            raise CorruptTrajectoryError(f"stored trajectory traj-{from_db_id(db_id)} cannot be read: {exc}") from exc
+
+    def _decode_or_skip(self, rows: Iterable[Any]) -> Iterator[Trajectory]:
+        for db_id, text in rows:
+            try:
+                yield self._decode(db_id, text)
+            except CorruptTrajectoryError as exc:
+                self.skipped_rows += 1
+                logger.warning("skipping a damaged row: %s", exc)
+
+    def get(self, id: int) -> Trajectory:
+        db_id = to_db_id(check_id("id", id))
+        rows = self._query("SELECT id, json FROM trajectories WHERE id = ?", (db_id,))
+        if not rows:
+            raise TrajectoryNotFoundError(f"no trajectory with id {id} (traj-{id}) in {self.path}")
+        return self._decode(rows[0][0], rows[0][1])
+
+    def get_by_uuid(self, uuid: UUID | str) -> Trajectory:
+        if isinstance(uuid, str):
+            try:
+                uuid = UUID(uuid)
+            except ValueError:
+                raise ValueError(f"uuid must be a UUID, got {uuid!r}") from None
+        if not isinstance(uuid, UUID):
+            raise TypeError(f"uuid must be a uuid.UUID or str, got {type(uuid).__name__}: {uuid!r}")
+        rows = self._query("SELECT id, json FROM trajectories WHERE uuid = ?", (str(uuid),))
+        if not rows:
+            raise TrajectoryNotFoundError(f"no trajectory with uuid {uuid} in {self.path}")
+        return self._decode(rows[0][0], rows[0][1])
+
+    def _where(self, f: TrajectoryFilter | None) -> tuple[str, list[Any]]:
+        if f is None:
+            return "", []
+        if not isinstance(f, TrajectoryFilter):
+            raise TypeError(f"filter must be a TrajectoryFilter, got {type(f).__name__}: {f!r}")
+        clauses: builtins.list[str] = []
+        params: builtins.list[Any] = []
+        for column, value in (("name", f.name), ("session_id", f.session_id), ("user_id", f.user_id), ("verdict", f.verdict)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        if f.min_quality is not None:
+            clauses.append("quality >= ?")
+            params.append(f.min_quality)
+        if f.max_quality is not None:
+            clauses.append("quality <= ?")
+            params.append(f.max_quality)
+        if f.since is not None:
+            clauses.append("started_at >= ?")
+            params.append(to_micros(f.since))
+        if f.until is not None:
+            clauses.append("started_at <= ?")
+            params.append(to_micros(f.until))
+        return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+    def list(
+        self, filter: TrajectoryFilter | None = None, *, limit: int | None = 50, offset: int = 0
+    ) -> builtins.list[Trajectory]:
+        if limit is not None:
+            limit = check_count("limit", limit)
+        offset = check_count("offset", offset)
+        where, params = self._where(filter)
+        sql = f"SELECT id, json FROM trajectories{where} ORDER BY started_at DESC, id DESC LIMIT ? OFFSET ?"
+        rows = self._query(sql, [*params, -1 if limit is None else limit, offset])
+        return list(self._decode_or_skip(rows))
+
+    def count(self, filter: TrajectoryFilter | None = None) -> int:
+        where, params = self._where(filter)
+        return int(self._query(f"SELECT count(*) FROM trajectories{where}", params)[0][0])
+
+    def iter_all(self, *, batch_size: int = 500) -> Iterator[Trajectory]:
+        # Checked here, not in the generator, so that bad input fails at this call.
+        return self._iter_all(check_count("batch_size", batch_size) or 500)
+
+    def _iter_all(self, batch_size: int) -> Iterator[Trajectory]:
+        last: tuple[int, int] | None = None
+        while True:
+            if last is None:
+                rows = self._query(
+                    "SELECT id, json, started_at FROM trajectories ORDER BY started_at, id LIMIT ?",
+                    (batch_size,),
+                )
+            else:
+                rows = self._query(
+                    "SELECT id, json, started_at FROM trajectories WHERE (started_at, id) > (?, ?)"
+                    " ORDER BY started_at, id LIMIT ?",
+                    (last[0], last[1], batch_size),
+                )
+            if not rows:
+                return
+            yield from self._decode_or_skip((r[0], r[1]) for r in rows)
+            last = (rows[-1][2], rows[-1][0])
+
+    # ------------------------------------------------------------------ similarity
+    def _sync_index(self) -> None:
+        """Bring the index up to date with every committed write, from any thread or process."""
+        conn = self._conn()
+        try:
+            conn.execute("BEGIN")
+            try:
+                seq = int(conn.execute("SELECT value FROM meta WHERE key = 'seq'").fetchone()[0])
+                if seq == self._index_seq:
+                    return
+                floor_row = conn.execute("SELECT value FROM meta WHERE key = 'tomb_floor'").fetchone()
+                floor = int(floor_row[0]) if floor_row is not None else -1
+                # The file was replaced, or deletions we have not seen were pruned: start again.
+                if seq < self._index_seq or self._index_seq < floor:
+                    self._index.clear()
+                    self._index_seq = -1
+                tombs = conn.execute("SELECT id FROM tombstones WHERE seq > ?", (self._index_seq,)).fetchall()
+                rows = conn.execute(
+                    "SELECT id, quality, verdict, dim, embedding FROM trajectories WHERE seq > ?", (self._index_seq,)
+                ).fetchall()
+            finally:
+                conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise StoreError(f"read from trajectory database {self.path!r} failed: {exc}") from exc
+        for (db_id,) in tombs:
+            self._index.remove(from_db_id(db_id))
+        for db_id, quality, verdict, dim, blob in rows:
+            id = from_db_id(db_id)
+            if dim == 0:
+                self._index.remove(id)
+                continue
+            try:
+                vec = blob_to_embedding(blob, dim)
+            except ValueError as exc:
+                self.skipped_rows += 1
+                logger.warning("not indexing traj-%d: %s", id, exc)
+                self._index.remove(id)
+                continue
+            self._index.put(id, vec, float(quality), str(verdict))
+        self._index_seq = seq
+
+    def similar(
+        self,
+        query: Any,
+        k: int = 5,
+        *,
+        min_quality: float | None = None,
+        verdict: str | None = None,
+        exclude: Iterable[int] = (),
+    ) -> builtins.list[SimilarHit]:
+        k = check_count("k", k)
+        f = TrajectoryFilter(min_quality=min_quality, verdict=check_verdict_kind("verdict", verdict))
+        excluded = frozenset(check_id("exclude[]", v) for v in exclude)
+        vec = self.query_embedding(query)
+        with self._index_lock:
+            self._sync_index()
+            other = self._index.other_dimension_count(vec.size)
+            hits = self._index.search(vec, k, min_quality=f.min_quality, verdict_kind=f.verdict, exclude=excluded)
+        if other and (vec.size, other) not in self._warned_dims:
+            self._warned_dims.add((vec.size, other))
+            logger.warning(
+                "similar(): %d stored trajectories have query embeddings of another dimension than the query (%d) "
+                "and were skipped",
+                other,
+                vec.size,
+            )
+        result: builtins.list[SimilarHit] = []
+        for hit in hits:
+            rows = self._query("SELECT id, json FROM trajectories WHERE id = ?", (to_db_id(hit.id),))
+            if not rows:  # deleted by another process since the index synced
+                continue
+            try:
+                result.append(SimilarHit(self._decode(rows[0][0], rows[0][1]), hit.similarity))
+            except CorruptTrajectoryError as exc:
+                self.skipped_rows += 1
+                logger.warning("similar(): skipping a damaged row: %s", exc)
+        return result
+
+    # ------------------------------------------------------------------ statistics
+    def stats(self, *, top_actions: int = 10) -> StoreStats:
+        top_actions = check_count("top_actions", top_actions)
+        total, avg, tin, tout = self._query(
+            "SELECT count(*), avg(quality), coalesce(sum(input_tokens), 0), coalesce(sum(output_tokens), 0) FROM trajectories"
+        )[0]
+        by_verdict = dict.fromkeys(("success", "failure", "partial", "recovered_via_reflection"), 0)
+        for kind, n in self._query("SELECT verdict, count(*) FROM trajectories GROUP BY verdict"):
+            by_verdict[str(kind)] = int(n)
+        actions = self._query(
+            "SELECT action, count(*) AS n FROM step_actions GROUP BY action ORDER BY n DESC, action LIMIT ?", (top_actions,)
+        )
+        compressed = self._query("SELECT count(*) FROM compressed")[0][0]
+        lessons = self._query("SELECT count(*) FROM key_lessons")[0][0]
+        return StoreStats(
+            total=int(total),
+            by_verdict=by_verdict,
+            avg_quality=float(avg) if avg is not None else 0.0,
+            total_input_tokens=int(tin),
+            total_output_tokens=int(tout),
+            top_actions=[(str(a), int(n)) for a, n in actions],
+            compressed=int(compressed),
+            key_lessons=int(lessons),
+        )
+
+    # ------------------------------------------------------------------ distillation results
+    def save_distillation(self, compressed: Sequence[Any], lessons: Sequence[Any], *, prune_ids: Sequence[int] = ()) -> None:
+        from .codec import dumps_plain as dumps
+
+        comp_rows = [(to_db_id(int(c.original_id)), to_micros(c.compressed_at), dumps(c.to_dict())) for c in compressed]
+        lesson_rows = [(lesson.content, float(lesson.score), dumps(lesson.to_dict())) for lesson in lessons]
+        prune = [to_db_id(check_id("prune_ids[]", v)) for v in prune_ids]
+
+        def work(conn: sqlite3.Connection, seq: int) -> None:
+            conn.executemany("INSERT OR REPLACE INTO compressed (original_id, compressed_at, json) VALUES (?, ?, ?)", comp_rows)
+            conn.execute("DELETE FROM key_lessons")
+            conn.executemany("INSERT OR REPLACE INTO key_lessons (content, score, json) VALUES (?, ?, ?)", lesson_rows)
+            for db_id in prune:
+                cur = conn.execute("DELETE FROM trajectories WHERE id = ?", (db_id,))
+                if cur.rowcount:
+                    conn.execute("INSERT INTO tombstones (id, seq) VALUES (?, ?)", (db_id, seq))
+                conn.execute("DELETE FROM step_actions WHERE trajectory_id = ?", (db_id,))
+
+        self._write(work)
+
+    def compressed(self) -> builtins.list[Any]:
+        from ..learning.lessons import CompressedTrajectory
+
+        out: builtins.list[Any] = []
+        for (text,) in self._query("SELECT json FROM compressed ORDER BY original_id"):
+            try:
+                out.append(CompressedTrajectory.from_dict(json.loads(text)))
+            except (ValueError, TypeError, KeyError) as exc:
+                self.skipped_rows += 1
+                logger.warning("skipping a damaged compressed trajectory: %s", exc)
+        return out
+
+    def key_lessons(self) -> builtins.list[Any]:
+        from ..learning.lessons import KeyLesson
+
+        out: builtins.list[Any] = []
+        for (text,) in self._query("SELECT json FROM key_lessons ORDER BY score DESC, content"):
+            try:
+                out.append(KeyLesson.from_dict(json.loads(text)))
+            except (ValueError, TypeError, KeyError) as exc:
+                self.skipped_rows += 1
+                logger.warning("skipping a damaged key lesson: %s", exc)
+        return out
+
+    def __repr__(self) -> str:
+        return f"SQLiteTrajectoryStore({self.path!r})"

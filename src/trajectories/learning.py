@@ -1,0 +1,37 @@
+"""Learn from stored trajectories: verdict analysis, distillation, and recall before acting.
+
+The rules are ruvllm's ReasoningBank (REASONINGBANK.md §4-6); see docs/store.md.
+"""
+
+from __future__ import annotations
+
+from ._internal.learning.analyze import (
+    FailurePattern,
+    PatternCategory,
+    RecoveryStrategy,
+    VerdictAnalysis,
+    VerdictAnalyzer,
+    analyze,
+)
+from ._internal.learning.distill import DistillConfig, DistillError, DistillResult, MemoryDistiller, distill
+from ._internal.learning.lessons import CompressedTrajectory, KeyLesson
+from ._internal.learning.recall import PastExperience, Recall, lessons_for
+
+__all__ = [
+    "CompressedTrajectory",
+    "DistillConfig",
+    "DistillError",
+    "DistillResult",
+    "FailurePattern",
+    "KeyLesson",
+    "MemoryDistiller",
+    "PastExperience",
+    "PatternCategory",
+    "Recall",
+    "RecoveryStrategy",
+    "VerdictAnalysis",
+    "VerdictAnalyzer",
+    "analyze",
+    "distill",
+    "lessons_for",
+]
