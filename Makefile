@@ -1,36 +1,52 @@
-# Every target creates .venv and installs what it needs: a fresh machine needs only python3 and make.
+# Every target creates the virtual environment it needs and installs into it:
+# a fresh machine needs only python3 and make.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-dev
+RUN_STAMP := $(VENV)/.installed-run
+DEV_STAMP := $(VENV)/.installed-dev
+PHOENIX_VENV := .venv-phoenix
+# Pinned: the integration tests read spans back through Phoenix's REST API.
+PHOENIX_PACKAGE := arize-phoenix==20.26.1
 
-.PHONY: help venv test lint demo clean
+.PHONY: help venv test lint demo integration clean
 
 help:
-	@echo "make demo   - record and print scored trajectories"
-	@echo "make test   - run the test suite (asyncio and trio)"
-	@echo "make lint   - ruff and mypy --strict"
+	@echo "make demo         - record a simulated support agent into ./trajectories.db and print the scores"
+	@echo "make test         - run the test suite (asyncio and trio)"
+	@echo "make lint         - ruff and mypy --strict"
+	@echo "make integration  - tests against a real Arize Phoenix (installed into $(PHOENIX_VENV))"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
 
-$(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install -q -e '.[dev]'
-	touch $(STAMP)
+$(RUN_STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install -q -e .
+	touch $(RUN_STAMP)
 
-venv: $(STAMP)
+$(DEV_STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install -q -e '.[dev,test,server,otlp]'
+	touch $(DEV_STAMP) $(RUN_STAMP)
 
-test: $(STAMP)
-	$(BIN)/python -m pytest -q
+venv: $(DEV_STAMP)
 
-lint: $(STAMP)
-	$(BIN)/ruff check src tests examples
-	$(BIN)/ruff format --check src tests examples
+test: $(DEV_STAMP)
+	$(BIN)/python -m pytest -q --ignore=tests/integration
+
+lint: $(DEV_STAMP)
+	$(BIN)/ruff check src tests examples benchmarks
+	$(BIN)/ruff format --check src tests examples benchmarks
 	$(BIN)/mypy
 
-demo: $(STAMP)
-	$(BIN)/python examples/record_trajectory.py
+demo: $(RUN_STAMP)
+	$(BIN)/trajectories demo
+
+$(PHOENIX_VENV)/bin/phoenix:
+	$(PYTHON) -m venv $(PHOENIX_VENV)
+	$(PHOENIX_VENV)/bin/python -m pip install -q '$(PHOENIX_PACKAGE)'
+
+integration: $(DEV_STAMP) $(PHOENIX_VENV)/bin/phoenix
+	PHOENIX_BIN=$(CURDIR)/$(PHOENIX_VENV)/bin/phoenix $(BIN)/python -m pytest -q tests/integration
 
 clean:
-	rm -rf $(VENV) build dist src/*.egg-info .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(PHOENIX_VENV) build dist src/*.egg-info .mypy_cache .ruff_cache
