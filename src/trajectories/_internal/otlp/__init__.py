@@ -1,0 +1,1 @@
+"""OTLP in: decoding trace requests, the HTTP receiver, collector file import."""
