@@ -9,7 +9,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import StatusCode
 
-from tests._otlp_helpers import json_body, otlp_json, protobuf_body
+from _otlp_helpers import json_body, otlp_json, protobuf_body
 from trajectories._internal.otlp.decode import DecodedSpan, OTLPDecodeError, decode_json, decode_protobuf
 
 
@@ -43,14 +43,14 @@ def _check(decoded: list[DecodedSpan], originals: list) -> None:  # type: ignore
     assert isinstance(child.attributes["trajectory.step.confidence"], float)
 
 
-def test_protobuf_round_trip(tracer_provider, span_exporter) -> None:
+def test_protobuf_round_trip(tracer_provider: TracerProvider, span_exporter: InMemorySpanExporter) -> None:
     originals = _spans(tracer_provider, span_exporter)
     result = decode_protobuf(protobuf_body(originals))
     assert result.rejected == 0
     _check(result.spans, originals)
 
 
-def test_json_mapping_round_trip_with_hex_ids(tracer_provider, span_exporter) -> None:
+def test_json_mapping_round_trip_with_hex_ids(tracer_provider: TracerProvider, span_exporter: InMemorySpanExporter) -> None:
     originals = _spans(tracer_provider, span_exporter)
     document = json.loads(json_body(originals))
     span = document["resourceSpans"][0]["scopeSpans"][0]["spans"][0]
@@ -63,7 +63,7 @@ def test_json_mapping_round_trip_with_hex_ids(tracer_provider, span_exporter) ->
     assert root.attributes["trajectory.id"] == 2**62 + 5
 
 
-def test_json_snake_case_keys_are_accepted(tracer_provider, span_exporter) -> None:
+def test_json_snake_case_keys_are_accepted(tracer_provider: TracerProvider, span_exporter: InMemorySpanExporter) -> None:
     originals = _spans(tracer_provider, span_exporter)
     text = json.dumps(otlp_json(originals))
     for camel, snake in [("resourceSpans", "resource_spans"), ("scopeSpans", "scope_spans"), ("traceId", "trace_id")]:
@@ -71,7 +71,7 @@ def test_json_snake_case_keys_are_accepted(tracer_provider, span_exporter) -> No
     _check(decode_json(json.loads(text)).spans, originals)
 
 
-def test_bad_spans_are_rejected_one_by_one(tracer_provider, span_exporter) -> None:
+def test_bad_spans_are_rejected_one_by_one(tracer_provider: TracerProvider, span_exporter: InMemorySpanExporter) -> None:
     document = otlp_json(_spans(tracer_provider, span_exporter))
     spans = document["resourceSpans"][0]["scopeSpans"][0]["spans"]
     spans.append({"traceId": "zz", "spanId": "00" * 8, "name": "bad"})

@@ -17,7 +17,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from tests._otlp_helpers import json_body, protobuf_body
+from _otlp_helpers import json_body, protobuf_body
 from trajectories._internal.otlp.decode import DecodedSpan
 from trajectories._internal.otlp.receiver import ReceiverStats, create_app
 from trajectories._internal.otlp.server import running_in_thread
@@ -74,7 +74,9 @@ def _two_spans(tracer_provider: TracerProvider, span_exporter: InMemorySpanExpor
     return list(span_exporter.get_finished_spans())
 
 
-def test_protobuf_gets_an_empty_protobuf_response(url, received, tracer_provider, span_exporter) -> None:
+def test_protobuf_gets_an_empty_protobuf_response(
+    url: str, received: Received, tracer_provider: TracerProvider, span_exporter: InMemorySpanExporter
+) -> None:
     status, body, ctype = post(url, protobuf_body(_two_spans(tracer_provider, span_exporter)), "application/x-protobuf")
     assert status == 200
     assert ctype.startswith("application/x-protobuf")
@@ -83,7 +85,9 @@ def test_protobuf_gets_an_empty_protobuf_response(url, received, tracer_provider
     assert sorted(s.name for s in received.spans) == ["child", "root"]
 
 
-def test_gzip_json_is_accepted(url, received, tracer_provider, span_exporter) -> None:
+def test_gzip_json_is_accepted(
+    url: str, received: Received, tracer_provider: TracerProvider, span_exporter: InMemorySpanExporter
+) -> None:
     body = gzip.compress(json_body(_two_spans(tracer_provider, span_exporter)))
     status, answer, ctype = post(url, body, "application/json; charset=utf-8", Content_Encoding="gzip")
     assert (status, json.loads(answer)) == (200, {})
@@ -91,7 +95,7 @@ def test_gzip_json_is_accepted(url, received, tracer_provider, span_exporter) ->
     assert len(received.spans) == 2
 
 
-def test_partial_success_counts_rejected_spans(url, received) -> None:
+def test_partial_success_counts_rejected_spans(url: str, received: Received) -> None:
     document = {
         "resourceSpans": [
             {"scopeSpans": [{"spans": [{"traceId": "ab" * 16, "spanId": "cd" * 8, "name": "ok"}, {"traceId": "nothex"}]}]}
@@ -115,7 +119,9 @@ def test_partial_success_counts_rejected_spans(url, received) -> None:
         (b"x" * (64 * 1024 + 1), "application/x-protobuf", 413),
     ],
 )
-def test_bad_bodies_get_4xx_and_the_server_keeps_serving(url, received, stats, body, content_type, expected) -> None:
+def test_bad_bodies_get_4xx_and_the_server_keeps_serving(
+    url: str, received: Received, stats: ReceiverStats, body: bytes, content_type: str, expected: int
+) -> None:
     status, _, _ = post(url, body, content_type)
     assert status == expected
     status, _, _ = post(url, b"{}", "application/json")
@@ -123,7 +129,7 @@ def test_bad_bodies_get_4xx_and_the_server_keeps_serving(url, received, stats, b
     assert stats.by_status[expected] == 1
 
 
-def test_gzip_bomb_is_413_not_memory(url, stats) -> None:
+def test_gzip_bomb_is_413_not_memory(url: str, stats: ReceiverStats) -> None:
     bomb = gzip.compress(b"\x00" * (8 * 1024 * 1024))  # 8 MiB inflated from a few KiB
     assert len(bomb) < 64 * 1024
     status, _, _ = post(url, bomb, "application/x-protobuf", Content_Encoding="gzip")
@@ -131,12 +137,12 @@ def test_gzip_bomb_is_413_not_memory(url, stats) -> None:
     assert stats.too_large == 1
 
 
-def test_invalid_gzip_is_400(url) -> None:
+def test_invalid_gzip_is_400(url: str) -> None:
     status, _, _ = post(url, b"not gzip at all", "application/x-protobuf", Content_Encoding="gzip")
     assert status == 400
 
 
-def test_burst_of_malformed_and_oversized_bodies(url, received, stats) -> None:
+def test_burst_of_malformed_and_oversized_bodies(url: str, received: Received, stats: ReceiverStats) -> None:
     for i in range(60):
         body = os.urandom(64 * 1024 + 10) if i % 3 == 0 else os.urandom(200 + i)
         status, _, _ = post(url, body, "application/x-protobuf")
@@ -146,7 +152,7 @@ def test_burst_of_malformed_and_oversized_bodies(url, received, stats) -> None:
     assert stats.requests == 61
 
 
-def test_bearer_token_is_required_when_configured(received) -> None:
+def test_bearer_token_is_required_when_configured(received: Received) -> None:
     app = create_app(received, token=TOKEN)
     with running_in_thread(app) as base:
         assert post(base, b"{}", "application/json")[0] == 401
@@ -154,7 +160,7 @@ def test_bearer_token_is_required_when_configured(received) -> None:
         assert post(base, b"{}", "application/json", Authorization=f"Bearer {TOKEN}")[0] == 200
 
 
-def test_real_sdk_otlp_exporter_from_another_process(url, received) -> None:
+def test_real_sdk_otlp_exporter_from_another_process(url: str, received: Received) -> None:
     script = textwrap.dedent(
         f"""
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
