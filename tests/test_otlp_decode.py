@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
@@ -10,7 +11,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import StatusCode
 
 from _otlp_helpers import json_body, otlp_json, protobuf_body
-from trajectories._internal.otlp.decode import DecodedSpan, OTLPDecodeError, decode_json, decode_protobuf
+from trajectories._internal.export.records import SpanRecord
+from trajectories._internal.otlp.decode import OTLPDecodeError, decode_json, decode_protobuf
 
 
 def _spans(tracer_provider: TracerProvider, span_exporter: InMemorySpanExporter) -> list:  # type: ignore[type-arg]
@@ -25,7 +27,7 @@ def _spans(tracer_provider: TracerProvider, span_exporter: InMemorySpanExporter)
     return list(span_exporter.get_finished_spans())
 
 
-def _check(decoded: list[DecodedSpan], originals: list) -> None:  # type: ignore[type-arg]
+def _check(decoded: list[SpanRecord], originals: list) -> None:  # type: ignore[type-arg]
     assert len(decoded) == len(originals) == 2
     by_id = {d.span_id: d for d in decoded}
     for span in originals:
@@ -38,7 +40,7 @@ def _check(decoded: list[DecodedSpan], originals: list) -> None:  # type: ignore
         assert d.status_code == {StatusCode.UNSET: 0, StatusCode.OK: 1, StatusCode.ERROR: 2}[span.status.status_code]
         assert [e[0] for e in d.events] == [e.name for e in span.events]
     child = next(d for d in decoded if d.name == "child")
-    assert child.events == [("exception", {"exception.type": "ValueError"})]
+    assert child.events == (("exception", {"exception.type": "ValueError"}),)
     assert child.attributes["embedding"] == (0.5, -1.25)
     assert isinstance(child.attributes["trajectory.step.confidence"], float)
 
@@ -98,3 +100,21 @@ def test_json_that_is_not_a_request_is_a_decode_error(document: object) -> None:
 def test_empty_request_decodes_to_nothing() -> None:
     assert decode_protobuf(b"").spans == []
     assert decode_json({}).spans == []
+
+
+def test_collector_file_lines_are_read_and_bad_ones_reported_by_number(
+    tmp_path: Path, tracer_provider: TracerProvider, span_exporter: InMemorySpanExporter
+) -> None:
+    from trajectories._internal.otlp.files import iter_otlp_file
+
+    good = json.dumps(otlp_json(_spans(tracer_provider, span_exporter)))
+    path = tmp_path / "traces.json"
+    path.write_text("\n".join([good, "{broken", "", '["not", "a request"]', good]) + "\n", encoding="utf-8")
+    lines = list(iter_otlp_file(path))
+    assert [(x.line_no, len(x.spans), x.error is None) for x in lines] == [
+        (1, 2, True),
+        (2, 0, False),
+        (4, 0, False),
+        (5, 2, True),
+    ]
+    assert "not JSON" in (lines[1].error or "")

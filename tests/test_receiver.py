@@ -18,7 +18,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from _otlp_helpers import json_body, protobuf_body
-from trajectories._internal.otlp.decode import DecodedSpan
+from trajectories._internal.export.records import SpanRecord
 from trajectories._internal.otlp.receiver import ReceiverStats, create_app
 from trajectories._internal.otlp.server import running_in_thread
 
@@ -27,10 +27,10 @@ TOKEN = "s3cret-token"
 
 class Received:
     def __init__(self) -> None:
-        self.spans: list[DecodedSpan] = []
+        self.spans: list[SpanRecord] = []
         self.shutdowns = 0
 
-    def __call__(self, spans: list[DecodedSpan]) -> None:
+    def __call__(self, spans: list[SpanRecord]) -> None:
         self.spans.extend(spans)
 
 

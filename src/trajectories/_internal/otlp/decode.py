@@ -10,13 +10,18 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["DecodeResult", "DecodedSpan", "OTLPDecodeError", "decode_json", "decode_protobuf"]
+from ..export.records import SpanRecord
+
+__all__ = ["DecodeResult", "OTLPDecodeError", "decode_json", "decode_protobuf"]
 
 _MAX_ARRAY = 65_536
+# OTLP Span.flags: bit 8 says whether bit 9 (the parent is remote) is known.
+_HAS_IS_REMOTE = 0x100
+_IS_REMOTE = 0x200
 
 
 class OTLPDecodeError(ValueError):
@@ -24,22 +29,8 @@ class OTLPDecodeError(ValueError):
 
 
 @dataclass(slots=True)
-class DecodedSpan:
-    trace_id: int
-    span_id: int
-    parent_span_id: int | None
-    name: str
-    start_ns: int
-    end_ns: int
-    attributes: dict[str, Any]
-    events: list[tuple[str, dict[str, Any]]]
-    status_code: int  # 0 UNSET, 1 OK, 2 ERROR (OTLP's numbering)
-    resource: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(slots=True)
 class DecodeResult:
-    spans: list[DecodedSpan]
+    spans: list[SpanRecord]
     rejected: int = 0
     errors: list[str] = field(default_factory=list)
 
@@ -63,11 +54,10 @@ def decode_protobuf(body: bytes) -> DecodeResult:
         raise OTLPDecodeError(f"not a valid ExportTraceServiceRequest protobuf: {type(exc).__name__}") from None
     result = DecodeResult([])
     for resource_spans in request.resource_spans:
-        resource = _pb_attributes(resource_spans.resource.attributes)
         for scope_spans in resource_spans.scope_spans:
             for span in scope_spans.spans:
                 try:
-                    result.spans.append(_pb_span(span, resource))
+                    result.spans.append(_pb_span(span))
                 except (ValueError, TypeError) as exc:
                     result.reject(str(exc))
     return result
@@ -88,22 +78,26 @@ def _pb_id(raw: bytes, size: int, what: str, *, optional: bool = False) -> int |
     return value
 
 
-def _pb_span(span: Any, resource: dict[str, Any]) -> DecodedSpan:
+def _remote(flags: int) -> bool:
+    return bool(flags & _HAS_IS_REMOTE) and bool(flags & _IS_REMOTE)
+
+
+def _pb_span(span: Any) -> SpanRecord:
     trace_id = _pb_id(span.trace_id, 16, "trace_id")
     span_id = _pb_id(span.span_id, 8, "span_id")
     if trace_id is None or span_id is None:  # unreachable: required ids raise instead
         raise ValueError("span without ids")
-    return DecodedSpan(
-        trace_id=trace_id,
-        span_id=span_id,
-        parent_span_id=_pb_id(span.parent_span_id, 8, "parent_span_id", optional=True),
-        name=span.name,
-        start_ns=span.start_time_unix_nano,
-        end_ns=max(span.end_time_unix_nano, span.start_time_unix_nano),
-        attributes=_pb_attributes(span.attributes),
-        events=[(ev.name, _pb_attributes(ev.attributes)) for ev in span.events],
-        status_code=int(span.status.code),
-        resource=resource,
+    return SpanRecord(
+        trace_id,
+        span_id,
+        _pb_id(span.parent_span_id, 8, "parent_span_id", optional=True),
+        span.name,
+        span.start_time_unix_nano,
+        max(span.end_time_unix_nano, span.start_time_unix_nano),
+        _pb_attributes(span.attributes),
+        tuple((ev.name, _pb_attributes(ev.attributes)) for ev in span.events),
+        int(span.status.code),
+        parent_is_remote=_remote(span.flags),
     )
 
 
@@ -147,14 +141,12 @@ def decode_json(document: Any) -> DecodeResult:
         if not isinstance(rs, Mapping):
             result.reject("resourceSpans entry is not an object")
             continue
-        res = _get(rs, "resource", default={})
-        resource = _json_attributes(_get(res, "attributes", default=[])) if isinstance(res, Mapping) else {}
         scopes = _get(rs, "scopeSpans", "scope_spans", default=[])
         for ss in scopes if isinstance(scopes, list) else ():
             spans = _get(ss, "spans", default=[]) if isinstance(ss, Mapping) else []
             for span in spans if isinstance(spans, list) else ():
                 try:
-                    result.spans.append(_json_span(span, resource))
+                    result.spans.append(_json_span(span))
                 except (ValueError, TypeError, KeyError) as exc:
                     result.reject(str(exc))
     return result
@@ -202,7 +194,7 @@ def _json_int(raw: Any, what: str) -> int:
     raise TypeError(f"{what} must be an integer")
 
 
-def _json_span(span: Any, resource: dict[str, Any]) -> DecodedSpan:
+def _json_span(span: Any) -> SpanRecord:
     if not isinstance(span, Mapping):
         raise TypeError("span is not an object")
     trace_id = _json_id(_get(span, "traceId", "trace_id"), 16, "traceId")
@@ -223,17 +215,18 @@ def _json_span(span: Any, resource: dict[str, Any]) -> DecodedSpan:
     for ev in events_raw if isinstance(events_raw, list) else ():
         if isinstance(ev, Mapping) and isinstance(ev.get("name", ""), str):
             events.append((ev.get("name", ""), _json_attributes(_get(ev, "attributes", default=[]))))
-    return DecodedSpan(
-        trace_id=trace_id,
-        span_id=span_id,
-        parent_span_id=_json_id(_get(span, "parentSpanId", "parent_span_id"), 8, "parentSpanId", optional=True),
-        name=name,
-        start_ns=start,
-        end_ns=max(start, end),
-        attributes=_json_attributes(_get(span, "attributes", default=[])),
-        events=events,
-        status_code=_json_int(code, "status.code"),
-        resource=resource,
+    flags = _get(span, "flags", default=0)
+    return SpanRecord(
+        trace_id,
+        span_id,
+        _json_id(_get(span, "parentSpanId", "parent_span_id"), 8, "parentSpanId", optional=True),
+        name,
+        start,
+        max(start, end),
+        _json_attributes(_get(span, "attributes", default=[])),
+        tuple(events),
+        _json_int(code, "status.code"),
+        parent_is_remote=isinstance(flags, int) and not isinstance(flags, bool) and _remote(flags),
     )
 
 
@@ -282,7 +275,3 @@ def _json_value(v: Any, depth: int = 0) -> Any:
             items = (_json_value(x, depth + 1) for x in values[:_MAX_ARRAY])
             return tuple(x for x in items if isinstance(x, (str, bool, int, float)))
     return None
-
-
-def iter_spans(result: DecodeResult) -> Iterator[DecodedSpan]:
-    yield from result.spans

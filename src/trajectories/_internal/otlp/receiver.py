@@ -16,7 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .decode import DecodedSpan, DecodeResult, OTLPDecodeError, decode_json, decode_protobuf
+from ..export.records import SpanRecord
+from .decode import DecodeResult, OTLPDecodeError, decode_json, decode_protobuf
 
 __all__ = ["ReceiverStats", "create_app"]
 
@@ -45,7 +46,7 @@ class _TooLarge(Exception):
 
 
 def create_app(
-    on_spans: Callable[[list[DecodedSpan]], None],
+    on_spans: Callable[[list[SpanRecord]], None],
     *,
     token: str | None = None,
     max_body: int = DEFAULT_MAX_BODY,
