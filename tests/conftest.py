@@ -27,3 +27,9 @@ def tracer_provider(span_exporter: InMemorySpanExporter) -> Iterator[TracerProvi
     provider.add_span_processor(SimpleSpanProcessor(span_exporter))
     yield provider
     provider.shutdown()
+
+
+@pytest.fixture(autouse=True)
+def _isolated_database(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``configure()`` and the CLI default to ``$TRAJECTORIES_DB``: never let a test touch ./trajectories.db."""
+    monkeypatch.setenv("TRAJECTORIES_DB", str(tmp_path_factory.mktemp("db") / "trajectories.db"))

@@ -322,3 +322,58 @@ def test_neutral_records_and_remote_parents(exporter: TrajectoryExporter, sink: 
     (got,) = sink
     assert got.id == 77
     assert [s.latency_ms for s in got.steps] == [1]
+
+
+def _recorded(n_steps: int = 3) -> tuple[TrajectoryHandle, list[ReadableSpan]]:
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    memory = InMemorySpanExporter()
+    handle = run_agent(provider_with(SimpleSpanProcessor(memory)), "agent", n_steps=n_steps)
+    return handle, list(memory.get_finished_spans())
+
+
+def test_steps_arriving_after_their_root_are_waited_for(exporter: TrajectoryExporter, sink: ListSink) -> None:
+    handle, spans = _recorded()
+    root = spans[-1]
+    assert root.attributes is not None
+    assert root.attributes[A.TRAJECTORY_STEP_COUNT] == 6
+    exporter.export([root])  # the root first, as a collector's retry may deliver it
+    exporter.force_flush()
+    assert len(sink) == 0  # not complete: its root counts six steps
+    for span in reversed(spans[:-1]):
+        exporter.export([span])
+    (got,) = sink
+    assert got == handle.result
+    stats = exporter.stats
+    assert (stats.late_spans, stats.incomplete, stats.pending_spans) == (0, 0, 0)
+
+
+def test_a_step_that_never_arrives_is_flagged_not_silently_short(sink: ListSink, tmp_path: Path) -> None:
+    clock = FakeClock()
+    exporter = TrajectoryExporter([sink], dead_letter_path=tmp_path / "dead.jsonl", max_age=10, clock=clock)
+    handle, spans = _recorded()
+    lost = spans[1]  # a step span the batch processor dropped, say
+    exporter.export([s for s in spans if s is not lost])
+    exporter.force_flush()
+    assert len(sink) == 0  # a flush does not send it half done
+    clock.now += 11
+    exporter.force_flush()  # expired: emitted with what arrived, and flagged
+    (got,) = sink
+    assert handle.result is not None
+    assert len(got.steps) == len(handle.result.steps) - 1
+    assert got.verdict == handle.result.verdict
+    assert got.metadata.attributes[A.TRAJECTORY_INCOMPLETE_ATTRIBUTE] == "true"
+    assert got.metadata.attributes[A.TRAJECTORY_MISSING_STEPS_ATTRIBUTE] == "1"
+    assert exporter.stats.incomplete == 1
+    exporter.shutdown()
+    assert len(sink) == 1
+
+
+def test_shutdown_flags_a_rooted_trajectory_missing_steps(exporter: TrajectoryExporter, sink: ListSink) -> None:
+    _, spans = _recorded(n_steps=2)
+    exporter.export(spans[-1:])
+    exporter.shutdown()
+    (got,) = sink
+    assert got.steps == ()
+    assert got.metadata.attributes[A.TRAJECTORY_MISSING_STEPS_ATTRIBUTE] == "4"
+    assert exporter.stats.incomplete == 1

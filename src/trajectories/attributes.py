@@ -51,6 +51,8 @@ __all__ = [
     "TRAJECTORY_QUALITY",
     "TRAJECTORY_QUERY_EMBEDDING",
     "TRAJECTORY_REQUEST_TYPE",
+    "TRAJECTORY_STEP_COUNT",
+    "TRAJECTORY_MISSING_STEPS_ATTRIBUTE",
     "TRAJECTORY_RESPONSE_EMBEDDING",
     "TRAJECTORY_TAGS",
     "TRAJECTORY_TOOLS_INVOKED",
@@ -99,6 +101,9 @@ TRAJECTORY_VERDICT_REFLECTION_ATTEMPTS: Final = "trajectory.verdict.reflection_a
 TRAJECTORY_VERDICT_FINAL_QUALITY: Final = "trajectory.verdict.final_quality"
 TRAJECTORY_QUALITY: Final = "trajectory.quality"
 TRAJECTORY_CANCELLED: Final = "trajectory.cancelled"
+#: int, at the end: how many steps the trajectory recorded (indices 0..n-1). The exporter
+#: waits for that many step spans after the root, so children arriving after it still count.
+TRAJECTORY_STEP_COUNT: Final = "trajectory.step_count"
 #: str[]: every model the trajectory used (its steps' and ``record_model``'s), first use first.
 TRAJECTORY_MODELS_USED: Final = "trajectory.models_used"
 #: str[]: every tool the trajectory invoked (its steps' and ``record_tool``'s), first use first.
@@ -124,6 +129,9 @@ STEP_CONTEXT_EMBEDDING: Final = "trajectory.step.context_embedding"
 STEP_PARENT_ATTRIBUTE: Final = "parent_step"
 #: In ``TrajectoryMetadata.attributes`` of a trajectory whose root span never arrived.
 TRAJECTORY_INCOMPLETE_ATTRIBUTE: Final = "incomplete"
+#: In ``TrajectoryMetadata.attributes`` of a trajectory emitted without all of its steps
+#: (they never arrived before expiry or shutdown): how many are missing. ``incomplete`` is set too.
+TRAJECTORY_MISSING_STEPS_ATTRIBUTE: Final = "missing_steps"
 #: In ``TrajectoryMetadata.attributes``: the trajectory's name (``gen_ai.agent.name`` of its root span).
 #: ruvllm's model has no name field; the instrumentation and the exporter both put it here.
 TRAJECTORY_NAME_ATTRIBUTE: Final = "trajectory.name"

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from ..jsonl import iter_jsonl_lines, write_jsonl
 from ..learning.distill import DistillConfig, DistillError, distill
 from ..serde import JSONFormatError
+from ..store.sink import StoreSink
 from ..trajectory import Trajectory
 from .common import (
     EXIT_BAD_DATA,
@@ -21,6 +22,7 @@ from .common import (
     open_from,
     parse_quality,
 )
+from .otlp_cmds import import_otlp_file, looks_like_otlp
 from .render import Progress
 
 __all__ = ["register"]
@@ -55,6 +57,11 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_import(args: argparse.Namespace) -> int:
     name = "<stdin>" if args.input == "-" else args.input
     progress = Progress("imported")
+    fmt = args.format
+    if fmt == "auto":
+        fmt = "otlp" if args.input != "-" and looks_like_otlp(args.input) else "ruvllm"
+    if fmt == "otlp":
+        return _import_otlp(args, name, progress)
     bad = imported = 0
     try:
         lines = iter_jsonl_lines(sys.stdin if args.input == "-" else args.input)
@@ -79,6 +86,26 @@ def cmd_import(args: argparse.Namespace) -> int:
         raise CLIError(f"cannot read {name}: not UTF-8 text ({exc.reason})", EXIT_BAD_DATA) from None
     progress.finish()
     print(f"imported {imported} trajectories" + (f", {bad} invalid lines skipped" if bad else ""), file=sys.stderr)
+    return EXIT_BAD_DATA if bad else EXIT_OK
+
+
+def _import_otlp(args: argparse.Namespace, name: str, progress: Progress) -> int:
+    def report(line_no: int, message: str) -> None:
+        print(f"{name}:{line_no}: {message}", file=sys.stderr)
+
+    try:
+        with open_from(args) as store:
+            source = sys.stdin if args.input == "-" else args.input
+            emitted, incomplete, bad = import_otlp_file(source, StoreSink(store), report=report, progress=Progress("spans read"))
+    except OSError as exc:
+        raise CLIError(f"cannot read {name}: {exc.strerror or exc}", EXIT_BAD_DATA) from None
+    progress.finish()
+    print(
+        f"imported {emitted} trajectories from OTLP spans"
+        + (f" ({incomplete} incomplete: their root span was not in the file)" if incomplete else "")
+        + (f", {bad} invalid lines skipped" if bad else ""),
+        file=sys.stderr,
+    )
     return EXIT_BAD_DATA if bad else EXIT_OK
 
 
@@ -137,12 +164,21 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: a
     p = sub.add_parser(
         "import",
         parents=[common],
-        help="read trajectories from ruvllm JSON lines",
-        description="Add the trajectories in a ruvllm JSON-lines file (or '-' for stdin) to the store. Invalid lines "
+        help="read trajectories from ruvllm JSON lines or OTLP collector files",
+        description="Add the trajectories in a ruvllm JSON-lines file or an OTLP JSON file (or '-' for stdin) to the "
+        "store. Invalid lines "
         "are reported with their line numbers and skipped; the rest are imported (exit 3 if any line was invalid). "
         "Importing the same trajectory again replaces it.",
     )
     p.add_argument("input", metavar="FILE", help="JSON-lines file, or '-' for stdin")
+    p.add_argument(
+        "--format",
+        choices=("auto", "ruvllm", "otlp"),
+        default="auto",
+        help="ruvllm: one Trajectory per line; otlp: one OTLP ExportTraceServiceRequest per line, as the OpenTelemetry "
+        "Collector's file exporter writes them (spans are assembled into trajectories); auto (default) looks at the "
+        "first line",
+    )
     p.set_defaults(func=cmd_import)
 
     p = sub.add_parser(

@@ -9,7 +9,6 @@ import sys
 import time
 
 from ..store.base import TrajectoryNotFoundError
-from ..store.sink import StoreSink
 from .common import EXIT_DB, EXIT_OK, CLIError, open_from
 from .render import render_table
 
@@ -31,7 +30,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         before = {int(t.id) for t in store.list(limit=None)} if store.count() < 10_000 else set()
         # Our own provider (passed to configure), so the demo never installs a global one.
         provider = TracerProvider(resource=Resource.create({"service.name": "support-agent-demo"}))
-        config = configure(tracer_provider=provider, sinks=[StoreSink(store)])
+        config = configure(tracer_provider=provider, store=store)
         try:
             anyio.run(functools.partial(run_support_agent, provider, seed=args.seed))
             config.flush()

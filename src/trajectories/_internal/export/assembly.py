@@ -122,6 +122,23 @@ class PendingTrajectory:
     def span_count(self) -> int:
         return len(self.steps) + self.others + self.foreign + (self.root is not None)
 
+    @property
+    def missing_steps(self) -> int:
+        """Steps the root says were recorded but whose spans have not arrived (0 without a root)."""
+        if self.root is None:
+            return 0
+        expected = _opt_int(self.root.attributes, A.TRAJECTORY_STEP_COUNT)
+        return 0 if expected is None else max(0, expected - len(self.steps))
+
+    @property
+    def complete(self) -> bool:
+        """The root and every step it counts have arrived."""
+        return self.root is not None and self.missing_steps == 0
+
+    @property
+    def flagged_incomplete(self) -> bool:
+        return self.root is None or self.missing_steps > 0
+
 
 # --------------------------------------------------------------------------- attribute readers
 
@@ -282,6 +299,9 @@ def build_trajectory(pending: PendingTrajectory) -> Trajectory:
     name = _opt_str(attrs, A.GEN_AI_AGENT_NAME)
     user_attrs = _prefixed(attrs, A.TRAJECTORY_ATTRIBUTES_PREFIX)
     meta_attrs = {A.TRAJECTORY_NAME_ATTRIBUTE: name, **user_attrs} if name is not None else user_attrs
+    missing = pending.missing_steps
+    if missing:  # emitted at expiry or shutdown without every step: say so, never silently short
+        meta_attrs = {**meta_attrs, A.TRAJECTORY_INCOMPLETE_ATTRIBUTE: "true", A.TRAJECTORY_MISSING_STEPS_ATTRIBUTE: str(missing)}
     metadata = TrajectoryMetadata(
         session_id=_opt_str(attrs, A.SESSION_ID) or _opt_str(attrs, A.GEN_AI_CONVERSATION_ID),
         user_id=_opt_str(attrs, A.USER_ID),
@@ -370,7 +390,7 @@ def assemble_trajectories(spans: Iterable[SpanLike], *, incomplete: bool = True)
                 fold = fold_of(span, owner[1])
                 if fold is not None:
                     pending[owner[0]].folds.append(fold)
-    return [build_trajectory(p) for p in pending.values() if incomplete or p.root is not None]
+    return [build_trajectory(p) for p in pending.values() if incomplete or p.complete]
 
 
 def add_member(p: PendingTrajectory, span: SpanLike) -> None:

@@ -1,8 +1,10 @@
-"""Pending traces: spans wait here, bounded in number and age, until their trajectory's root arrives.
+"""Pending traces: spans wait here, bounded in number and age, until their trajectory is complete.
 
-Spans come in end order, children before parents, in batches that may split a trajectory
-anywhere. Each trace keeps the trajectories seen in it (keyed by ``trajectory.id``), which
-span belongs to which (``owners``), and the spans we did not make whose parent has not
+Spans usually come in end order, children before parents, in batches that may split a
+trajectory anywhere; through collectors and retries a child may also come after its root.
+A trajectory is complete when its root has arrived together with as many step spans as the
+root's ``trajectory.step_count`` says were recorded. Each trace keeps the trajectories seen
+in it (keyed by ``trajectory.id``), which span belongs to which (``owners``), and the spans we did not make whose parent has not
 arrived yet (``waiting``). A foreign span is attributed as soon as an ancestor with a
 ``trajectory.id`` is known, so only its fold (a few numbers) is kept.
 
@@ -15,7 +17,7 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from .assembly import PendingTrajectory, add_member, fold_of, is_root, member_owner, trajectory_id_of
+from .assembly import PendingTrajectory, add_member, fold_of, member_owner, trajectory_id_of
 from .records import SpanLike
 
 __all__ = ["BufferCounters", "TraceBuffer"]
@@ -98,7 +100,7 @@ class TraceBuffer:
             trace.owned[tid] = []
         add_member(p, span)
         self._own(trace, span.span_id, member_owner(span, tid))
-        if is_root(span.attributes):
+        if p.complete:  # the root, and every step it counts (children may come after their root)
             ready.append(self._take(trace, tid))
 
     def _add_foreign(self, trace: _Trace, span: SpanLike) -> None:

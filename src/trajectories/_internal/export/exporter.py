@@ -220,7 +220,7 @@ class TrajectoryExporter(SpanExporter):
                 continue
         with self._lock:
             self._emitted += len(built)
-            self._incomplete += sum(1 for p in ready if p.root is None)
+            self._incomplete += sum(1 for p in ready if p.flagged_incomplete)
         if built or always or self._delivery.retries_pending:
             self._delivery.deliver(built)
 

@@ -20,6 +20,9 @@ from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter
 
 from ..settings import settings
+from ..store.base import TrajectoryStore
+from ..store.sink import StoreSink
+from ..store.sqlite import SQLiteTrajectoryStore
 from ..trajectory import Trajectory
 from .exporter import TrajectoryExporter
 from .sinks import JsonlSink, Sink, as_sink
@@ -43,8 +46,13 @@ class Configuration:
         processor: SpanProcessor,
         otlp_processor: SpanProcessor | None,
         created_provider: bool,
+        store: TrajectoryStore | None = None,
+        owns_store: bool = False,
     ) -> None:
         self.exporter = exporter
+        #: The store trajectories are written to (``configure(store=...)``), or None.
+        self.store = store
+        self._owns_store = owns_store
         self.tracer_provider = tracer_provider
         self.processor = processor
         self.otlp_processor = otlp_processor
@@ -90,6 +98,11 @@ class Configuration:
                 p.shutdown()
             except Exception:
                 logger.warning("trajectories: shutting down %s failed", type(p).__name__, exc_info=True)
+        if self._owns_store and self.store is not None:
+            try:
+                self.store.close()
+            except Exception:
+                logger.warning("trajectories: closing the store failed", exc_info=True)
         with _lock:
             if _current is self:
                 _current = None
@@ -108,6 +121,19 @@ class Configuration:
 def current_configuration() -> Configuration | None:
     """The live result of the last :func:`configure` call, if any."""
     return _current
+
+
+def _open_store(store: object) -> tuple[TrajectoryStore | None, bool]:
+    """The store ``configure(store=...)`` asks for, and whether we opened it (and so close it)."""
+    if store is None or store is False:
+        return None, False
+    if isinstance(store, TrajectoryStore):
+        return store, False
+    if store is True:
+        return SQLiteTrajectoryStore(None), True
+    if isinstance(store, (str, os.PathLike)):
+        return SQLiteTrajectoryStore(store), True
+    raise TypeError(f"store must be a TrajectoryStore, a path, True or False, got {type(store).__name__}: {store!r}")
 
 
 def _otlp_exporter(endpoint: str | None, explicit: bool) -> SpanExporter | None:
@@ -141,6 +167,7 @@ def configure(
     max_pending_traces: int = 10_000,
     max_pending_spans: int = 200_000,
     max_age: float = 300.0,
+    store: TrajectoryStore | str | os.PathLike[str] | bool | None = True,
 ) -> Configuration:
     """Set up tracing so that every finished trajectory is scored and delivered to *sinks*.
 
@@ -153,6 +180,9 @@ def configure(
       ``otlp=False`` turns it off, ``otlp=True`` forces it on.
     - ``capture_embeddings`` / ``embedder``: put embeddings on spans; how ``query=`` text is embedded.
     - ``batch``: BatchSpanProcessor (default) or SimpleSpanProcessor (tests, scripts).
+    - ``store``: where trajectories are kept for ``trajectories list/search`` and ``lessons_for``:
+      ``True`` (default) the embedded SQLite store at ``$TRAJECTORIES_DB`` or ``./trajectories.db``;
+      a path; a :class:`TrajectoryStore` (yours to close); ``False``/``None`` for none.
 
     Calling it again shuts the previous configuration down first. A flush is registered to
     run at interpreter exit, before the provider shuts down.
@@ -179,6 +209,9 @@ def configure(
     all_sinks = [as_sink(s, f"sinks[{i}]") for i, s in enumerate(sinks)]
     if jsonl_path is not None:
         all_sinks.append(JsonlSink(jsonl_path))
+    the_store, owns_store = _open_store(store)
+    if the_store is not None:
+        all_sinks.append(StoreSink(the_store))
     exporter = TrajectoryExporter(
         all_sinks,
         dead_letter_path=dead_letter_path,
@@ -226,7 +259,7 @@ def configure(
     if embedder is not None:
         settings.embedder = embedder
 
-    config = Configuration(exporter, provider, processor, otlp_processor, created)
+    config = Configuration(exporter, provider, processor, otlp_processor, created, the_store, owns_store)
     atexit.register(config._at_exit)
     with _lock:
         _current = config

@@ -336,6 +336,7 @@ class TrajectoryHandle:
         try:
             attrs: dict[str, Any] = verdict_attributes(result.verdict)
             attrs[A.TRAJECTORY_QUALITY] = result.quality
+            attrs[A.TRAJECTORY_STEP_COUNT] = len(result.steps)
             attrs[A.GEN_AI_USAGE_INPUT_TOKENS] = result.metadata.total_input_tokens
             attrs[A.GEN_AI_USAGE_OUTPUT_TOKENS] = result.metadata.total_output_tokens
             if result.metadata.models_used:

@@ -1,0 +1,146 @@
+"""``serve`` (an OTLP/HTTP receiver) and the OTLP side of ``import`` (collector files).
+
+Both feed decoded spans to a :class:`TrajectoryExporter`, the same assembly the in-process
+exporter uses, with the store (and optionally a JSON-lines file or stdout) as its sinks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from ..export.exporter import TrajectoryExporter
+from ..export.records import SpanRecord
+from ..export.sinks import JsonlSink
+from ..store.sink import StoreSink
+from ..trajectory import Trajectory
+from .common import EXIT_BAD_DATA, EXIT_OK, EXIT_USAGE, CLIError, open_from
+from .render import Progress
+
+__all__ = ["import_otlp_file", "register"]
+
+ENV_TOKEN = "TRAJECTORIES_TOKEN"
+
+
+def _print_sink(trajectory: Trajectory) -> None:
+    print(f"{trajectory.id}\t{trajectory.verdict.kind}\t{trajectory.quality:.4f}\t{len(trajectory.steps)} steps", flush=True)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    try:
+        from ..otlp.receiver import create_app
+        from ..otlp.server import run
+    except ImportError as exc:
+        message = f"`trajectories serve` needs the server extra: pip install 'trajectories[server]' ({exc.name})"
+        raise CLIError(message, EXIT_USAGE) from None
+    token = args.token or os.environ.get(ENV_TOKEN) or None
+    if args.host not in ("127.0.0.1", "localhost", "::1") and token is None:
+        print(f"trajectories: warning: serving on {args.host} without a bearer token (--token or ${ENV_TOKEN})", file=sys.stderr)
+    with open_from(args) as store:
+        sinks: list[Any] = [] if args.no_store else [StoreSink(store)]
+        if args.jsonl:
+            sinks.append(JsonlSink(args.jsonl))
+        if args.print:
+            sinks.append(_print_sink)
+        exporter = TrajectoryExporter(sinks, max_age=args.max_age, dead_letter_path=args.dead_letter)
+        stop = threading.Event()
+
+        def tick() -> None:  # expiry is checked on export and flush: flush while idle too
+            while not stop.wait(min(5.0, args.max_age / 2)):
+                exporter.force_flush()
+
+        def on_shutdown() -> None:
+            stop.set()
+            exporter.shutdown()
+            stats = exporter.stats
+            print(
+                f"trajectories serve: stopped; {stats.trajectories_emitted} trajectories "
+                f"({stats.incomplete} incomplete), {stats.spans_seen} spans, {stats.late_spans} late, "
+                f"{stats.sink_failures} sink failures, {stats.dead_lettered} dead-lettered",
+                file=sys.stderr,
+            )
+
+        app = create_app(exporter.export_records, token=token, max_body=args.max_body, on_shutdown=on_shutdown)
+        threading.Thread(target=tick, name="trajectories-serve-expiry", daemon=True).start()
+        where = store.path if hasattr(store, "path") else "the store"
+        print(
+            f"trajectories serve: OTLP/HTTP on http://{args.host}:{args.port}/v1/traces -> {where}", file=sys.stderr, flush=True
+        )
+        # uvicorn turns SIGINT/SIGTERM into a graceful stop; the app's shutdown hook flushes.
+        run(app, host=args.host, port=args.port)
+    return EXIT_OK
+
+
+def import_otlp_file(
+    source: Any, sink: Callable[[Trajectory], Any] | Any, *, report: Callable[[int, str], None], progress: Progress | None = None
+) -> tuple[int, int, int]:
+    """Assemble the trajectories in an OTLP JSON-lines file; returns (trajectories, incomplete, bad lines)."""
+    from ..otlp.files import iter_otlp_file
+
+    exporter = TrajectoryExporter([sink], max_age=1e9)
+    bad = 0
+    spans = 0
+    for line in iter_otlp_file(source):
+        if line.error is not None:
+            bad += 1
+            report(line.line_no, line.error)
+        if line.spans:
+            records: list[SpanRecord] = line.spans
+            exporter.export_records(records)
+            spans += len(records)
+            if progress is not None:
+                progress(spans)
+    exporter.shutdown()  # what never saw its root is emitted now, flagged incomplete
+    stats = exporter.stats
+    if stats.sink_failures:
+        raise CLIError(
+            f"{stats.sink_failures} trajectories could not be stored; they were written to {exporter.dead_letter_path}",
+            EXIT_BAD_DATA,
+        )
+    return stats.trajectories_emitted, stats.incomplete, bad
+
+
+def looks_like_otlp(path: str) -> bool:
+    """True when the first non-blank line of *path* is an OTLP ExportTraceServiceRequest."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                if line.strip():
+                    head = line[:4096]
+                    if '"resourceSpans"' in head or '"resource_spans"' in head:
+                        return True
+                    try:
+                        doc = json.loads(line)
+                    except ValueError:
+                        return False
+                    return isinstance(doc, dict) and ("resourceSpans" in doc or "resource_spans" in doc)
+    except OSError:
+        return False
+    return False
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser(
+        "serve",
+        parents=[common],
+        help="receive OTLP/HTTP traces and store the trajectories in them",
+        description="An OTLP/HTTP receiver: POST /v1/traces with application/x-protobuf (optionally gzip) or "
+        "application/json. Spans are assembled into scored trajectories and written to the store. SIGINT/SIGTERM "
+        "flush what is pending (trajectories whose root never arrived are stored flagged incomplete). Needs the "
+        "server extra: pip install 'trajectories[server]'.",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=4318, help="port (default 4318, OTLP/HTTP's)")
+    p.add_argument("--token", default=None, help=f"require 'Authorization: Bearer TOKEN' (default ${ENV_TOKEN})")
+    p.add_argument("--max-body", type=int, default=16 * 1024 * 1024, metavar="BYTES", help="largest body, after gzip (16 MiB)")
+    p.add_argument("--max-age", type=float, default=300.0, metavar="SECONDS", help="emit a rootless trace as incomplete after")
+    p.add_argument("--jsonl", metavar="FILE", help="also append each trajectory as ruvllm JSON to FILE")
+    p.add_argument("--print", action="store_true", help="also print a line per trajectory to stdout")
+    p.add_argument("--no-store", action="store_true", help="do not write to the database")
+    p.add_argument("--dead-letter", metavar="FILE", default=None, help="where undeliverable trajectories go")
+    p.set_defaults(func=cmd_serve)
