@@ -2,6 +2,11 @@
 
 Each agent's steps land in its own trajectory, with dense step indices, however their
 awaits interleave. Run: python examples/concurrent_agents.py [agents]
+
+Run as a script it sets up tracing with ``configure()``: scored trajectories go to the
+embedded store (``$TRAJECTORIES_DB`` or ./trajectories.db; see them with
+``trajectories list``), and with ``OTEL_EXPORTER_OTLP_ENDPOINT`` set every span also goes
+to that collector or backend over OTLP/HTTP (pip install 'trajectories[otlp]').
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from trajectories.config import configure
 from trajectories.instrument import TrajectoryFailed, current_step, step, trajectory
 from trajectories.model import RootCause, Trajectory
 
@@ -42,7 +48,7 @@ async def write(notes: list[str]) -> str:
     return " / ".join(notes)
 
 
-async def agent(n: int, provider: TracerProvider, results: list[Trajectory]) -> None:
+async def agent(n: int, provider: TracerProvider | None, results: list[Trajectory]) -> None:
     rng = random.Random(n)
     try:
         async with trajectory(f"agent-{n}", session_id=f"s-{n % 10}", tracer_provider=provider) as t:
@@ -55,7 +61,7 @@ async def agent(n: int, provider: TracerProvider, results: list[Trajectory]) -> 
     results.append(t.result)
 
 
-async def run(agents: int, provider: TracerProvider) -> list[Trajectory]:
+async def run(agents: int, provider: TracerProvider | None) -> list[Trajectory]:
     results: list[Trajectory] = []
     async with anyio.create_task_group() as tg:
         for n in range(agents):
@@ -63,18 +69,29 @@ async def run(agents: int, provider: TracerProvider) -> list[Trajectory]:
     return results
 
 
-def main(agents: int = 50) -> list[Trajectory]:
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
+def main(agents: int = 50, provider: TracerProvider | None = None) -> list[Trajectory]:
+    """Run *agents* concurrently on *provider*, or, without one, on what ``configure()`` sets up."""
+    memory: InMemorySpanExporter | None = None
+    config = None
+    if provider is None:
+        config = configure("concurrent-agents")
+    else:
+        memory = InMemorySpanExporter()
+        provider.add_span_processor(SimpleSpanProcessor(memory))
     results = anyio.run(run, agents, provider)
+    if config is not None:
+        config.flush()
+        spans = config.exporter.stats.spans_seen
+        config.shutdown()
+    else:
+        assert memory is not None
+        spans = len(memory.get_finished_spans())
     by_verdict: dict[str, int] = {}
     for r in results:
         by_verdict[r.verdict.kind] = by_verdict.get(r.verdict.kind, 0) + 1
     mean = sum(r.quality for r in results) / len(results)
-    print(f"{len(results)} trajectories, {len(exporter.get_finished_spans())} spans, mean quality {mean:.3f}")
+    print(f"{len(results)} trajectories, {spans} spans, mean quality {mean:.3f}")
     print("verdicts:", ", ".join(f"{k}={v}" for k, v in sorted(by_verdict.items())))
-    provider.shutdown()
     return results
 
 

@@ -40,7 +40,9 @@ def test_quickstart_main() -> None:
 
 
 def test_concurrent_agents_main() -> None:
-    results = concurrent_agents.main(40)
+    from opentelemetry.sdk.trace import TracerProvider
+
+    results = concurrent_agents.main(40, TracerProvider())
     assert len(results) == 40
     assert len({r.id for r in results}) == 40
     for r in results:
@@ -71,3 +73,8 @@ def test_examples_run_as_scripts() -> None:
         timeout=60,
     )
     assert out.stdout.startswith("20 trajectories")
+    # run as a script it configure()s the embedded store ($TRAJECTORIES_DB, set per test in conftest)
+    from trajectories import SQLiteTrajectoryStore
+
+    with SQLiteTrajectoryStore(os.environ["TRAJECTORIES_DB"]) as store:
+        assert store.stats().total == 20
