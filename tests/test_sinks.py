@@ -218,3 +218,61 @@ def test_sinks_are_called_outside_the_exporter_lock(tmp_path: Path) -> None:
     exporter = TrajectoryExporter([reads_stats], dead_letter_path=tmp_path / "d")
     agent(provider_with(SimpleSpanProcessor(exporter)))
     assert stats_seen == [3]
+
+
+class Batching:
+    """A sink that takes batches (as the store does) and refuses any batch holding a poisoned name."""
+
+    def __init__(self, poison: str | None = None) -> None:
+        self.poison = poison
+        self.batches: list[list[str]] = []
+        self.singles: list[str] = []
+
+    def _name(self, t: Trajectory) -> str:
+        return t.metadata.attributes["trajectory.name"]
+
+    def send_many(self, trajectories: list[Trajectory]) -> None:
+        names = [self._name(t) for t in trajectories]
+        if self.poison in names:
+            raise OSError("disk says no")
+        self.batches.append(names)
+
+    def send(self, trajectory: Trajectory) -> None:
+        if self._name(trajectory) == self.poison:
+            raise OSError("disk says no")
+        self.singles.append(self._name(trajectory))
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _batch_of_four(exporter: TrajectoryExporter) -> None:
+    processor = BatchSpanProcessor(exporter, schedule_delay_millis=60_000)
+    provider = provider_with(processor)
+    for i in range(4):
+        agent(provider, f"a{i}")
+    provider.force_flush()
+    provider.shutdown()
+
+
+def test_a_batching_sink_gets_one_batch_per_delivery(tmp_path: Path) -> None:
+    sink = Batching()
+    exporter = TrajectoryExporter([sink], dead_letter_path=tmp_path / "dead.jsonl")
+    _batch_of_four(exporter)
+    assert sink.batches == [["a0", "a1", "a2", "a3"]]
+    assert sink.singles == []
+    assert exporter.stats.sink_failures == 0
+
+
+def test_a_failed_batch_falls_back_to_one_by_one_so_only_the_bad_one_fails(tmp_path: Path) -> None:
+    sink = Batching(poison="a2")
+    dead = tmp_path / "dead.jsonl"
+    exporter = TrajectoryExporter([sink], dead_letter_path=dead, retry_attempts=1)
+    _batch_of_four(exporter)
+    assert sink.batches == []
+    assert sink.singles == ["a0", "a1", "a3"]
+    assert exporter.stats.sink_failures == 1
+    assert [t.metadata.attributes["trajectory.name"] for t in read_jsonl(dead)] == ["a2"]

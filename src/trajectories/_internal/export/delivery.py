@@ -74,8 +74,10 @@ class Delivery:
             sinks = list(enumerate(self.sinks))
         for r in retries:
             self._send(r.sink, r.trajectory, r.attempts + 1)
-        for t in trajectories:
-            for i, _ in sinks:
+        for i, sink in sinks:
+            if len(trajectories) > 1 and self._send_batch(i, sink, trajectories):
+                continue
+            for t in trajectories:
                 self._send(i, t, 1)
         if trajectories or retries:
             self.flush()
@@ -102,6 +104,22 @@ class Delivery:
             except Exception:
                 self._count_failure(i)
                 logger.warning("trajectories: sink %s failed to close", self.names[i], exc_info=True)
+
+    def _send_batch(self, index: int, sink: Sink, trajectories: Sequence[Trajectory]) -> bool:
+        """Hand a batch to a sink that takes one (the store writes it in one transaction).
+
+        On failure nothing is counted yet: the caller sends each trajectory on its own, so a
+        bad one fails (and is retried or dead-lettered) alone and the good ones still arrive.
+        """
+        send_many = getattr(sink, "send_many", None)
+        if not callable(send_many):
+            return False
+        try:
+            send_many(trajectories)
+        except Exception:
+            logger.debug("trajectories: sink %s failed on a batch; sending one by one", self.names[index], exc_info=True)
+            return False
+        return True
 
     def _send(self, index: int, trajectory: Trajectory, attempt: int) -> None:
         sink = self.sinks[index]
