@@ -85,18 +85,18 @@ def main(n: int = 5000, per_request: int = 50) -> dict[str, float]:
         finally:
             server.send_signal(signal.SIGTERM)
             server.wait(timeout=60)
-    spans = n * 11
-    result = {
+    n_spans = n * 11
+    result: dict[str, float] = {
         "trajectories": n,
-        "spans": spans,
+        "spans": n_spans,
         "seconds": t_done - t0,
         "trajectories_per_s": n / (t_done - t0),
-        "spans_per_s": spans / (t_done - t0),
+        "spans_per_s": n_spans / (t_done - t0),
         "request_seconds": t_sent - t0,
         "mb_sent": sum(len(b) for b in bodies) / 1e6,
     }
     print(
-        f"serve: {n} trajectories ({spans} spans, {result['mb_sent']:.1f} MB protobuf, {per_request} per request) "
+        f"serve: {n} trajectories ({n_spans} spans, {result['mb_sent']:.1f} MB protobuf, {per_request} per request) "
         f"stored in {result['seconds']:.2f} s: {result['trajectories_per_s']:.0f} trajectories/s, "
         f"{result['spans_per_s']:.0f} spans/s"
     )
