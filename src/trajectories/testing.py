@@ -16,13 +16,14 @@ from collections.abc import Iterator
 
 from ._internal.export.capture import TrajectoryCapture, capture_trajectories
 
-__all__ = ["TrajectoryCapture", "capture_trajectories", "trajectories_capture"]
+__all__ = ["TrajectoryCapture", "capture_trajectories"]
 
 try:
     import pytest
 except ImportError:  # pytest is not a runtime dependency: the fixture exists only where pytest does
     pass
 else:
+    __all__ += ["trajectories_capture"]
 
     @pytest.fixture
     def trajectories_capture() -> Iterator[TrajectoryCapture]:
