@@ -45,10 +45,12 @@ _ID_MASK = (1 << 63) - 1
 _U64_MAX = (1 << 64) - 1
 _U32_MAX = (1 << 32) - 1
 #: The latest time a datetime can hold (9999-12-31), in epoch ns: times from untrusted input are clamped to it.
-_MAX_NS = (datetime(9999, 12, 31, tzinfo=timezone.utc) - datetime(1970, 1, 1, tzinfo=timezone.utc)) // timedelta(microseconds=1) * 1000
+_MAX_NS = (datetime(9999, 12, 31, tzinfo=timezone.utc) - _EPOCH) // timedelta(microseconds=1) * 1000
 #: GenAI operations that aggregate their children's usage: their tokens would count twice.
 _AGGREGATE_OPERATIONS = frozenset({A.OPERATION_INVOKE_AGENT, "create_agent"})
 _ERROR = 2
+#: Captured content (span attribute -> StepMetadata.attributes key).
+_CONTENT = ((A.STEP_INPUT, A.STEP_INPUT_ATTRIBUTE), (A.STEP_OUTPUT, A.STEP_OUTPUT_ATTRIBUTE))
 
 
 def ns_to_datetime(ns: int) -> datetime:
@@ -265,6 +267,10 @@ def _step(span: SpanLike, folds: Sequence[Fold]) -> TrajectoryStep:
         tool = tool if tool is not None else f.tool
     tags = _str_seq(attrs.get(A.STEP_TAGS))
     step_attrs = _prefixed(attrs, A.STEP_ATTRIBUTES_PREFIX)
+    for span_key, meta_key in _CONTENT:
+        text = attrs.get(span_key)
+        if isinstance(text, str):
+            step_attrs[meta_key] = text
     metadata = None
     if tool is not None or model is not None or inp is not None or out is not None or tags or step_attrs:
         metadata = StepMetadata(
@@ -352,10 +358,12 @@ def _incomplete(pending: PendingTrajectory, steps: tuple[TrajectoryStep, ...], f
     verdict = _ratio_verdict(steps, success_if_all=False)
     metadata = TrajectoryMetadata(
         total_input_tokens=_sum_u64(
-            *(s.metadata.input_tokens or 0 for s in steps if s.metadata), *(f.input_tokens or 0 for f in folds if f.step is None)
+            *(s.metadata.input_tokens or 0 for s in steps if s.metadata),
+            *(f.input_tokens or 0 for f in folds if f.step is None),
         ),
         total_output_tokens=_sum_u64(
-            *(s.metadata.output_tokens or 0 for s in steps if s.metadata), *(f.output_tokens or 0 for f in folds if f.step is None)
+            *(s.metadata.output_tokens or 0 for s in steps if s.metadata),
+            *(f.output_tokens or 0 for f in folds if f.step is None),
         ),
         models_used=_unique([*(s.metadata.model for s in steps if s.metadata), *(f.model for f in folds)]),
         tools_invoked=_unique([*(s.metadata.tool_used for s in steps if s.metadata), *(f.tool for f in folds)]),

@@ -24,6 +24,7 @@ from ..store.base import TrajectoryStore
 from ..store.sink import StoreSink
 from ..store.sqlite import SQLiteTrajectoryStore
 from ..trajectory import Trajectory
+from ..validate import check_int
 from .exporter import TrajectoryExporter
 from .sinks import JsonlSink, Sink, as_sink
 
@@ -168,6 +169,9 @@ def configure(
     max_pending_spans: int = 200_000,
     max_age: float = 300.0,
     store: TrajectoryStore | str | os.PathLike[str] | bool | None = True,
+    capture_content: bool = False,
+    redact: Callable[[Any], Any] | None = None,
+    max_content_length: int = 4096,
 ) -> Configuration:
     """Set up tracing so that every finished trajectory is scored and delivered to *sinks*.
 
@@ -183,6 +187,10 @@ def configure(
     - ``store``: where trajectories are kept for ``trajectories list/search`` and ``lessons_for``:
       ``True`` (default) the embedded SQLite store at ``$TRAJECTORIES_DB`` or ``./trajectories.db``;
       a path; a :class:`TrajectoryStore` (yours to close); ``False``/``None`` for none.
+    - ``capture_content`` (default off): record ``@step`` functions' arguments and return values
+      as ``trajectory.step.input`` / ``.output`` JSON, through ``redact`` (a callable from JSON
+      values to JSON values; default :func:`redact_secrets`) and cut to ``max_content_length``
+      characters (at least 64). See docs/security.md.
 
     Calling it again shuts the previous configuration down first. A flush is registered to
     run at interpreter exit, before the provider shuts down.
@@ -197,13 +205,16 @@ def configure(
         )
     if otlp_endpoint is not None and not isinstance(otlp_endpoint, str):
         raise TypeError(f"otlp_endpoint must be a str URL, got {type(otlp_endpoint).__name__}: {otlp_endpoint!r}")
-    for name, flag in (("capture_embeddings", capture_embeddings), ("batch", batch)):
+    for name, flag in (("capture_embeddings", capture_embeddings), ("batch", batch), ("capture_content", capture_content)):
         if not isinstance(flag, bool):
             raise TypeError(f"{name} must be a bool, got {type(flag).__name__}: {flag!r}")
     if otlp is not None and not isinstance(otlp, bool):
         raise TypeError(f"otlp must be a bool or None, got {type(otlp).__name__}: {otlp!r}")
     if embedder is not None and not callable(embedder):
         raise TypeError(f"embedder must be a callable from str to a vector, got {type(embedder).__name__}")
+    if redact is not None and not callable(redact):
+        raise TypeError(f"redact must be a callable from JSON values to JSON values, got {type(redact).__name__}")
+    check_int("max_content_length", max_content_length, minimum=64)
     if isinstance(sinks, (str, bytes)) or not isinstance(sinks, Iterable):
         raise TypeError(f"sinks must be an iterable of sinks or callables, got {type(sinks).__name__}")
     all_sinks = [as_sink(s, f"sinks[{i}]") for i, s in enumerate(sinks)]
@@ -256,6 +267,9 @@ def configure(
             provider.add_span_processor(otlp_processor)
 
     settings.capture_embeddings = capture_embeddings
+    settings.capture_content = capture_content
+    settings.redact = redact
+    settings.max_content_length = max_content_length
     if embedder is not None:
         settings.embedder = embedder
 

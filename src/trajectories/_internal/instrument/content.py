@@ -1,0 +1,240 @@
+"""Content capture: a step's arguments and return value as JSON span attributes. Off by default.
+
+``configure(capture_content=True)`` (or ``@step(capture=True)``) turns it on. A captured
+value goes through three stages, none of which ever raises into user code:
+
+1. **to JSON values** — ``dict``/``list``/``tuple``/``set`` become objects and arrays (at most
+   ``MAX_ITEMS`` entries each, ``MAX_DEPTH`` levels deep); ``str``, ``bool``, ``None``, finite
+   numbers stay; anything else becomes its ``repr`` (cut to the length limit; an object whose
+   ``repr`` raises becomes ``<unrepresentable TypeName>``). Strings are not copied or cut yet,
+   so the redaction hook sees them whole.
+2. **redaction** — the configured hook (default :func:`redact_secrets`) gets those JSON
+   values and returns what may be recorded. A hook that raises drops the content (counted in
+   :data:`content_counters`, logged by exception type only): content is never recorded
+   unredacted.
+3. **length limit** — the JSON text is at most ``max_content_length`` characters, and still
+   valid JSON: strings and containers inside are shortened (a cut string ends with
+   ``…[+N chars]``, a cut array gets a last element ``…[+N items]``, a cut object a key
+   ``…`` with ``+N keys``) until it fits; if nothing fits, the text is a JSON string
+   ``"[truncated: N chars]"``.
+
+The argument names come from the function's signature, computed once when it is decorated.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import math
+import re
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ..errors import logger, report_internal_error
+
+__all__ = [
+    "REDACTED",
+    "ContentCounters",
+    "content_counters",
+    "make_binder",
+    "redact_secrets",
+    "render_content",
+]
+
+MAX_DEPTH = 8
+MAX_ITEMS = 100
+REDACTED = "[REDACTED]"
+#: Keys whose values the default redactor masks (matched anywhere in the key, any case).
+SENSITIVE_KEY = re.compile(
+    r"pass(word|wd|phrase)?|secret|token|api[-_]?key|apikey|auth|credential|private[-_]?key|cookie|session[-_]?key|signature",
+    re.IGNORECASE,
+)
+#: String values the default redactor masks wherever they appear: an HTTP bearer/basic credential.
+_SENSITIVE_VALUE = re.compile(r"\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{8,}", re.IGNORECASE)
+
+Binder = Callable[[tuple[Any, ...], Mapping[str, Any]], dict[str, Any]]
+
+
+class ContentCounters:
+    """How often captured content was dropped because the redaction hook raised."""
+
+    __slots__ = ("_lock", "redaction_failures")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.redaction_failures = 0
+
+    def count_failure(self) -> None:
+        with self._lock:
+            self.redaction_failures += 1
+
+    def reset(self) -> None:
+        with self._lock:
+            self.redaction_failures = 0
+
+
+content_counters = ContentCounters()
+
+
+def redact_secrets(value: Any) -> Any:
+    """The default redaction hook: mask values under secret-looking keys and bearer credentials.
+
+    Keys matching :data:`SENSITIVE_KEY` (``password``, ``api_key``, ``token``,
+    ``authorization``, ``secret``, ``cookie``, ...) at any depth — including argument
+    names — get ``"[REDACTED]"``; ``Bearer …``/``Basic …`` credentials inside strings are
+    masked. A safety net for the obvious, not a guarantee: pass your own ``redact=`` for
+    anything your application knows to be sensitive.
+    """
+    if isinstance(value, str):
+        return _SENSITIVE_VALUE.sub(lambda m: f"{m.group(1)} {REDACTED}", value) if " " in value else value
+    if isinstance(value, dict):
+        return {k: REDACTED if SENSITIVE_KEY.search(k) else redact_secrets(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact_secrets(v) for v in value]
+    return value
+
+
+# --------------------------------------------------------------------------- arguments
+
+
+def make_binder(func: Callable[..., Any]) -> Binder:
+    """A function from a call's ``(args, kwargs)`` to ``{parameter name: value}``; the signature is read now, once."""
+    try:
+        signature: inspect.Signature | None = inspect.signature(func)
+    except (TypeError, ValueError):
+        signature = None
+    skip_first = False
+    if signature is not None:
+        params = list(signature.parameters)
+        skip_first = bool(params) and params[0] in ("self", "cls")
+
+    def bind(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> dict[str, Any]:
+        if signature is not None:
+            try:
+                bound = signature.bind_partial(*args, **kwargs).arguments
+            except Exception:  # the call does not match the signature: the function will raise it
+                pass
+            else:
+                out = dict(bound)
+                if skip_first:
+                    out.pop(next(iter(signature.parameters)), None)
+                return out
+        out = {f"args[{i}]": a for i, a in enumerate(args)}
+        out.update(kwargs)
+        return out
+
+    return bind
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def _clean(text: str) -> str:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates: OTLP needs valid UTF-8
+        return text.encode("utf-8", "replace").decode("utf-8")
+    return text
+
+
+def _repr(value: object, limit: int) -> str:
+    try:
+        text = repr(value)
+    except Exception:
+        return f"<unrepresentable {type(value).__name__}>"
+    if not isinstance(text, str):
+        return f"<unrepresentable {type(value).__name__}>"
+    return _clean(text[:limit] + "…" if len(text) > limit else text)
+
+
+def to_json_values(value: Any, limit: int, depth: int = 0) -> Any:
+    """*value* as JSON values (see the module docstring); never raises."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        return _clean(value) if type(value) is str else _clean(str.__str__(value))
+    if isinstance(value, int):
+        return int(value) if abs(value) < 1 << 63 else _repr(value, limit)
+    if isinstance(value, float):
+        return float(value) if math.isfinite(value) else repr(float(value))
+    if depth >= MAX_DEPTH:
+        return _repr(value, limit)
+    if isinstance(value, Mapping):
+        out: dict[str, Any] = {}
+        try:
+            for i, (k, v) in enumerate(value.items()):
+                if i == MAX_ITEMS:
+                    out["…"] = f"+{len(value) - MAX_ITEMS} keys"
+                    break
+                key = _clean(k) if type(k) is str else _repr(k, 200)
+                out[key] = to_json_values(v, limit, depth + 1)
+        except Exception:
+            return _repr(value, limit)
+        return out
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items: list[Any] = []
+        try:
+            for i, v in enumerate(value):
+                if i == MAX_ITEMS:
+                    items.append(f"…[+{len(value) - MAX_ITEMS} items]")
+                    break
+                items.append(to_json_values(v, limit, depth + 1))
+        except Exception:
+            return _repr(value, limit)
+        return items
+    return _repr(value, limit)
+
+
+def _shrink(value: Any, text_cap: int, item_cap: int) -> Any:
+    if isinstance(value, str):
+        return value if len(value) <= text_cap else f"{value[:text_cap]}…[+{len(value) - text_cap} chars]"
+    if isinstance(value, dict):
+        out = {}
+        for i, (k, v) in enumerate(value.items()):
+            if i == item_cap:
+                out["…"] = f"+{len(value) - item_cap} keys"
+                break
+            out[_shrink(k, text_cap, item_cap)] = _shrink(v, text_cap, item_cap)
+        return out
+    if isinstance(value, list):
+        items = [_shrink(v, text_cap, item_cap) for v in value[:item_cap]]
+        if len(value) > item_cap:
+            items.append(f"…[+{len(value) - item_cap} items]")
+        return items
+    return value
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+
+def fit(value: Any, limit: int) -> str:
+    """JSON text of *value* of at most *limit* characters, shortened inside so it stays valid JSON."""
+    text = _dumps(value)
+    if len(text) <= limit:
+        return text
+    text_cap, item_cap = limit, MAX_ITEMS
+    while text_cap >= 8:
+        text_cap //= 2
+        item_cap = max(1, item_cap // 2)
+        shortened = _dumps(_shrink(value, text_cap, item_cap))
+        if len(shortened) <= limit:
+            return shortened
+    return _dumps(f"[truncated: {len(text)} chars]")
+
+
+def render_content(value: Any, redact: Callable[[Any], Any], limit: int) -> str | None:
+    """*value* as redacted, length-limited JSON text; None when it must not be recorded."""
+    data = to_json_values(value, limit)
+    try:
+        data = redact(data)
+    except Exception as exc:
+        content_counters.count_failure()
+        logger.warning("trajectories: the redaction hook raised %s; the step's content is not recorded", type(exc).__name__)
+        return None
+    try:
+        return fit(to_json_values(data, limit), limit)
+    except Exception:
+        report_internal_error("rendering a step's content")
+        return None
