@@ -132,6 +132,7 @@ class PendingTrajectory:
     folds: list[Fold] = field(default_factory=list)
     others: int = 0  # spans that carry the id but are neither root nor step
     foreign: int = 0  # spans we did not make, found under this trajectory (folded or not)
+    size: int = 0  # bytes of the root and step spans held (SpanRecord.size), for the buffer's byte cap
 
     @property
     def span_count(self) -> int:

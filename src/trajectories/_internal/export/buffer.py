@@ -42,14 +42,19 @@ class _Trace:
     owned: dict[int, list[int]] = field(default_factory=dict)  # trajectory id -> its span ids in ``owners``
     waiting: dict[int, list[SpanLike]] = field(default_factory=dict)  # parent span id -> foreign children
     spans: int = 0
+    waiting_size: int = 0  # bytes of the spans in ``waiting``
 
 
 class TraceBuffer:
     """Groups spans into trajectories; hands back each one when complete, expired or evicted."""
 
-    def __init__(self, *, max_traces: int, max_spans: int, max_age: float, late_memory: int) -> None:
+    def __init__(
+        self, *, max_traces: int, max_spans: int, max_age: float, late_memory: int, max_bytes: int | None = None
+    ) -> None:
         self.max_traces = max_traces
         self.max_spans = max_spans
+        self.max_bytes = max_bytes
+        self._bytes = 0
         self.max_age = max_age
         self.late_memory = late_memory
         self.counters = BufferCounters()
@@ -65,6 +70,11 @@ class TraceBuffer:
     @property
     def pending_spans(self) -> int:
         return self._spans
+
+    @property
+    def pending_bytes(self) -> int:
+        """What the pending spans weighed as they arrived (spans without a size count 0)."""
+        return self._bytes
 
     # ---------------------------------------------------------------- adding
 
@@ -85,7 +95,11 @@ class TraceBuffer:
             else:
                 self._add_member(trace, span, tid, ready)
             self._drop_if_empty(trace)
-            while self._traces and (len(self._traces) > self.max_traces or self._spans > self.max_spans):
+            while self._traces and (
+                len(self._traces) > self.max_traces
+                or self._spans > self.max_spans
+                or (self.max_bytes is not None and self._bytes > self.max_bytes)
+            ):
                 self.counters.evicted_traces += 1
                 ready.extend(self._pop_trace(next(iter(self._traces))))
         return ready
@@ -99,6 +113,10 @@ class TraceBuffer:
             p = trace.trajectories[tid] = PendingTrajectory(tid, span.trace_id)
             trace.owned[tid] = []
         add_member(p, span)
+        size = getattr(span, "size", 0)
+        if size:
+            p.size += size
+            self._bytes += size
         self._own(trace, span.span_id, member_owner(span, tid))
         if p.complete:  # the root, and every step it counts (children may come after their root)
             ready.append(self._take(trace, tid))
@@ -119,6 +137,10 @@ class TraceBuffer:
             trace.waiting.setdefault(parent, []).append(span)
             trace.spans += 1
             self._spans += 1
+            size = getattr(span, "size", 0)
+            if size:
+                trace.waiting_size += size
+                self._bytes += size
 
     def _own(self, trace: _Trace, span_id: int, owner: Owner) -> None:
         trace.owners[span_id] = owner
@@ -129,6 +151,7 @@ class TraceBuffer:
         if children:
             trace.spans -= len(children)
             self._spans -= len(children)
+            self._unwait(trace, children)  # folded now: only a few numbers stay
             for child in children:
                 self._resolve(trace, child, owner)
 
@@ -148,10 +171,16 @@ class TraceBuffer:
             children = trace.waiting.pop(stack.pop(), None)
             if children:
                 dropped += len(children)
+                self._unwait(trace, children)
                 stack.extend(c.span_id for c in children)
         trace.spans -= dropped
         self._spans -= dropped
         return dropped
+
+    def _unwait(self, trace: _Trace, spans: list[SpanLike]) -> None:
+        size = sum(getattr(s, "size", 0) for s in spans)
+        trace.waiting_size -= size
+        self._bytes -= size
 
     # ---------------------------------------------------------------- taking out
 
@@ -164,6 +193,7 @@ class TraceBuffer:
         trace.spans -= len(span_ids)
         self._spans -= len(span_ids)
         self._remember(self._emitted_ids, tid)
+        self._bytes -= p.size
         return p
 
     def _remember(self, lru: OrderedDict[tuple[int, int], None] | OrderedDict[int, None], key: object) -> None:
@@ -180,6 +210,7 @@ class TraceBuffer:
         out = [self._take(trace, tid) for tid in list(trace.trajectories)]
         self.counters.unrelated_spans += sum(len(c) for c in trace.waiting.values())
         self._spans -= trace.spans
+        self._bytes -= trace.waiting_size
         del self._traces[trace_id]
         return out
 

@@ -54,6 +54,7 @@ class ExporterStats:
     internal_errors: int
     pending_traces: int
     pending_spans: int
+    pending_bytes: int = 0
 
 
 def _positive_number(name: str, value: object) -> float:
@@ -65,7 +66,8 @@ def _positive_number(name: str, value: object) -> float:
 class TrajectoryExporter(SpanExporter):
     """Turns finished spans into scored :class:`Trajectory` objects and delivers them to *sinks*.
 
-    Bounds: at most ``max_pending_traces`` traces and ``max_pending_spans`` spans wait for
+    Bounds: at most ``max_pending_traces`` traces and ``max_pending_spans`` spans (and, when
+    set, ``max_pending_bytes`` bytes of spans that carry a size: the OTLP receiver's) wait for
     their root; a trace idle for ``max_age`` seconds (checked on every export and flush) or
     pushed out by the caps is emitted as incomplete. ``late_memory`` ids of emitted
     trajectories and spans are remembered to count late spans. A failed delivery is retried
@@ -79,6 +81,7 @@ class TrajectoryExporter(SpanExporter):
         *,
         max_pending_traces: int = 10_000,
         max_pending_spans: int = 200_000,
+        max_pending_bytes: int | None = None,
         max_age: float = 300.0,
         late_memory: int = 100_000,
         retry_attempts: int = 3,
@@ -97,6 +100,8 @@ class TrajectoryExporter(SpanExporter):
         ):
             check_int(name, value, minimum=1)
         check_int("max_retry_queue", max_retry_queue)
+        if max_pending_bytes is not None:
+            check_int("max_pending_bytes", max_pending_bytes, minimum=1)
         age = _positive_number("max_age", max_age)
         if dead_letter_path is None:
             dead_letter_path = DEFAULT_DEAD_LETTER_PATH
@@ -107,7 +112,11 @@ class TrajectoryExporter(SpanExporter):
         self._clock = clock
         self._lock = threading.Lock()
         self._buffer = TraceBuffer(
-            max_traces=max_pending_traces, max_spans=max_pending_spans, max_age=age, late_memory=late_memory
+            max_traces=max_pending_traces,
+            max_spans=max_pending_spans,
+            max_age=age,
+            late_memory=late_memory,
+            max_bytes=max_pending_bytes,
         )
         self._delivery = Delivery(
             checked,
@@ -156,6 +165,7 @@ class TrajectoryExporter(SpanExporter):
                 internal_errors=self._internal_errors,
                 pending_traces=self._buffer.pending_traces,
                 pending_spans=self._buffer.pending_spans,
+                pending_bytes=self._buffer.pending_bytes,
             )
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:

@@ -4,6 +4,8 @@ It answers as the OTLP/HTTP specification says: 200 with an (empty or partial-su
 ``ExportTraceServiceResponse`` in the request's encoding; 400 for a body that does not
 decode; 401 without the configured bearer token; 413 over the size limit; 415 for other
 content types. Payloads are never evaluated or logged; only counts and error kinds are.
+Each decoded span carries its share of the body's size (``SpanRecord.size``), so that the
+exporter behind it can bound the memory of what waits for its root (``max_pending_bytes``).
 """
 
 from __future__ import annotations
@@ -130,6 +132,9 @@ def create_app(
             return error(400, str(exc), media)
         counters.spans_rejected += result.rejected
         if result.spans:
+            share = len(body) // len(result.spans) + 1  # what each span weighs, for max_pending_bytes
+            for span in result.spans:
+                span.size = share
             try:
                 await run_in_threadpool(on_spans, result.spans)
             except Exception:
