@@ -31,6 +31,7 @@ class BufferCounters:
     late_spans: int = 0
     unrelated_spans: int = 0
     evicted_traces: int = 0
+    duplicate_spans: int = 0
 
 
 @dataclass(slots=True)
@@ -108,6 +109,9 @@ class TraceBuffer:
         if tid in self._emitted_ids:
             self.counters.late_spans += 1 + self._discard_waiting(trace, span.span_id)
             return
+        if span.span_id in trace.owners:  # the same span again (a client's retry): the first one counts
+            self.counters.duplicate_spans += 1
+            return
         p = trace.trajectories.get(tid)
         if p is None:
             p = trace.trajectories[tid] = PendingTrajectory(tid, span.trace_id)
@@ -127,6 +131,9 @@ class TraceBuffer:
             # The top of this process's part of the trace, and not a trajectory: neither it
             # nor anything waiting under it can belong to one.
             self.counters.unrelated_spans += 1 + self._discard_waiting(trace, span.span_id)
+            return
+        if span.span_id in trace.owners:
+            self.counters.duplicate_spans += 1
             return
         owner = trace.owners.get(parent)
         if owner is not None:
@@ -156,6 +163,9 @@ class TraceBuffer:
                 self._resolve(trace, child, owner)
 
     def _resolve(self, trace: _Trace, span: SpanLike, owner: Owner) -> None:
+        if span.span_id in trace.owners:  # a duplicate that waited beside the original
+            self.counters.duplicate_spans += 1
+            return
         p = trace.trajectories[owner[0]]
         p.foreign += 1
         fold = fold_of(span, owner[1])

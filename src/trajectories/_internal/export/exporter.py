@@ -21,7 +21,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from ..trajectory import Trajectory
-from ..validate import check_int
+from ..validate import check_int, shown
 from .assembly import PendingTrajectory, build_trajectory
 from .buffer import TraceBuffer
 from .delivery import Delivery
@@ -55,11 +55,12 @@ class ExporterStats:
     pending_traces: int
     pending_spans: int
     pending_bytes: int = 0
+    duplicate_spans: int = 0
 
 
 def _positive_number(name: str, value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise ValueError(f"{name} must be a positive number, got {value!r}")
+        raise ValueError(f"{name} must be a positive number, got {shown(value)}")
     return float(value)
 
 
@@ -166,6 +167,7 @@ class TrajectoryExporter(SpanExporter):
                 pending_traces=self._buffer.pending_traces,
                 pending_spans=self._buffer.pending_spans,
                 pending_bytes=self._buffer.pending_bytes,
+                duplicate_spans=c.duplicate_spans,
             )
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
