@@ -24,7 +24,7 @@ from ..store.base import TrajectoryStore
 from ..store.sink import StoreSink
 from ..store.sqlite import SQLiteTrajectoryStore
 from ..trajectory import Trajectory
-from ..validate import check_int
+from ..validate import check_int, shown
 from .exporter import TrajectoryExporter
 from .sinks import JsonlSink, Sink, as_sink
 
@@ -134,7 +134,7 @@ def _open_store(store: object) -> tuple[TrajectoryStore | None, bool]:
         return SQLiteTrajectoryStore(None), True
     if isinstance(store, (str, os.PathLike)):
         return SQLiteTrajectoryStore(store), True
-    raise TypeError(f"store must be a TrajectoryStore, a path, True or False, got {type(store).__name__}: {store!r}")
+    raise TypeError(f"store must be a TrajectoryStore, a path, True or False, got {type(store).__name__}: {shown(store)}")
 
 
 def _otlp_exporter(endpoint: str | None, explicit: bool) -> SpanExporter | None:
@@ -197,19 +197,19 @@ def configure(
     """
     global _current
     if service_name is not None and not isinstance(service_name, str):
-        raise TypeError(f"service_name must be a str, got {type(service_name).__name__}: {service_name!r}")
+        raise TypeError(f"service_name must be a str, got {type(service_name).__name__}: {shown(service_name)}")
     if tracer_provider is not None and not isinstance(tracer_provider, TracerProvider):
         raise TypeError(
             "tracer_provider must be an opentelemetry.sdk.trace.TracerProvider (one that takes span processors), "
             f"got {type(tracer_provider).__name__}"
         )
     if otlp_endpoint is not None and not isinstance(otlp_endpoint, str):
-        raise TypeError(f"otlp_endpoint must be a str URL, got {type(otlp_endpoint).__name__}: {otlp_endpoint!r}")
+        raise TypeError(f"otlp_endpoint must be a str URL, got {type(otlp_endpoint).__name__}: {shown(otlp_endpoint)}")
     for name, flag in (("capture_embeddings", capture_embeddings), ("batch", batch), ("capture_content", capture_content)):
         if not isinstance(flag, bool):
-            raise TypeError(f"{name} must be a bool, got {type(flag).__name__}: {flag!r}")
+            raise TypeError(f"{name} must be a bool, got {type(flag).__name__}: {shown(flag)}")
     if otlp is not None and not isinstance(otlp, bool):
-        raise TypeError(f"otlp must be a bool or None, got {type(otlp).__name__}: {otlp!r}")
+        raise TypeError(f"otlp must be a bool or None, got {type(otlp).__name__}: {shown(otlp)}")
     if embedder is not None and not callable(embedder):
         raise TypeError(f"embedder must be a callable from str to a vector, got {type(embedder).__name__}")
     if redact is not None and not callable(redact):

@@ -18,7 +18,7 @@ from opentelemetry import trace
 
 from ... import attributes as A
 from ..settings import settings
-from ..validate import check_opt_str, check_str, check_str_map, check_str_seq, check_unit
+from ..validate import check_opt_str, check_str, check_str_map, check_str_seq, check_unit, shown
 from .content import Binder, make_binder
 from .context import CURRENT_STEP
 from .generators import wrap_async_generator, wrap_generator
@@ -54,7 +54,7 @@ class StepSpec:
 
     def __call__(self, func: Callable[P, R]) -> Callable[P, R]:
         if not callable(func):
-            raise TypeError(f"step(...) decorates a function, got {type(func).__name__}: {func!r}")
+            raise TypeError(f"step(...) decorates a function, got {type(func).__name__}: {shown(func)}")
         return _decorate(func, self._options(getattr(func, "__name__", None) or type(func).__name__))
 
     def __enter__(self) -> StepHandle:
@@ -213,7 +213,7 @@ def step(
     if tracer_provider is not None and not isinstance(tracer_provider, trace.TracerProvider):
         raise TypeError(f"tracer_provider must be an opentelemetry TracerProvider, got {type(tracer_provider).__name__}")
     if capture is not None and not isinstance(capture, bool):
-        raise TypeError(f"capture must be a bool or None, got {type(capture).__name__}: {capture!r}")
+        raise TypeError(f"capture must be a bool or None, got {type(capture).__name__}: {shown(capture)}")
     return StepSpec(
         action=check_opt_str("action", action),
         rationale=check_str("rationale", rationale),
