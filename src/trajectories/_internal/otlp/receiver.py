@@ -40,11 +40,18 @@ class ReceiverStats:
     unsupported: int = 0
     unauthorized: int = 0
     consumer_failures: int = 0
+    #: Requests whose client went away (or whose connection the HTTP server had already
+    #: answered and closed, e.g. a malformed chunked body) before the answer could be sent.
+    disconnected: int = 0
     by_status: dict[int, int] = field(default_factory=dict)
 
 
 class _TooLarge(Exception):
     pass
+
+
+class _Gone(Exception):
+    """Sending the answer failed: the client or the connection is gone."""
 
 
 def create_app(
@@ -58,7 +65,7 @@ def create_app(
     """Build the ASGI app. ``on_spans`` gets each request's decoded spans (from a worker thread)."""
     from starlette.applications import Starlette
     from starlette.concurrency import run_in_threadpool
-    from starlette.requests import Request
+    from starlette.requests import ClientDisconnect, Request
     from starlette.responses import JSONResponse, Response
     from starlette.routing import Route
 
@@ -127,6 +134,9 @@ def create_app(
         except _TooLarge:
             counters.too_large += 1
             return error(413, f"body larger than {max_body} bytes", media)
+        except ClientDisconnect:  # nobody to answer; not an error of ours
+            counters.disconnected += 1
+            return error(400, "client disconnected", media)
         except OTLPDecodeError as exc:
             counters.bad_requests += 1
             return error(400, str(exc), media)
@@ -157,11 +167,28 @@ def create_app(
             if on_shutdown is not None:
                 await run_in_threadpool(on_shutdown)
 
-    app = Starlette(
+    inner = Starlette(
         routes=[Route("/v1/traces", traces, methods=["POST"]), Route("/health", health, methods=["GET"])],
         lifespan=_lifespan,
     )
-    app.state.stats = counters
+    inner.state.stats = counters
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        # A misbehaving client must not make the server log a traceback per request: when the
+        # answer cannot be sent (the client hung up, or the HTTP server already answered a
+        # malformed request itself and must close), count it and end quietly.
+        async def guarded_send(message: Any) -> None:
+            try:
+                await send(message)
+            except Exception as exc:
+                raise _Gone from exc
+
+        try:
+            await inner(scope, receive, guarded_send)
+        except _Gone:
+            counters.disconnected += 1
+
+    app.state = inner.state  # type: ignore[attr-defined]
     return app
 
 
