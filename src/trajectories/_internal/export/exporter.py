@@ -225,10 +225,16 @@ class TrajectoryExporter(SpanExporter):
         for p in ready:
             try:
                 built.append(build_trajectory(p))
-            except Exception:
+            except Exception as exc:
                 with self._lock:
                     self._assembly_errors += 1
-                logger.warning("trajectories: could not assemble trajectory %d from its spans", p.id, exc_info=True)
+                # Spans may come from an OTLP payload: the exception's type, its text and traceback at DEBUG.
+                logger.warning(
+                    "trajectories: could not assemble trajectory %d from its spans: %s",
+                    p.id,
+                    type(exc).__name__,
+                    exc_info=logger.isEnabledFor(logging.DEBUG),
+                )
                 continue
         with self._lock:
             self._emitted += len(built)

@@ -147,9 +147,15 @@ def create_app(
                 span.size = share
             try:
                 await run_in_threadpool(on_spans, result.spans)
-            except Exception:
+            except Exception as exc:
                 counters.consumer_failures += 1
-                logger.exception("could not process %d decoded spans", len(result.spans))
+                # The exception's text may quote the payload: its type only, the traceback at DEBUG.
+                logger.error(
+                    "could not process %d decoded spans: %s",
+                    len(result.spans),
+                    type(exc).__name__,
+                    exc_info=logger.isEnabledFor(logging.DEBUG),
+                )
                 return error(503, "spans could not be processed; retry later", media)
             counters.spans_accepted += len(result.spans)
         return answer(200, _response(result, media), media)
