@@ -25,9 +25,10 @@ from trajectories._internal.errors import internal_errors
 from trajectories._internal.export.assembly import assemble_trajectories
 from trajectories._internal.export.records import record_from_span
 from trajectories._internal.instrument import step_handle
-from trajectories._internal.instrument.content import content_counters, fit, render_content, to_json_values
+from trajectories._internal.instrument.content import fit, render_content, to_json_values
 from trajectories._internal.otlp.decode import decode_protobuf
 from trajectories._internal.settings import settings as sdk_settings
+from trajectories.config import content_counters
 
 pytestmark = pytest.mark.anyio
 
@@ -148,6 +149,39 @@ def test_configure_turns_capture_on_and_default_redaction_masks_secrets(
     assert over_otlp.steps[0].metadata == meta
     # and the user attributes are not duplicated under trajectory.step.attributes.*
     assert f"{A.STEP_ATTRIBUTES_PREFIX}input" not in attrs
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "password",
+        "db_passwd",
+        "user_pass",
+        "PASS",
+        "client_secret",
+        "token",
+        "access_token",
+        "authToken",
+        "X-CSRF-Token",
+        "api_key",
+        "apiKey",
+        "x-api-key",
+        "Authorization",
+        "oauth",
+        "auth",
+        "credentials",
+        "private_key",
+        "Cookie",
+        "signature",
+    ],
+)
+def test_default_redaction_masks_secret_looking_keys(key: str) -> None:
+    assert redact_secrets({key: SECRET}) == {key: REDACTED}
+
+
+@pytest.mark.parametrize("key", ["max_tokens", "tokens", "input_tokens", "author", "passage", "compass", "query", "session_id"])
+def test_default_redaction_leaves_ordinary_keys(key: str) -> None:
+    assert redact_secrets({key: "v"}) == {key: "v"}
 
 
 def test_bearer_credentials_inside_strings_are_masked() -> None:

@@ -45,9 +45,13 @@ __all__ = [
 MAX_DEPTH = 8
 MAX_ITEMS = 100
 REDACTED = "[REDACTED]"
-#: Keys whose values the default redactor masks (matched anywhere in the key, any case).
+#: Keys whose values the default redactor masks (searched in the key, any case): passwords,
+#: secrets, tokens (``access_token``, ``authToken``; not ``max_tokens``), API keys,
+#: authorization, credentials, private keys, cookies, signatures.
 SENSITIVE_KEY = re.compile(
-    r"pass(word|wd|phrase)?|secret|token|api[-_]?key|apikey|auth|credential|private[-_]?key|cookie|session[-_]?key|signature",
+    r"passw(or)?d|passphrase|(?<![a-z])pass(?![a-z])|secret"
+    r"|(?<![a-z])token(?![a-z])|(access|refresh|auth|id|bearer|session|csrf|xsrf|api)[-_]?token"
+    r"|api[-_]?key|authori[sz]ation|(?<![a-z])o?auth(?![a-z])|credential|private[-_]?key|cookie|signature",
     re.IGNORECASE,
 )
 #: String values the default redactor masks wherever they appear: an HTTP bearer/basic credential.
