@@ -416,3 +416,95 @@ def test_burst_of_bad_requests_against_the_real_server(tmp_path: Path, valid_spa
     assert all(by_kind[k] <= expected[k] for k in by_kind), by_kind
     assert len(served.sink) == 1  # the valid request's trajectory
     assert served.exporter.stats.internal_errors == 0
+
+
+def test_burst_against_the_real_serve_command(tmp_path: Path, valid_spans: list[Any]) -> None:
+    """The real entry point in a subprocess, with a token: bad requests get 4xx, nothing leaks to stderr."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    from trajectories import SQLiteTrajectoryStore
+
+    marker = "SERVE-MARKER-51c2"
+    token = "burst-token"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    src = str(Path(__file__).resolve().parents[2] / "src")
+    env = dict(
+        os.environ,
+        TRAJECTORIES_DB=str(tmp_path / "served.db"),
+        TRAJECTORIES_TOKEN=token,
+        PYTHONPATH=os.pathsep.join(filter(None, [src, os.environ.get("PYTHONPATH")])),
+    )
+    server = subprocess.Popen(
+        [sys.executable, "-m", "trajectories", "serve", "--port", str(port), "--max-body", str(MAX_BODY)],
+        env=env,
+        stderr=subprocess.PIPE,
+        cwd=tmp_path,
+    )
+    statuses: Counter[int] = Counter()
+    rng = random.Random(51)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1):
+                    break
+            except OSError:
+                assert server.poll() is None
+                assert time.monotonic() < deadline, "serve did not start"
+                time.sleep(0.1)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        auth = {"Authorization": f"Bearer {token}"}
+        for i in range(300):
+            kind = i % 6
+            body = marker.encode() + rng.randbytes(rng.randrange(1, 2000))
+            headers = {"Content-Type": PB, **auth}
+            if kind == 1:
+                headers = {"Content-Type": JS, **auth}
+            elif kind == 2:
+                headers = {"Content-Type": f"text/{marker}", **auth}
+            elif kind == 3:
+                body = marker.encode() * (MAX_BODY // len(marker) + 1)
+            elif kind == 4:
+                headers = {"Content-Type": PB, "Authorization": f"Bearer {marker}"}
+            elif kind == 5:
+                doc = {"resourceSpans": [{"scopeSpans": [{"spans": [{"traceId": marker, "name": marker}]}]}]}
+                body, headers = json.dumps(doc).encode(), {"Content-Type": JS, **auth}
+            try:
+                conn.request("POST", "/v1/traces", body=body, headers=headers)
+                response = conn.getresponse()
+                response.read()
+                statuses[response.status] += 1
+            except (ConnectionError, http.client.HTTPException):
+                statuses[-1] += 1
+                conn.close()
+        for data in (b"GARBAGE\r\n\r\n", b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n" + marker.encode()):
+            _raw(f"http://127.0.0.1:{port}", data)
+        conn.request("POST", "/v1/traces", body=protobuf_body(valid_spans), headers={"Content-Type": PB, **auth})
+        answer = conn.getresponse()
+        answer.read()
+        assert answer.status == 200
+        conn.close()
+    finally:
+        server.send_signal(signal.SIGTERM)
+        _, stderr = server.communicate(timeout=60)
+    text = stderr.decode(errors="replace")
+    print(
+        f"[bad-input] `trajectories serve` subprocess, burst: {sum(statuses.values())} bad requests, statuses "
+        f"{dict(sorted(statuses.items()))}; then a valid one -> 200; stderr clean"
+    )
+    assert server.returncode in (0, -signal.SIGTERM), text
+    assert set(statuses) <= {200, 400, 401, 413, 415}
+    assert statuses[401] == 50
+    assert marker not in text
+    assert "Traceback" not in text
+    assert "stopped; 1 trajectories (0 incomplete)" in text
+    store = SQLiteTrajectoryStore(tmp_path / "served.db")
+    assert store.count() == 1
+    store.close()
