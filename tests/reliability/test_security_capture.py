@@ -458,3 +458,20 @@ def test_truncation_always_gives_valid_json_within_the_limit() -> None:
     prop()
     print(f"[security] content truncation: {n[0]} values, {cut[0]} cut to fit, all valid JSON within the limit")
     assert n[0] >= 200
+
+
+def test_huge_and_wide_values_cost_bounded_work() -> None:
+    import time
+
+    wide = {f"k{i}": {f"j{j}": list(range(100)) for j in range(100)} for i in range(100)}  # 10^6 leaves
+    huge = "y" * 50_000_000 + SECRET
+    for value in (wide, huge, [huge] * 10):
+        start = time.perf_counter()
+        text = render_content(value, redact_secrets, 4096)
+        elapsed = time.perf_counter() - start
+        assert text is not None
+        assert len(text) <= 4096
+        json.loads(text)
+        assert elapsed < 1.0, elapsed  # not proportional to the value's size
+    cut = json.loads(render_content("z" * 10_000, redact_secrets, 100) or "null")
+    assert cut.endswith(f"…[+{10_000 - len(cut.split('…')[0])} chars]")  # the count is of the original string

@@ -4,10 +4,11 @@
 value goes through three stages, none of which ever raises into user code:
 
 1. **to JSON values** — ``dict``/``list``/``tuple``/``set`` become objects and arrays (at most
-   ``MAX_ITEMS`` entries each, ``MAX_DEPTH`` levels deep); ``str``, ``bool``, ``None``, finite
-   numbers stay; anything else becomes its ``repr`` (cut to the length limit; an object whose
-   ``repr`` raises becomes ``<unrepresentable TypeName>``). Strings are not copied or cut yet,
-   so the redaction hook sees them whole.
+   ``MAX_ITEMS`` entries each, ``MAX_DEPTH`` levels deep, ``MAX_NODES`` values in all);
+   ``str``, ``bool``, ``None``, finite numbers stay; anything else becomes its ``repr`` (cut to
+   the length limit; an object whose ``repr`` raises becomes ``<unrepresentable TypeName>``).
+   Strings are kept to several times the limit, so the redaction hook sees more of them than
+   can ever be recorded.
 2. **redaction** — the configured hook (default :func:`redact_secrets`) gets those JSON
    values and returns what may be recorded. A hook that raises drops the content (counted in
    :data:`content_counters`, logged by exception type only): content is never recorded
@@ -44,6 +45,7 @@ __all__ = [
 
 MAX_DEPTH = 8
 MAX_ITEMS = 100
+MAX_NODES = 2_000
 REDACTED = "[REDACTED]"
 #: Keys whose values the default redactor masks (searched in the key, any case): passwords,
 #: secrets, tokens (``access_token``, ``authToken``; not ``max_tokens``), API keys,
@@ -152,47 +154,77 @@ def _repr(value: object, limit: int) -> str:
     return _clean(text[:limit] + "…" if len(text) > limit else text)
 
 
-def to_json_values(value: Any, limit: int, depth: int = 0) -> Any:
-    """*value* as JSON values (see the module docstring); never raises."""
-    if value is None or isinstance(value, bool):
-        return value
-    if isinstance(value, str):
-        return _clean(value) if type(value) is str else _clean(str.__str__(value))
-    if isinstance(value, int):
-        return int(value) if abs(value) < 1 << 63 else _repr(value, limit)
-    if isinstance(value, float):
-        return float(value) if math.isfinite(value) else repr(float(value))
-    if depth >= MAX_DEPTH:
+class _Cut(str):
+    """A string shortened before redaction; ``full`` is how long it was (for the ``…[+N chars]`` mark)."""
+
+    full: int
+
+
+def _cut(text: str, keep: int) -> str:
+    if len(text) <= keep:
+        return text
+    out = _Cut(text[:keep])
+    out.full = len(text)
+    return out
+
+
+def to_json_values(value: Any, limit: int) -> Any:
+    """*value* as JSON values (see the module docstring); never raises.
+
+    Bounded work whatever the value: at most ``MAX_NODES`` values are converted (the rest
+    become a ``…`` mark) and strings are kept to ``max(4 × limit, limit + 4096)`` characters —
+    both far more than a text of *limit* characters can show, so the redaction hook still sees
+    everything that can be recorded.
+    """
+    budget = [MAX_NODES]
+    keep = max(4 * limit, limit + 4096)
+
+    def convert(value: Any, depth: int) -> Any:
+        budget[0] -= 1
+        if value is None or isinstance(value, bool):
+            return value
+        if isinstance(value, _Cut):  # already cut (the second pass, after redaction)
+            return value
+        if isinstance(value, str):
+            return _cut(_clean(value if type(value) is str else str.__str__(value)), keep)
+        if isinstance(value, int):
+            return int(value) if abs(value) < 1 << 63 else _repr(value, limit)
+        if isinstance(value, float):
+            return float(value) if math.isfinite(value) else repr(float(value))
+        if depth >= MAX_DEPTH:
+            return _repr(value, limit)
+        if isinstance(value, Mapping):
+            out: dict[str, Any] = {}
+            try:
+                for i, (k, v) in enumerate(value.items()):
+                    if i == MAX_ITEMS or budget[0] <= 0:
+                        out["…"] = f"+{len(value) - i} keys"
+                        break
+                    key = _clean(k) if type(k) is str else _repr(k, 200)
+                    out[key] = convert(v, depth + 1)
+            except Exception:
+                return _repr(value, limit)
+            return out
+        if isinstance(value, (list, tuple, set, frozenset)):
+            items: list[Any] = []
+            try:
+                for i, v in enumerate(value):
+                    if i == MAX_ITEMS or budget[0] <= 0:
+                        items.append(f"…[+{len(value) - i} items]")
+                        break
+                    items.append(convert(v, depth + 1))
+            except Exception:
+                return _repr(value, limit)
+            return items
         return _repr(value, limit)
-    if isinstance(value, Mapping):
-        out: dict[str, Any] = {}
-        try:
-            for i, (k, v) in enumerate(value.items()):
-                if i == MAX_ITEMS:
-                    out["…"] = f"+{len(value) - MAX_ITEMS} keys"
-                    break
-                key = _clean(k) if type(k) is str else _repr(k, 200)
-                out[key] = to_json_values(v, limit, depth + 1)
-        except Exception:
-            return _repr(value, limit)
-        return out
-    if isinstance(value, (list, tuple, set, frozenset)):
-        items: list[Any] = []
-        try:
-            for i, v in enumerate(value):
-                if i == MAX_ITEMS:
-                    items.append(f"…[+{len(value) - MAX_ITEMS} items]")
-                    break
-                items.append(to_json_values(v, limit, depth + 1))
-        except Exception:
-            return _repr(value, limit)
-        return items
-    return _repr(value, limit)
+
+    return convert(value, 0)
 
 
 def _shrink(value: Any, text_cap: int, item_cap: int) -> Any:
     if isinstance(value, str):
-        return value if len(value) <= text_cap else f"{value[:text_cap]}…[+{len(value) - text_cap} chars]"
+        full = getattr(value, "full", len(value))
+        return value if full <= text_cap else f"{value[:text_cap]}…[+{full - text_cap} chars]"
     if isinstance(value, dict):
         out = {}
         for i, (k, v) in enumerate(value.items()):
