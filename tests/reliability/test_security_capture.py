@@ -186,6 +186,7 @@ def test_default_redaction_leaves_ordinary_keys(key: str) -> None:
 
 def test_bearer_credentials_inside_strings_are_masked() -> None:
     assert redact_secrets(f"curl -H 'Authorization: Bearer {SECRET}'") == f"curl -H 'Authorization: Bearer {REDACTED}'"
+    assert redact_secrets(f"authorization:basic\t{SECRET}") == f"authorization:basic {REDACTED}"
     assert redact_secrets({"nested": [{"client_secret": SECRET, "Passwd": SECRET, "ok": 1}]}) == {
         "nested": [{"client_secret": REDACTED, "Passwd": REDACTED, "ok": 1}]
     }

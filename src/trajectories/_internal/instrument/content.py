@@ -93,7 +93,9 @@ def redact_secrets(value: Any) -> Any:
     anything your application knows to be sensitive.
     """
     if isinstance(value, str):
-        return _SENSITIVE_VALUE.sub(lambda m: f"{m.group(1)} {REDACTED}", value) if " " in value else value
+        if _SENSITIVE_VALUE.search(value) is None:
+            return value  # the same object: a string cut before redaction keeps its full length
+        return _SENSITIVE_VALUE.sub(lambda m: f"{m.group(1)} {REDACTED}", value)
     if isinstance(value, dict):
         return {k: REDACTED if SENSITIVE_KEY.search(k) else redact_secrets(v) for k, v in value.items()}
     if isinstance(value, list):
