@@ -17,6 +17,7 @@ the whole file runs in seconds.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 from collections.abc import Callable
@@ -32,7 +33,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from _helpers_serde import GOLDEN_DIR
 from _otlp_helpers import otlp_json, protobuf_body
-from trajectories import Trajectory, TrajectoryExporter, step, trajectory
+from trajectories import Trajectory, TrajectoryExporter, analyze, distill, lessons_for, step, trajectory
 from trajectories import attributes as A
 from trajectories._internal.errors import internal_errors
 from trajectories._internal.export.assembly import assemble_trajectories, trajectory_id_of
@@ -40,6 +41,7 @@ from trajectories._internal.export.records import SpanRecord
 from trajectories._internal.otlp.decode import OTLPDecodeError, decode_json, decode_protobuf
 from trajectories.export import ListSink
 from trajectories.model import JSONFormatError, iter_jsonl_lines, read_jsonl
+from trajectories.store import SQLiteTrajectoryStore, TrajectoryFilter, TrajectoryNotFoundError
 
 FAST = settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck), derandomize=False)
 GOLDEN = sorted(GOLDEN_DIR.glob("*.json"))
@@ -445,10 +447,15 @@ def _accepts_or_rejects(call: Callable[[], Any]) -> bool:
     return message is None
 
 
-def test_public_api_rejects_bad_arguments_at_the_call(tracer_provider: TracerProvider) -> None:
+def test_public_api_rejects_bad_arguments_at_the_call(tracer_provider: TracerProvider, tmp_path: Path) -> None:
     n = [0]
     rejected = [0]
     before = internal_errors.value
+    store = SQLiteTrajectoryStore(tmp_path / "api.db")
+    with trajectory("stored", tracer_provider=tracer_provider) as stored:
+        pass
+    assert stored.result is not None
+    store.add(stored.result)
 
     @settings(FAST, max_examples=300)
     @given(anything)
@@ -469,7 +476,28 @@ def test_public_api_rejects_bad_arguments_at_the_call(tracer_provider: TracerPro
             lambda: trajectory("t", tags=value),
             lambda: trajectory("t", attributes=value),
             lambda: TrajectoryExporter(value),
+            lambda: store.list(value),
+            lambda: store.list(limit=value),
+            lambda: store.list(offset=value),
+            lambda: store.count(value),
+            lambda: store.get_by_uuid(value),
+            lambda: store.similar(value),
+            lambda: store.similar([1.0], k=value, min_quality=value),
+            lambda: store.similar([1.0], exclude=value),
+            lambda: store.delete(value),
+            lambda: store.add(value),
+            lambda: store.add_many(value),
+            lambda: store.stats(top_actions=value),
+            lambda: store.iter_all(batch_size=value),
+            lambda: TrajectoryFilter(name=value),
+            lambda: TrajectoryFilter(min_quality=value, max_quality=value),
+            lambda: TrajectoryFilter(since=value, verdict=value),
+            lambda: lessons_for(value, store=store),
+            lambda: analyze(value),
+            lambda: distill(value),
         ]
+        with contextlib.suppress(TrajectoryNotFoundError):  # the documented "no such id"
+            rejected[0] += not _accepts_or_rejects(lambda: store.get(value))
         with trajectory("api", tracer_provider=tracer_provider) as t:
             with step("s") as s:
                 calls += [
@@ -495,5 +523,7 @@ def test_public_api_rejects_bad_arguments_at_the_call(tracer_provider: TracerPro
         assert isinstance(t.result, Trajectory)  # the SDK still records after every bad call
 
     run_counted("public API, arbitrary argument values", prop, n, 300)
+    assert store.count() == 1  # the store took no bad value
+    store.close()
     print(f"[bad-input] public API: {rejected[0]} calls rejected with TypeError/ValueError, 0 other exceptions")
     assert internal_errors.value == before
