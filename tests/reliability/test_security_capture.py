@@ -184,6 +184,38 @@ def test_default_redaction_leaves_ordinary_keys(key: str) -> None:
     assert redact_secrets({key: "v"}) == {key: "v"}
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (f"Settings(api_key='{SECRET}', model='m')", f"Settings(api_key='{REDACTED}', model='m')"),
+        (f"https://h/?access_token={SECRET}&q=1", f"https://h/?access_token={REDACTED}&q=1"),
+        (f'{{"password": "{SECRET}"}}', f'{{"password": "{REDACTED}"}}'),
+        (f"client_secret = {SECRET}", f"client_secret = {REDACTED}"),
+        ("max_tokens=5, tokens: 7, author=me, passage: p", "max_tokens=5, tokens: 7, author=me, passage: p"),
+    ],
+)
+def test_secret_assignments_inside_strings_are_masked(text: str, expected: str) -> None:
+    assert redact_secrets(text) == expected
+
+
+def test_dataclass_fields_are_redacted_by_name(tracer_provider: TracerProvider, span_exporter: InMemorySpanExporter) -> None:
+    sdk_settings.capture_content = True
+
+    @dataclass
+    class Config:
+        model: str
+        api_key: str
+
+    @step
+    def connect(config: Config) -> str:
+        return "ok"
+
+    with trajectory("t", tracer_provider=tracer_provider):
+        connect(Config("gpt", SECRET))
+    text = text_of(step_span(list(span_exporter.get_finished_spans()), "connect"), A.STEP_INPUT)
+    assert json.loads(text) == {"config": {"model": "gpt", "api_key": REDACTED}}
+
+
 def test_bearer_credentials_inside_strings_are_masked() -> None:
     assert redact_secrets(f"curl -H 'Authorization: Bearer {SECRET}'") == f"curl -H 'Authorization: Bearer {REDACTED}'"
     assert redact_secrets(f"authorization:basic\t{SECRET}") == f"authorization:basic {REDACTED}"

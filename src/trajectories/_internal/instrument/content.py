@@ -24,6 +24,7 @@ The argument names come from the function's signature, computed once when it is 
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import json
 import math
@@ -58,6 +59,13 @@ SENSITIVE_KEY = re.compile(
 )
 #: String values the default redactor masks wherever they appear: an HTTP bearer/basic credential.
 _SENSITIVE_VALUE = re.compile(r"\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{8,}", re.IGNORECASE)
+#: ``name=value`` / ``name: value`` inside a string (a repr, a URL query, a config line) whose
+#: name looks secret: the value is masked. ``max_tokens=5`` is left alone.
+_SENSITIVE_ASSIGNMENT = re.compile(
+    r"((?<![A-Za-z0-9])[\w-]*?(?:passw(?:or)?d|passphrase|secret|token|api[-_]?key|apikey|authorization|credentials?"
+    r"|private[-_]?key|cookie|signature)(?![A-Za-z])['\"]?\s*[=:]\s*)(['\"]?)(?!(?:Bearer|Basic)\s)([^'\"\s,;)}&]+)",
+    re.IGNORECASE,
+)
 
 Binder = Callable[[tuple[Any, ...], Mapping[str, Any]], dict[str, Any]]
 
@@ -88,14 +96,16 @@ def redact_secrets(value: Any) -> Any:
 
     Keys matching :data:`SENSITIVE_KEY` (``password``, ``api_key``, ``token``,
     ``authorization``, ``secret``, ``cookie``, ...) at any depth — including argument
-    names — get ``"[REDACTED]"``; ``Bearer …``/``Basic …`` credentials inside strings are
-    masked. A safety net for the obvious, not a guarantee: pass your own ``redact=`` for
+    names and dataclass fields — get ``"[REDACTED]"``; inside strings, ``Bearer …``/``Basic …``
+    credentials and ``name=value``/``name: value`` with a secret-looking name (a repr, a URL
+    query) have the value masked. A safety net for the obvious, not a guarantee: pass your own ``redact=`` for
     anything your application knows to be sensitive.
     """
     if isinstance(value, str):
-        if _SENSITIVE_VALUE.search(value) is None:
+        if _SENSITIVE_VALUE.search(value) is None and _SENSITIVE_ASSIGNMENT.search(value) is None:
             return value  # the same object: a string cut before redaction keeps its full length
-        return _SENSITIVE_VALUE.sub(lambda m: f"{m.group(1)} {REDACTED}", value)
+        value = _SENSITIVE_VALUE.sub(lambda m: f"{m.group(1)} {REDACTED}", value)
+        return _SENSITIVE_ASSIGNMENT.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", value)
     if isinstance(value, dict):
         return {k: REDACTED if SENSITIVE_KEY.search(k) else redact_secrets(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -195,6 +205,12 @@ def to_json_values(value: Any, limit: int) -> Any:
             return float(value) if math.isfinite(value) else repr(float(value))
         if depth >= MAX_DEPTH:
             return _repr(value, limit)
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):  # by field, so keys can be redacted
+            try:
+                fields = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+            except Exception:
+                return _repr(value, limit)
+            return convert(fields, depth)
         if isinstance(value, Mapping):
             out: dict[str, Any] = {}
             try:
