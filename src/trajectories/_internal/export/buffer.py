@@ -55,6 +55,7 @@ class TraceBuffer:
         self.max_traces = max_traces
         self.max_spans = max_spans
         self.max_bytes = max_bytes
+        self._byte_cap: float = float("inf") if max_bytes is None else max_bytes  # one comparison per span
         self._bytes = 0
         self.max_age = max_age
         self.late_memory = late_memory
@@ -74,7 +75,7 @@ class TraceBuffer:
 
     @property
     def pending_bytes(self) -> int:
-        """What the pending spans weighed as they arrived (spans without a size count 0)."""
+        """What the pending spans weighed as they arrived (spans without a size count 0; 0 without a byte cap)."""
         return self._bytes
 
     # ---------------------------------------------------------------- adding
@@ -97,9 +98,7 @@ class TraceBuffer:
                 self._add_member(trace, span, tid, ready)
             self._drop_if_empty(trace)
             while self._traces and (
-                len(self._traces) > self.max_traces
-                or self._spans > self.max_spans
-                or (self.max_bytes is not None and self._bytes > self.max_bytes)
+                len(self._traces) > self.max_traces or self._spans > self.max_spans or self._bytes > self._byte_cap
             ):
                 self.counters.evicted_traces += 1
                 ready.extend(self._pop_trace(next(iter(self._traces))))
@@ -117,8 +116,8 @@ class TraceBuffer:
             p = trace.trajectories[tid] = PendingTrajectory(tid, span.trace_id)
             trace.owned[tid] = []
         add_member(p, span)
-        size = getattr(span, "size", 0)
-        if size:
+        if self.max_bytes is not None:  # spans are weighed only when there is a byte cap
+            size = getattr(span, "size", 0)
             p.size += size
             self._bytes += size
         self._own(trace, span.span_id, member_owner(span, tid))
@@ -144,8 +143,8 @@ class TraceBuffer:
             trace.waiting.setdefault(parent, []).append(span)
             trace.spans += 1
             self._spans += 1
-            size = getattr(span, "size", 0)
-            if size:
+            if self.max_bytes is not None:
+                size = getattr(span, "size", 0)
                 trace.waiting_size += size
                 self._bytes += size
 
@@ -188,6 +187,8 @@ class TraceBuffer:
         return dropped
 
     def _unwait(self, trace: _Trace, spans: list[SpanLike]) -> None:
+        if self.max_bytes is None:
+            return
         size = sum(getattr(s, "size", 0) for s in spans)
         trace.waiting_size -= size
         self._bytes -= size
