@@ -42,6 +42,8 @@ class ExporterStats:
     spans_seen: int
     trajectories_emitted: int
     incomplete: int
+    missing_roots: int
+    missing_steps: int
     late_spans: int
     unrelated_spans: int
     evicted_traces: int
@@ -117,6 +119,8 @@ class TrajectoryExporter(SpanExporter):
         )
         self._emitted = 0
         self._incomplete = 0
+        self._missing_roots = 0
+        self._missing_steps = 0
         self._assembly_errors = 0
         self._internal_errors = 0
         self._done = False
@@ -144,6 +148,8 @@ class TrajectoryExporter(SpanExporter):
                 spans_seen=c.spans_seen,
                 trajectories_emitted=self._emitted,
                 incomplete=self._incomplete,
+                missing_roots=self._missing_roots,
+                missing_steps=self._missing_steps,
                 late_spans=c.late_spans,
                 unrelated_spans=c.unrelated_spans,
                 evicted_traces=c.evicted_traces,
@@ -218,9 +224,25 @@ class TrajectoryExporter(SpanExporter):
                     self._assembly_errors += 1
                 logger.warning("trajectories: could not assemble trajectory %d from its spans", p.id, exc_info=True)
                 continue
+        incomplete = sum(1 for p in ready if p.flagged_incomplete)
+        rootless = sum(1 for p in ready if p.root is None)
+        missing = sum(p.missing_steps for p in ready)
         with self._lock:
             self._emitted += len(built)
-            self._incomplete += sum(1 for p in ready if p.flagged_incomplete)
+            self._incomplete += incomplete
+            self._missing_roots += rootless
+            self._missing_steps += missing
+        if incomplete:
+            # Never silently short: the loss happened before the exporter (it cannot see a
+            # BatchSpanProcessor drop a span), but it shows here.
+            logger.warning(
+                "trajectories: %d trajectories emitted incomplete (%d without their root span, %d step spans missing): "
+                "their spans did not all reach the exporter - dropped on the way (a full BatchSpanProcessor queue: "
+                "raise max_queue_size), still running at shutdown, or idle longer than max_age",
+                incomplete,
+                rootless,
+                missing,
+            )
         if built or always or self._delivery.retries_pending:
             self._delivery.deliver(built)
 
