@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import anyio.lowlevel
 from opentelemetry import trace
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
@@ -58,6 +59,9 @@ class Configuration:
         self.otlp_processor = otlp_processor
         self.created_provider = created_provider
         self._closed = False
+        self._guard_lock = threading.Lock()
+        self._guard: threading.Thread | None = None
+        self._guard_box: list[bool] = []
 
     @property
     def otlp_exporter(self) -> SpanExporter | None:
@@ -68,18 +72,59 @@ class Configuration:
         """Push queued spans through the processors, deliver every complete trajectory, retry failed deliveries.
 
         (A BatchSpanProcessor's own ``force_flush`` exports the queue but does not flush its
-        exporter, so the trajectory exporter is flushed here explicitly.)
+        exporter, so the trajectory exporter is flushed here explicitly.) The trajectory
+        exporter is flushed before the OTLP processor, so an OTLP endpoint that is down does
+        not delay the store.
+
+        Returns False if something failed or *timeout_millis* passed first: OpenTelemetry's
+        ``force_flush`` ignores its timeout and waits for an export in progress, which a sink
+        that never returns would make forever, so outside an event loop the flush runs in a
+        helper thread and is waited for at most *timeout_millis*. Inside an event loop's
+        thread it runs in the caller (a stream sink needs that loop); call it through
+        ``anyio.to_thread.run_sync`` there.
         """
-        ok = True
-        for p in (self.processor, self.otlp_processor):
-            if p is None:
-                continue
-            try:
-                ok = bool(p.force_flush(timeout_millis)) and ok
-            except Exception:
-                ok = False
-                logger.warning("trajectories: flushing %s failed", type(p).__name__, exc_info=True)
-        return self.exporter.force_flush(timeout_millis) and ok
+        if _in_event_loop():
+            return self._flush_now(timeout_millis)
+        result = self._bounded(self._flush_now, timeout_millis)
+        return bool(result)
+
+    def _flush_now(self, timeout_millis: int) -> bool:
+        ok = _force_flush(self.processor, timeout_millis)
+        ok = self.exporter.force_flush(timeout_millis) and ok
+        if self.otlp_processor is not None:
+            ok = _force_flush(self.otlp_processor, timeout_millis) and ok
+        return ok
+
+    def _bounded(self, work: Callable[[int], bool], timeout_millis: int) -> bool | None:
+        """``work(timeout_millis)`` in a daemon thread, waited for at most *timeout_millis*; None on timeout.
+
+        While an earlier bounded call is still stuck, a new one waits for that one instead of
+        starting another thread that would queue behind the same lock.
+        """
+        with self._guard_lock:
+            guard = self._guard
+            if guard is None or not guard.is_alive():
+                box: list[bool] = []
+
+                def run() -> None:
+                    try:
+                        box.append(work(timeout_millis))
+                    except Exception:
+                        logger.warning("trajectories: flushing failed", exc_info=True)
+                        box.append(False)
+
+                guard = threading.Thread(target=run, name="trajectories-flush", daemon=True)
+                self._guard, self._guard_box = guard, box
+                guard.start()
+            box = self._guard_box
+        guard.join(max(0, timeout_millis) / 1000)
+        if guard.is_alive():
+            logger.error(
+                "trajectories: flush did not finish within %d ms: an export is stuck (a sink that does not return?)",
+                timeout_millis,
+            )
+            return None
+        return box[0] if box else False
 
     def shutdown(self) -> None:
         """Flush, then stop our processors: pending trajectories go out flagged incomplete, sinks close.
@@ -107,15 +152,72 @@ class Configuration:
             if _current is self:
                 _current = None
 
+    #: How long the flush at interpreter exit may take before it gives up on a stuck export.
+    exit_timeout_millis = 10_000
+
     def _at_exit(self) -> None:
         # Registered after the provider's own atexit shutdown, so it runs first (atexit is LIFO):
         # spans still queued in the batch processor reach the exporter while it can deliver.
-        if not self._closed:
-            self.flush()
+        if self._closed:
+            return
+        if self._bounded(self._flush_now, self.exit_timeout_millis) is None:
+            self._rescue_stuck_exit()
+
+    def _rescue_stuck_exit(self) -> None:
+        """The exit flush is stuck behind an export that does not return (a blocked sink).
+
+        Without this the process would never exit: the provider's own shutdown would wait 30 s
+        for the worker and then deliver to the same blocked sink. Instead: take the spans still
+        queued in the batch processor, hand them to the exporter here, and shut the processor
+        and the exporter down without waiting. The exporter skips the blocked sink, sends
+        everything to the others and dead-letters the rest.
+        """
+        batch = getattr(self.processor, "_batch_processor", None)  # OpenTelemetry internals, best effort
+        queue = getattr(batch, "_queue", None)
+        spans: list[Any] = []
+        if queue is not None:
+            try:
+                while True:
+                    spans.append(queue.pop())  # oldest first
+            except IndexError:
+                pass
+            except Exception:
+                logger.warning("trajectories: could not take the batch processor's queue", exc_info=True)
+        logger.error(
+            "trajectories: the flush at exit is stuck; delivering %d queued spans around the blocked sink and shutting down",
+            len(spans),
+        )
+        self.exporter._treat_busy_sinks_as_blocked()  # whatever is still in a sink now is stuck in it
+        if spans:
+            self.exporter.export(spans)
+        shutdown = getattr(batch, "shutdown", None)
+        try:
+            if callable(shutdown):
+                shutdown(timeout_millis=0)  # marks the processor shut down; calls exporter.shutdown(timeout_millis=0)
+            self.exporter.shutdown(timeout_millis=0)  # a no-op if that already did it
+        except Exception:
+            logger.warning("trajectories: shutting down after a stuck flush failed", exc_info=True)
 
     def __repr__(self) -> str:
         provider = type(self.tracer_provider).__name__
         return f"Configuration(provider={provider}, sinks={len(self.exporter.sinks)}, closed={self._closed})"
+
+
+def _force_flush(processor: SpanProcessor, timeout_millis: int) -> bool:
+    try:
+        return bool(processor.force_flush(timeout_millis))
+    except Exception:
+        logger.warning("trajectories: flushing %s failed", type(processor).__name__, exc_info=True)
+        return False
+
+
+def _in_event_loop() -> bool:
+    """Whether this thread runs an asyncio or trio event loop (anyio knows both)."""
+    try:
+        anyio.lowlevel.current_token()
+    except Exception:
+        return False
+    return True
 
 
 def current_configuration() -> Configuration | None:
@@ -168,6 +270,7 @@ def configure(
     max_pending_spans: int = 200_000,
     max_age: float = 300.0,
     store: TrajectoryStore | str | os.PathLike[str] | bool | None = True,
+    sink_timeout: float = 5.0,
 ) -> Configuration:
     """Set up tracing so that every finished trajectory is scored and delivered to *sinks*.
 
@@ -183,6 +286,8 @@ def configure(
     - ``store``: where trajectories are kept for ``trajectories list/search`` and ``lessons_for``:
       ``True`` (default) the embedded SQLite store at ``$TRAJECTORIES_DB`` or ``./trajectories.db``;
       a path; a :class:`TrajectoryStore` (yours to close); ``False``/``None`` for none.
+    - ``sink_timeout``: a sink call that has not returned for this many seconds is treated as
+      blocked (skipped, its trajectories retried, then dead-lettered); see docs/reliability.md.
 
     Calling it again shuts the previous configuration down first. A flush is registered to
     run at interpreter exit, before the provider shuts down.
@@ -218,6 +323,7 @@ def configure(
         max_pending_traces=max_pending_traces,
         max_pending_spans=max_pending_spans,
         max_age=max_age,
+        sink_timeout=sink_timeout,
     )
 
     with _lock:
