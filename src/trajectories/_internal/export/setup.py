@@ -73,8 +73,8 @@ class Configuration:
 
         (A BatchSpanProcessor's own ``force_flush`` exports the queue but does not flush its
         exporter, so the trajectory exporter is flushed here explicitly.) The trajectory
-        exporter is flushed before the OTLP processor, so an OTLP endpoint that is down does
-        not delay the store.
+        processor and exporter are flushed before the OTLP processor, so an OTLP endpoint
+        that is down delays neither the store nor retried deliveries.
 
         Returns False if something failed or *timeout_millis* passed first: OpenTelemetry's
         ``force_flush`` ignores its timeout and waits for an export in progress, which a sink
