@@ -345,3 +345,61 @@ def test_otlp_endpoint_down(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cap
     assert dead_letter_ids(tmp_path / "dead.jsonl") == []
     otlp_logs = [r for r in caplog.records if r.name.startswith("opentelemetry.exporter")]
     assert otlp_logs, "the OTLP exporter did not report the failure"
+
+
+def test_shutdown_takes_over_from_a_sink_that_never_returns(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The worker thread is stuck in a sink for good. shutdown() does not wait for it forever:
+    what the stuck delivery holds goes to the sink that works and to the dead-letter file."""
+    caplog.set_level(logging.WARNING, logger="trajectories")
+    gate = threading.Event()
+    entered = threading.Event()
+
+    def never(t: Trajectory) -> None:
+        entered.set()
+        gate.wait(60)
+
+    got = ListSink()
+    dead = tmp_path / "dead.jsonl"
+    provider, processor, exporter, _ = pipeline([CallbackSink(never, name="never"), got], dead, sink_timeout=0.1)
+    try:
+        run = run_app(provider, N)
+        assert entered.wait(10)
+        time.sleep(0.2)  # longer than sink_timeout: the sink now counts as blocked
+        t0 = time.perf_counter()
+        exporter.shutdown(timeout_millis=200)
+        elapsed = time.perf_counter() - t0
+        run.check_untouched(N)
+        assert elapsed < 5
+        assert sorted(ids(got)) == sorted(run.produced)  # the working sink got every one
+        assert sorted(dead_letter_ids(dead)) == sorted(run.produced)  # and the dead-letter file the blocked one's
+        assert exporter.stats.dead_lettered == N
+        assert any("still stuck at shutdown" in r.getMessage() for r in caplog.records)
+    finally:
+        gate.set()
+        processor.shutdown()
+    assert len(got) == N  # the stuck round, once released, does not deliver its taken-over work again
+
+
+@pytest.mark.anyio
+async def test_flush_inside_the_event_loop_still_feeds_a_stream_sink() -> None:
+    """The bounded flush runs in a helper thread, except in an event loop's own thread: a stream
+    sink must be fed by its loop, which a waiting flush would block."""
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+    from trajectories.export import StreamSink
+
+    sink = StreamSink(max_buffer_size=1)
+    exporter = TrajectoryExporter([sink])
+    provider = TracerProvider()
+    processor = SimpleSpanProcessor(exporter)
+    provider.add_span_processor(processor)
+    config = Configuration(exporter, provider, processor, None, False)
+    run = run_app(provider, 2)  # the second finds the stream full: a failure, queued for retry
+    assert exporter.stats.retries_pending == 1
+    first = await sink.receive()
+    t0 = time.perf_counter()
+    assert config.flush(timeout_millis=5_000)  # the retry is sent from this thread, to this loop
+    assert time.perf_counter() - t0 < 1
+    second = await sink.receive()
+    assert sorted(ids([first, second])) == sorted(run.produced)
+    exporter.shutdown()
