@@ -360,7 +360,7 @@ def test_shutdown_takes_over_from_a_sink_that_never_returns(tmp_path: Path, capl
 
     got = ListSink()
     dead = tmp_path / "dead.jsonl"
-    provider, processor, exporter, _ = pipeline([CallbackSink(never, name="never"), got], dead, sink_timeout=0.1)
+    provider, _, exporter, _ = pipeline([CallbackSink(never, name="never"), got], dead, sink_timeout=0.1)
     try:
         run = run_app(provider, N)
         assert entered.wait(10)
@@ -376,7 +376,7 @@ def test_shutdown_takes_over_from_a_sink_that_never_returns(tmp_path: Path, capl
         assert any("still stuck at shutdown" in r.getMessage() for r in caplog.records)
     finally:
         gate.set()
-        processor.shutdown()
+        provider.shutdown()
     assert len(got) == N  # the stuck round, once released, does not deliver its taken-over work again
 
 
