@@ -136,6 +136,10 @@ class Configuration:
             return
         self._closed = True
         atexit.unregister(self._at_exit)
+        # A worker stuck in a blocked sink would make the batch processor's shutdown wait 30 s
+        # and then drop the spans still queued behind it: check first (bounded), rescue if stuck.
+        if not _in_event_loop() and self._bounded(self._flush_processor, self.exit_timeout_millis) is None:
+            self._rescue_stuck_export()
         for p in (self.processor, self.otlp_processor):
             if p is None:
                 continue
@@ -152,8 +156,12 @@ class Configuration:
             if _current is self:
                 _current = None
 
-    #: How long the flush at interpreter exit may take before it gives up on a stuck export.
+    #: How long the flush at interpreter exit (and before ``shutdown()``) may take before it
+    #: gives up on a stuck export.
     exit_timeout_millis = 10_000
+
+    def _flush_processor(self, timeout_millis: int) -> bool:
+        return _force_flush(self.processor, timeout_millis)
 
     def _at_exit(self) -> None:
         # Registered after the provider's own atexit shutdown, so it runs first (atexit is LIFO):
@@ -161,13 +169,15 @@ class Configuration:
         if self._closed:
             return
         if self._bounded(self._flush_now, self.exit_timeout_millis) is None:
-            self._rescue_stuck_exit()
+            self._rescue_stuck_export()
 
-    def _rescue_stuck_exit(self) -> None:
-        """The exit flush is stuck behind an export that does not return (a blocked sink).
+    def _rescue_stuck_export(self) -> None:
+        """The exit flush (or the one before ``shutdown()``) is stuck behind an export that does
+        not return (a blocked sink).
 
         Without this the process would never exit: the provider's own shutdown would wait 30 s
-        for the worker and then deliver to the same blocked sink. Instead: take the spans still
+        for the worker, drop the spans queued behind it, and deliver to the same blocked sink
+        again. Instead: take the spans still
         queued in the batch processor, hand them to the exporter here, and shut the processor
         and the exporter down without waiting. The exporter skips the blocked sink, sends
         everything to the others and dead-letters the rest.
@@ -184,7 +194,7 @@ class Configuration:
             except Exception:
                 logger.warning("trajectories: could not take the batch processor's queue", exc_info=True)
         logger.error(
-            "trajectories: the flush at exit is stuck; delivering %d queued spans around the blocked sink and shutting down",
+            "trajectories: an export is stuck; delivering %d queued spans around the blocked sink and shutting down",
             len(spans),
         )
         self.exporter._treat_busy_sinks_as_blocked()  # whatever is still in a sink now is stuck in it
