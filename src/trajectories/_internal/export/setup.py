@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import multiprocessing.util
 import os
 import threading
 from collections.abc import Callable, Iterable
@@ -162,6 +163,12 @@ class Configuration:
 
     def _flush_processor(self, timeout_millis: int) -> bool:
         return _force_flush(self.processor, timeout_millis)
+
+    def _in_multiprocessing_child(self) -> None:
+        """Run in a ``multiprocessing`` child as it starts (fork start method). Such a child ends
+        with ``os._exit``, which skips ``atexit``; multiprocessing's own exit function runs its
+        finalizers first, so the exit flush is registered there too (twice is harmless)."""
+        multiprocessing.util.Finalize(None, self._at_exit, exitpriority=100)
 
     def _at_exit(self) -> None:
         # Registered after the provider's own atexit shutdown, so it runs first (atexit is LIFO):
@@ -377,6 +384,8 @@ def configure(
 
     config = Configuration(exporter, provider, processor, otlp_processor, created, the_store, owns_store)
     atexit.register(config._at_exit)
+    # multiprocessing's fork children leave with os._exit (no atexit): flush in its own exit hook.
+    multiprocessing.util.register_after_fork(config, Configuration._in_multiprocessing_child)
     with _lock:
         _current = config
     return config
