@@ -9,11 +9,12 @@ PHOENIX_VENV := .venv-phoenix
 # Pinned: the integration tests read spans back through Phoenix's REST API.
 PHOENIX_PACKAGE := arize-phoenix==20.26.1
 
-.PHONY: help venv test lint demo integration clean
+.PHONY: help venv test lint demo integration reliability clean
 
 help:
 	@echo "make demo         - record a simulated support agent into ./trajectories.db and print the scores"
 	@echo "make test         - run the test suite (asyncio and trio)"
+	@echo "make reliability  - the soak: 10 000 trajectories of 10 steps into the store, asyncio and trio"
 	@echo "make lint         - ruff and mypy --strict"
 	@echo "make integration  - tests against a real Arize Phoenix (installed into $(PHOENIX_VENV))"
 
@@ -31,7 +32,11 @@ $(DEV_STAMP): $(BIN)/python pyproject.toml
 venv: $(DEV_STAMP)
 
 test: $(DEV_STAMP)
-	$(BIN)/python -m pytest -q --ignore=tests/integration
+	$(BIN)/python -m pytest -q --ignore=tests/integration -m "not soak"
+
+# The load test (tests/reliability/test_soak.py); the fault tests beside it run in `make test`.
+reliability: $(DEV_STAMP)
+	$(BIN)/python -m pytest -q -s -m soak tests/reliability
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check src tests examples benchmarks

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -377,3 +378,35 @@ def test_shutdown_flags_a_rooted_trajectory_missing_steps(exporter: TrajectoryEx
     assert got.steps == ()
     assert got.metadata.attributes[A.TRAJECTORY_MISSING_STEPS_ATTRIBUTE] == "4"
     assert exporter.stats.incomplete == 1
+    assert (exporter.stats.missing_roots, exporter.stats.missing_steps) == (0, 4)
+
+
+def test_incomplete_trajectories_are_counted_by_kind_and_logged(
+    sink: ListSink, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The spans a batch processor drops never reach the exporter; what it sees is the evidence:
+    a root short of steps, steps without a root. Both are counted and logged, never silent."""
+    exporter = TrajectoryExporter([sink], dead_letter_path=tmp_path / "dead.jsonl")
+    _, first = _recorded(n_steps=2)
+    _, second = _recorded(n_steps=2)
+    exporter.export(first[-1:])  # only the root: 4 steps missing
+    exporter.export(second[:1])  # only a step: no root
+    with caplog.at_level(logging.WARNING, logger="trajectories"):
+        exporter.shutdown()
+    stats = exporter.stats
+    assert (stats.incomplete, stats.missing_roots, stats.missing_steps) == (2, 1, 4)
+    (message,) = [r.getMessage() for r in caplog.records if r.name == "trajectories"]
+    assert "2 trajectories emitted incomplete (1 without their root span, 4 step spans missing)" in message
+    assert "max_queue_size" in message
+
+
+def test_complete_trajectories_log_nothing(
+    exporter: TrajectoryExporter, sink: ListSink, caplog: pytest.LogCaptureFixture
+) -> None:
+    _, spans = _recorded(n_steps=2)
+    with caplog.at_level(logging.DEBUG, logger="trajectories"):
+        exporter.export(spans)
+        exporter.shutdown()
+    assert len(sink) == 1
+    assert caplog.records == []
+    assert (exporter.stats.incomplete, exporter.stats.missing_roots, exporter.stats.missing_steps) == (0, 0, 0)

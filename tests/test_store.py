@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import uuid
 from collections.abc import Iterator, Sequence
@@ -348,3 +349,28 @@ def test_iter_all_pages_through_equal_start_times(store: SQLiteTrajectoryStore) 
     assert [int(t.id) for t in store.iter_all(batch_size=3)] == [11, *range(1, 11)]
     with pytest.raises(TypeError, match="batch_size"):
         store.iter_all(batch_size="3")  # type: ignore[arg-type]
+
+
+def test_a_write_into_a_removed_database_file_is_refused_not_lost(tmp_path: Path) -> None:
+    """SQLite keeps writing into the file it opened: after the file is deleted (or its directory
+    replaced) the write would "succeed" into a file nobody can open again. The store refuses."""
+    path = tmp_path / "t.db"
+    store = SQLiteTrajectoryStore(path)
+    store.add(traj(1))
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    with pytest.raises(StoreError, match="the file it had open is gone"):
+        store.add(traj(2))
+    store.close()
+
+
+def test_a_write_into_a_replaced_database_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "t.db"
+    store = SQLiteTrajectoryStore(path)
+    store.add(traj(1))
+    other = tmp_path / "other.db"
+    SQLiteTrajectoryStore(other).close()
+    os.replace(other, path)
+    with pytest.raises(StoreError, match="was replaced by another file"):
+        store.add_many([traj(2)])
+    store.close()

@@ -12,6 +12,7 @@ import logging
 import os
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -42,6 +43,8 @@ class ExporterStats:
     spans_seen: int
     trajectories_emitted: int
     incomplete: int
+    missing_roots: int
+    missing_steps: int
     late_spans: int
     unrelated_spans: int
     evicted_traces: int
@@ -73,7 +76,9 @@ class TrajectoryExporter(SpanExporter):
     pushed out by the caps is emitted as incomplete. ``late_memory`` ids of emitted
     trajectories and spans are remembered to count late spans. A failed delivery is retried
     on the next export/flush, ``retry_attempts`` times in all, then written to
-    ``dead_letter_path`` (default ``./trajectories-deadletter.jsonl``, resolved now).
+    ``dead_letter_path`` (default ``./trajectories-deadletter.jsonl``, resolved now). A sink
+    whose call has not returned for ``sink_timeout`` seconds is treated as blocked: it is not
+    called again from other threads, and its trajectories are retried, then dead-lettered.
     """
 
     def __init__(
@@ -88,6 +93,7 @@ class TrajectoryExporter(SpanExporter):
         retry_attempts: int = 3,
         max_retry_queue: int = 10_000,
         dead_letter_path: str | os.PathLike[str] | None = None,
+        sink_timeout: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if isinstance(sinks, (str, bytes)) or not isinstance(sinks, Iterable):
@@ -104,6 +110,7 @@ class TrajectoryExporter(SpanExporter):
         if max_pending_bytes is not None:
             check_int("max_pending_bytes", max_pending_bytes, minimum=1)
         age = _positive_number("max_age", max_age)
+        blocked_after = _positive_number("sink_timeout", sink_timeout)
         if dead_letter_path is None:
             dead_letter_path = DEFAULT_DEAD_LETTER_PATH
         if not isinstance(dead_letter_path, (str, os.PathLike)):
@@ -112,24 +119,44 @@ class TrajectoryExporter(SpanExporter):
             raise TypeError(f"clock must be callable, got {type(clock).__name__}")
         self._clock = clock
         self._lock = threading.Lock()
-        self._buffer = TraceBuffer(
-            max_traces=max_pending_traces,
-            max_spans=max_pending_spans,
-            max_age=age,
-            late_memory=late_memory,
-            max_bytes=max_pending_bytes,
-        )
+        self._bounds = (max_pending_traces, max_pending_spans, age, late_memory, max_pending_bytes)
+        self._buffer = self._new_buffer()
         self._delivery = Delivery(
             checked,
             attempts=retry_attempts,
             max_retry_queue=max_retry_queue,
             dead_letter_path=os.path.abspath(os.fspath(dead_letter_path)),
+            blocked_after=blocked_after,
         )
         self._emitted = 0
         self._incomplete = 0
+        self._missing_roots = 0
+        self._missing_steps = 0
         self._assembly_errors = 0
         self._internal_errors = 0
         self._done = False
+        if hasattr(os, "register_at_fork"):
+            weak = weakref.WeakMethod(self._after_fork_in_child)
+
+            def after_fork_in_child() -> None:
+                method = weak()
+                if method is not None:
+                    method()
+
+            os.register_at_fork(after_in_child=after_fork_in_child)
+
+    def _new_buffer(self) -> TraceBuffer:
+        traces, spans, age, late, max_bytes = self._bounds
+        return TraceBuffer(max_traces=traces, max_spans=spans, max_age=age, late_memory=late, max_bytes=max_bytes)
+
+    def _after_fork_in_child(self) -> None:
+        """A forked child starts empty: the parent's pending spans and retries stay the parent's
+        (the child delivering them too would duplicate them, and replace the parent's complete
+        trajectories in the store with incomplete copies at the child's shutdown), and no lock
+        may be inherited held by the parent's worker thread."""
+        self._lock = threading.Lock()
+        self._buffer = self._new_buffer()
+        self._delivery.reset_after_fork()
 
     # ---------------------------------------------------------------- public
 
@@ -154,6 +181,8 @@ class TrajectoryExporter(SpanExporter):
                 spans_seen=c.spans_seen,
                 trajectories_emitted=self._emitted,
                 incomplete=self._incomplete,
+                missing_roots=self._missing_roots,
+                missing_steps=self._missing_steps,
                 late_spans=c.late_spans,
                 unrelated_spans=c.unrelated_spans,
                 evicted_traces=c.evicted_traces,
@@ -205,8 +234,13 @@ class TrajectoryExporter(SpanExporter):
             self._internal_error("flushing")
         return True
 
-    def shutdown(self) -> None:
-        """Emit everything pending (incomplete ones flagged), deliver, dead-letter what fails, close sinks."""
+    def shutdown(self, timeout_millis: float = 30_000) -> None:
+        """Emit everything pending (incomplete ones flagged), deliver, dead-letter what fails, close sinks.
+
+        A delivery still running in another thread (the batch processor's worker) gets
+        *timeout_millis* to finish; if it is stuck in a sink that does not return, its
+        trajectories are sent to the other sinks and dead-lettered for the blocked one.
+        """
         try:
             with self._lock:
                 if self._done:
@@ -214,9 +248,13 @@ class TrajectoryExporter(SpanExporter):
                 self._done = True
                 ready = self._buffer.drain()
             self._deliver(ready)
-            self._delivery.close()
+            self._delivery.close(max(0.0, float(timeout_millis)) / 1000)
         except Exception:
             self._internal_error("shutting down")
+
+    def _treat_busy_sinks_as_blocked(self) -> None:
+        """From now on a sink with any call in progress counts as blocked (at a stuck exit)."""
+        self._delivery.blocked_after = 0.0
 
     # ---------------------------------------------------------------- internals
 
@@ -236,9 +274,25 @@ class TrajectoryExporter(SpanExporter):
                     exc_info=logger.isEnabledFor(logging.DEBUG),
                 )
                 continue
+        incomplete = sum(1 for p in ready if p.flagged_incomplete)
+        rootless = sum(1 for p in ready if p.root is None)
+        missing = sum(p.missing_steps for p in ready)
         with self._lock:
             self._emitted += len(built)
-            self._incomplete += sum(1 for p in ready if p.flagged_incomplete)
+            self._incomplete += incomplete
+            self._missing_roots += rootless
+            self._missing_steps += missing
+        if incomplete:
+            # Never silently short: the loss happened before the exporter (it cannot see a
+            # BatchSpanProcessor drop a span), but it shows here.
+            logger.warning(
+                "trajectories: %d trajectories emitted incomplete (%d without their root span, %d step spans missing): "
+                "their spans did not all reach the exporter - dropped on the way (a full BatchSpanProcessor queue: "
+                "raise max_queue_size), still running at shutdown, or idle longer than max_age",
+                incomplete,
+                rootless,
+                missing,
+            )
         if built or always or self._delivery.retries_pending:
             self._delivery.deliver(built)
 

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import atexit
 import logging
+import multiprocessing.util
 import os
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import anyio.lowlevel
 from opentelemetry import trace
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
@@ -59,6 +61,9 @@ class Configuration:
         self.otlp_processor = otlp_processor
         self.created_provider = created_provider
         self._closed = False
+        self._guard_lock = threading.Lock()
+        self._guard: threading.Thread | None = None
+        self._guard_box: list[bool] = []
 
     @property
     def otlp_exporter(self) -> SpanExporter | None:
@@ -69,18 +74,59 @@ class Configuration:
         """Push queued spans through the processors, deliver every complete trajectory, retry failed deliveries.
 
         (A BatchSpanProcessor's own ``force_flush`` exports the queue but does not flush its
-        exporter, so the trajectory exporter is flushed here explicitly.)
+        exporter, so the trajectory exporter is flushed here explicitly.) The trajectory
+        processor and exporter are flushed before the OTLP processor, so an OTLP endpoint
+        that is down delays neither the store nor retried deliveries.
+
+        Returns False if something failed or *timeout_millis* passed first: OpenTelemetry's
+        ``force_flush`` ignores its timeout and waits for an export in progress, which a sink
+        that never returns would make forever, so outside an event loop the flush runs in a
+        helper thread and is waited for at most *timeout_millis*. Inside an event loop's
+        thread it runs in the caller (a stream sink needs that loop); call it through
+        ``anyio.to_thread.run_sync`` there.
         """
-        ok = True
-        for p in (self.processor, self.otlp_processor):
-            if p is None:
-                continue
-            try:
-                ok = bool(p.force_flush(timeout_millis)) and ok
-            except Exception:
-                ok = False
-                logger.warning("trajectories: flushing %s failed", type(p).__name__, exc_info=True)
-        return self.exporter.force_flush(timeout_millis) and ok
+        if _in_event_loop():
+            return self._flush_now(timeout_millis)
+        result = self._bounded(self._flush_now, timeout_millis)
+        return bool(result)
+
+    def _flush_now(self, timeout_millis: int) -> bool:
+        ok = _force_flush(self.processor, timeout_millis)
+        ok = self.exporter.force_flush(timeout_millis) and ok
+        if self.otlp_processor is not None:
+            ok = _force_flush(self.otlp_processor, timeout_millis) and ok
+        return ok
+
+    def _bounded(self, work: Callable[[int], bool], timeout_millis: int) -> bool | None:
+        """``work(timeout_millis)`` in a daemon thread, waited for at most *timeout_millis*; None on timeout.
+
+        While an earlier bounded call is still stuck, a new one waits for that one instead of
+        starting another thread that would queue behind the same lock.
+        """
+        with self._guard_lock:
+            guard = self._guard
+            if guard is None or not guard.is_alive():
+                box: list[bool] = []
+
+                def run() -> None:
+                    try:
+                        box.append(work(timeout_millis))
+                    except Exception:
+                        logger.warning("trajectories: flushing failed", exc_info=True)
+                        box.append(False)
+
+                guard = threading.Thread(target=run, name="trajectories-flush", daemon=True)
+                self._guard, self._guard_box = guard, box
+                guard.start()
+            box = self._guard_box
+        guard.join(max(0, timeout_millis) / 1000)
+        if guard.is_alive():
+            logger.error(
+                "trajectories: flush did not finish within %d ms: an export is stuck (a sink that does not return?)",
+                timeout_millis,
+            )
+            return None
+        return box[0] if box else False
 
     def shutdown(self) -> None:
         """Flush, then stop our processors: pending trajectories go out flagged incomplete, sinks close.
@@ -92,6 +138,10 @@ class Configuration:
             return
         self._closed = True
         atexit.unregister(self._at_exit)
+        # A worker stuck in a blocked sink would make the batch processor's shutdown wait 30 s
+        # and then drop the spans still queued behind it: check first (bounded), rescue if stuck.
+        if not _in_event_loop() and self._bounded(self._flush_processor, self.exit_timeout_millis) is None:
+            self._rescue_stuck_export()
         for p in (self.processor, self.otlp_processor):
             if p is None:
                 continue
@@ -108,15 +158,84 @@ class Configuration:
             if _current is self:
                 _current = None
 
+    #: How long the flush at interpreter exit (and before ``shutdown()``) may take before it
+    #: gives up on a stuck export.
+    exit_timeout_millis = 10_000
+
+    def _flush_processor(self, timeout_millis: int) -> bool:
+        return _force_flush(self.processor, timeout_millis)
+
+    def _in_multiprocessing_child(self) -> None:
+        """Run in a ``multiprocessing`` child as it starts (fork start method). Such a child ends
+        with ``os._exit``, which skips ``atexit``; multiprocessing's own exit function runs its
+        finalizers first, so the exit flush is registered there too (twice is harmless)."""
+        multiprocessing.util.Finalize(None, self._at_exit, exitpriority=100)
+
     def _at_exit(self) -> None:
         # Registered after the provider's own atexit shutdown, so it runs first (atexit is LIFO):
         # spans still queued in the batch processor reach the exporter while it can deliver.
-        if not self._closed:
-            self.flush()
+        if self._closed:
+            return
+        if self._bounded(self._flush_now, self.exit_timeout_millis) is None:
+            self._rescue_stuck_export()
+
+    def _rescue_stuck_export(self) -> None:
+        """The exit flush (or the one before ``shutdown()``) is stuck behind an export that does
+        not return (a blocked sink).
+
+        Without this the process would never exit: the provider's own shutdown would wait 30 s
+        for the worker, drop the spans queued behind it, and deliver to the same blocked sink
+        again. Instead: take the spans still
+        queued in the batch processor, hand them to the exporter here, and shut the processor
+        and the exporter down without waiting. The exporter skips the blocked sink, sends
+        everything to the others and dead-letters the rest.
+        """
+        batch = getattr(self.processor, "_batch_processor", None)  # OpenTelemetry internals, best effort
+        queue = getattr(batch, "_queue", None)
+        spans: list[Any] = []
+        if queue is not None:
+            try:
+                while True:
+                    spans.append(queue.pop())  # oldest first
+            except IndexError:
+                pass
+            except Exception:
+                logger.warning("trajectories: could not take the batch processor's queue", exc_info=True)
+        logger.error(
+            "trajectories: an export is stuck; delivering %d queued spans around the blocked sink and shutting down",
+            len(spans),
+        )
+        self.exporter._treat_busy_sinks_as_blocked()  # whatever is still in a sink now is stuck in it
+        if spans:
+            self.exporter.export(spans)
+        shutdown = getattr(batch, "shutdown", None)
+        try:
+            if callable(shutdown):
+                shutdown(timeout_millis=0)  # marks the processor shut down; calls exporter.shutdown(timeout_millis=0)
+            self.exporter.shutdown(timeout_millis=0)  # a no-op if that already did it
+        except Exception:
+            logger.warning("trajectories: shutting down after a stuck flush failed", exc_info=True)
 
     def __repr__(self) -> str:
         provider = type(self.tracer_provider).__name__
         return f"Configuration(provider={provider}, sinks={len(self.exporter.sinks)}, closed={self._closed})"
+
+
+def _force_flush(processor: SpanProcessor, timeout_millis: int) -> bool:
+    try:
+        return bool(processor.force_flush(timeout_millis))
+    except Exception:
+        logger.warning("trajectories: flushing %s failed", type(processor).__name__, exc_info=True)
+        return False
+
+
+def _in_event_loop() -> bool:
+    """Whether this thread runs an asyncio or trio event loop (anyio knows both)."""
+    try:
+        anyio.lowlevel.current_token()
+    except Exception:
+        return False
+    return True
 
 
 def current_configuration() -> Configuration | None:
@@ -172,6 +291,7 @@ def configure(
     capture_content: bool = False,
     redact: Callable[[Any], Any] | None = None,
     max_content_length: int = 4096,
+    sink_timeout: float = 5.0,
 ) -> Configuration:
     """Set up tracing so that every finished trajectory is scored and delivered to *sinks*.
 
@@ -191,6 +311,8 @@ def configure(
       as ``trajectory.step.input`` / ``.output`` JSON, through ``redact`` (a callable from JSON
       values to JSON values; default :func:`redact_secrets`) and cut to ``max_content_length``
       characters (at least 64). See docs/security.md.
+    - ``sink_timeout``: a sink call that has not returned for this many seconds is treated as
+      blocked (skipped, its trajectories retried, then dead-lettered); see docs/reliability.md.
 
     Calling it again shuts the previous configuration down first. A flush is registered to
     run at interpreter exit, before the provider shuts down.
@@ -229,6 +351,7 @@ def configure(
         max_pending_traces=max_pending_traces,
         max_pending_spans=max_pending_spans,
         max_age=max_age,
+        sink_timeout=sink_timeout,
     )
 
     with _lock:
@@ -275,6 +398,8 @@ def configure(
 
     config = Configuration(exporter, provider, processor, otlp_processor, created, the_store, owns_store)
     atexit.register(config._at_exit)
+    # multiprocessing's fork children leave with os._exit (no atexit): flush in its own exit hook.
+    multiprocessing.util.register_after_fork(config, Configuration._in_multiprocessing_child)
     with _lock:
         _current = config
     return config

@@ -89,10 +89,12 @@ class Connection:
     the thread ends the holder is collected and the connection closed: short-lived threads
     do not pile up open connections. (sqlite3.Connection itself cannot be weakly referenced.)"""
 
-    __slots__ = ("__weakref__", "conn")
+    __slots__ = ("__weakref__", "conn", "file_id")
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, file_id: tuple[int, int] | None = None) -> None:
         self.conn = conn
+        #: (device, inode) of the database file when the connection opened it.
+        self.file_id = file_id
 
     def close(self) -> None:
         try:

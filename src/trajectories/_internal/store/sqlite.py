@@ -58,6 +58,14 @@ __all__ = ["SCHEMA_VERSION", "SQLiteTrajectoryStore"]
 logger = logging.getLogger("trajectories.store")
 
 
+def _file_id(path: str) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
 class SQLiteTrajectoryStore(TrajectoryStore):
     """Trajectories in one SQLite file (WAL). Safe to share between threads, and between
     processes that open the same file.
@@ -108,7 +116,7 @@ class SQLiteTrajectoryStore(TrajectoryStore):
                 conn.execute("PRAGMA synchronous = NORMAL")
             except sqlite3.Error as exc:
                 raise StoreError(f"cannot open trajectory database {shown(self.path)}: {exc}") from exc
-            holder = Connection(conn)
+            holder = Connection(conn, _file_id(self.path))
             self._local.holder = holder
             with self._conn_lock:
                 self._connections.add(holder)
@@ -156,8 +164,29 @@ class SQLiteTrajectoryStore(TrajectoryStore):
         self._local = threading.local()
 
     # ------------------------------------------------------------------ writing
+    def _check_file(self) -> None:
+        """Refuse to write through a connection whose database file was removed or replaced.
+
+        SQLite keeps writing into the file it opened, so after ``rm trajectories.db`` (or a
+        deploy that swaps the file or its directory) writes would "succeed" into a file nobody
+        can open again: a silent loss. Raising instead lets the exporter retry and dead-letter.
+        The next write opens the path afresh.
+        """
+        holder: Connection | None = getattr(self._local, "holder", None)
+        if holder is None or holder.file_id is None:
+            return
+        now = _file_id(self.path)
+        if now == holder.file_id:
+            return
+        self._local.holder = None
+        holder.close()
+        state = "is gone" if now is None else "was replaced by another file"
+        raise StoreError(f"write to trajectory database {shown(self.path)} refused: the file it had open {state}")
+
     def _write(self, work: Any) -> Any:
         """Run ``work(conn, seq)`` in one immediate transaction with a fresh sequence number."""
+        self._conn()
+        self._check_file()
         conn = self._conn()
         try:
             conn.execute("BEGIN IMMEDIATE")
