@@ -43,6 +43,10 @@ async def record_everything(provider: TracerProvider) -> None:
     def raiser() -> None:
         raise ValueError("x")
 
+    @step(capture=True)  # content capture is off by default; on for this one step
+    def captured(q: str) -> str:
+        return q.upper()
+
     async with trajectory(
         "everything",
         query="some words",
@@ -54,6 +58,7 @@ async def record_everything(provider: TracerProvider) -> None:
         tracer_provider=provider,
     ) as t:
         tool_step()
+        assert captured("q") == "Q"
         with step("outer") as s:
             s.add_tokens(1, 2)
             s.set_context_embedding([0.5])

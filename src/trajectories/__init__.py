@@ -7,9 +7,11 @@ Everything public is importable from here; the submodules group it by concern:
 """
 
 from .config import (
+    REDACTED,
     Configuration,
     configure,
     current_configuration,
+    redact_secrets,
 )
 from .export import (
     DEFAULT_DEAD_LETTER_PATH,
@@ -133,6 +135,7 @@ __all__ = [
     "PartialVerdict",
     "PastExperience",
     "PatternCategory",
+    "REDACTED",
     "ReasoningError",
     "ReasoningErrorType",
     "Recall",
@@ -186,6 +189,7 @@ __all__ = [
     "open_store",
     "read_jsonl",
     "record_from_span",
+    "redact_secrets",
     "step",
     "trajectory",
     "write_jsonl",

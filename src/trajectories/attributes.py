@@ -32,12 +32,16 @@ __all__ = [
     "STEP_CONFIDENCE",
     "STEP_CONTEXT_EMBEDDING",
     "STEP_INDEX",
+    "STEP_INPUT",
+    "STEP_INPUT_ATTRIBUTE",
     "STEP_OUTCOME",
     "STEP_OUTCOME_ACHIEVED",
     "STEP_OUTCOME_ERROR",
     "STEP_OUTCOME_MISSING",
     "STEP_OUTCOME_REASON",
     "STEP_OUTCOME_SUGGESTIONS",
+    "STEP_OUTPUT",
+    "STEP_OUTPUT_ATTRIBUTE",
     "STEP_PARENT_ATTRIBUTE",
     "STEP_RATIONALE",
     "STEP_TAGS",
@@ -123,10 +127,17 @@ STEP_OUTCOME_SUGGESTIONS: Final = "trajectory.step.outcome.suggestions"
 STEP_TAGS: Final = "trajectory.step.tags"
 STEP_ATTRIBUTES_PREFIX: Final = "trajectory.step.attributes."
 STEP_CONTEXT_EMBEDDING: Final = "trajectory.step.context_embedding"
+# Content capture (off by default; configure(capture_content=True) or @step(capture=True)):
+# redacted, length-limited JSON text of the step's arguments and return value.
+STEP_INPUT: Final = "trajectory.step.input"
+STEP_OUTPUT: Final = "trajectory.step.output"
 
 # --- keys inside metadata attributes --------------------------------------------------------
 #: In a nested step's ``StepMetadata.attributes``: the index of the enclosing step.
 STEP_PARENT_ATTRIBUTE: Final = "parent_step"
+# StepMetadata.attributes keys the exporter fills from trajectory.step.input / .output.
+STEP_INPUT_ATTRIBUTE: Final = "input"
+STEP_OUTPUT_ATTRIBUTE: Final = "output"
 #: In ``TrajectoryMetadata.attributes`` of a trajectory whose root span never arrived.
 TRAJECTORY_INCOMPLETE_ATTRIBUTE: Final = "incomplete"
 #: In ``TrajectoryMetadata.attributes`` of a trajectory emitted without all of its steps

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .validate import Embedding, check_embedding
+from .validate import Embedding, check_embedding, shown
 
 __all__ = ["DEFAULT_DIMENSION", "Embedder", "HashingEmbedder", "embed_text"]
 
@@ -38,12 +38,12 @@ class HashingEmbedder:
 
     def __init__(self, dimension: int = DEFAULT_DIMENSION) -> None:
         if isinstance(dimension, bool) or not isinstance(dimension, int) or dimension < 8:
-            raise ValueError(f"dimension must be an int >= 8, got {dimension!r}")
+            raise ValueError(f"dimension must be an int >= 8, got {shown(dimension)}")
         self.dimension = dimension
 
     def __call__(self, text: str) -> Embedding:
         if not isinstance(text, str):
-            raise TypeError(f"text must be a str, got {type(text).__name__}: {text!r}")
+            raise TypeError(f"text must be a str, got {type(text).__name__}: {shown(text)}")
         vec = np.zeros(self.dimension, dtype=np.float32)
         for word in _WORD.findall(text.lower()):
             self._add(vec, "w:" + word, 1.0)

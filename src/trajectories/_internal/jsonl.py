@@ -15,6 +15,7 @@ from typing import IO, Literal
 
 from .serde import JSONFormatError, loads
 from .trajectory import Trajectory
+from .validate import shown
 
 __all__ = ["iter_jsonl_lines", "read_jsonl", "write_jsonl"]
 
@@ -31,7 +32,7 @@ def _opened_for_writing(target: object, mode: str) -> Iterator[IO[str]]:
     elif hasattr(target, "write"):
         yield target  # type: ignore[misc]  # a caller's open text file: theirs to close
     else:
-        raise TypeError(f"dest must be a path or an open text file, got {type(target).__name__}: {target!r}")
+        raise TypeError(f"dest must be a path or an open text file, got {type(target).__name__}: {shown(target)}")
 
 
 def write_jsonl(dest: PathOrFile, trajectories: Iterable[Trajectory], *, append: bool = False) -> int:
@@ -42,14 +43,14 @@ def write_jsonl(dest: PathOrFile, trajectories: Iterable[Trajectory], *, append:
     written (NaN) a JSONFormatError: the lines before it are already written.
     """
     if not isinstance(append, bool):
-        raise TypeError(f"append must be a bool, got {type(append).__name__}: {append!r}")
+        raise TypeError(f"append must be a bool, got {type(append).__name__}: {shown(append)}")
     if isinstance(trajectories, (str, bytes, Trajectory)) or not isinstance(trajectories, Iterable):
         raise TypeError(f"trajectories must be an iterable of Trajectory, got {type(trajectories).__name__}")
     count = 0
     with _opened_for_writing(dest, "a" if append else "w") as f:
         for i, t in enumerate(trajectories):
             if not isinstance(t, Trajectory):
-                raise TypeError(f"trajectories[{i}] must be a Trajectory, got {type(t).__name__}: {t!r}")
+                raise TypeError(f"trajectories[{i}] must be a Trajectory, got {type(t).__name__}: {shown(t)}")
             f.write(t.to_json())
             f.write("\n")
             count += 1
@@ -72,7 +73,7 @@ def _check_source(src: object) -> None:
     if isinstance(src, (str, os.PathLike)):
         os.stat(src)  # a missing file is FileNotFoundError now; the file itself is opened on first next()
     elif not hasattr(src, "readline"):
-        raise TypeError(f"src must be a path or an open text file, got {type(src).__name__}: {src!r}")
+        raise TypeError(f"src must be a path or an open text file, got {type(src).__name__}: {shown(src)}")
 
 
 def _iter_lines(src: PathOrFile) -> Generator[tuple[int, Trajectory | JSONFormatError], None, None]:
@@ -103,7 +104,7 @@ def read_jsonl(src: PathOrFile, *, errors: Literal["raise", "skip"] = "raise") -
     goes on. Blank lines are ignored.
     """
     if errors not in ("raise", "skip"):
-        raise ValueError(f"errors must be 'raise' or 'skip', got {errors!r}")
+        raise ValueError(f"errors must be 'raise' or 'skip', got {shown(errors)}")
     _check_source(src)
     return _read(src, errors)
 

@@ -15,7 +15,7 @@ from typing import ClassVar
 import numpy as np
 
 from .jsonable import JSONSerializable
-from .validate import check_int, check_str, check_str_seq, clamp_unit, f32
+from .validate import check_int, check_str, check_str_seq, clamp_unit, f32, shown
 
 __all__ = [
     "CapabilityLimit",
@@ -214,8 +214,8 @@ def _reasoning_type(value: object) -> ReasoningErrorType:
             if value in (member.name, member.value):
                 return member
         names = ", ".join(m.name for m in ReasoningErrorType)
-        raise ValueError(f"ReasoningError.error_type must be one of {names}, got {value!r}")
-    raise TypeError(f"ReasoningError.error_type must be a ReasoningErrorType, got {type(value).__name__}: {value!r}")
+        raise ValueError(f"ReasoningError.error_type must be one of {names}, got {shown(value)}")
+    raise TypeError(f"ReasoningError.error_type must be a ReasoningErrorType, got {type(value).__name__}: {shown(value)}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -395,7 +395,7 @@ class FailureVerdict(Verdict):
 
     def __post_init__(self) -> None:
         if not isinstance(self.cause, RootCause):
-            raise TypeError(f"FailureVerdict.cause must be a RootCause, got {type(self.cause).__name__}: {self.cause!r}")
+            raise TypeError(f"FailureVerdict.cause must be a RootCause, got {type(self.cause).__name__}: {shown(self.cause)}")
 
     @property
     def is_failure(self) -> bool:
@@ -437,11 +437,11 @@ class RecoveredVerdict(Verdict):
         if not isinstance(self.original_failure, RootCause):
             raise TypeError(
                 "RecoveredVerdict.original_failure must be a RootCause, "
-                f"got {type(self.original_failure).__name__}: {self.original_failure!r}"
+                f"got {type(self.original_failure).__name__}: {shown(self.original_failure)}"
             )
         check_int("RecoveredVerdict.reflection_attempts", self.reflection_attempts)
         if self.reflection_attempts >= 1 << 32:  # a u32 in ruvllm
-            raise ValueError(f"RecoveredVerdict.reflection_attempts must fit a u32, got {self.reflection_attempts!r}")
+            raise ValueError(f"RecoveredVerdict.reflection_attempts must fit a u32, got {shown(self.reflection_attempts)}")
         object.__setattr__(self, "final_quality", clamp_unit("RecoveredVerdict.final_quality", self.final_quality))
 
     @property

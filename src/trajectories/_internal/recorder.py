@@ -24,6 +24,7 @@ from .validate import (
     check_str_map,
     check_str_seq,
     check_unit,
+    shown,
 )
 
 __all__ = ["TrajectoryRecorder"]
@@ -67,7 +68,7 @@ class TrajectoryRecorder:
     ) -> None:
         self.id: TrajectoryId = new_trajectory_id() if id is None else TrajectoryId(id)
         if uuid is not None and not isinstance(uuid, uuid_mod.UUID):
-            raise TypeError(f"uuid must be a uuid.UUID, got {type(uuid).__name__}: {uuid!r}")
+            raise TypeError(f"uuid must be a uuid.UUID, got {type(uuid).__name__}: {shown(uuid)}")
         self.uuid = uuid if uuid is not None else uuid_mod.uuid4()
         self._query_embedding = check_embedding("query_embedding", query_embedding)
         self._response_embedding: Any = None
@@ -199,7 +200,7 @@ class TrajectoryRecorder:
     def complete(self, verdict: Verdict) -> Trajectory:
         """Finish the trajectory: set the verdict, the end time, the latency and the quality."""
         if not isinstance(verdict, Verdict):
-            raise TypeError(f"verdict must be a Verdict, got {type(verdict).__name__}: {verdict!r}")
+            raise TypeError(f"verdict must be a Verdict, got {type(verdict).__name__}: {shown(verdict)}")
         self._check_open()
         latency_ms = _elapsed_ms(self._start_ns, time.monotonic_ns())
         trajectory = Trajectory.build(
@@ -261,5 +262,5 @@ class _StepScope:
     @outcome.setter
     def outcome(self, value: StepOutcome) -> None:
         if not isinstance(value, StepOutcome):
-            raise TypeError(f"outcome must be a StepOutcome, got {type(value).__name__}: {value!r}")
+            raise TypeError(f"outcome must be a StepOutcome, got {type(value).__name__}: {shown(value)}")
         self._outcome = value

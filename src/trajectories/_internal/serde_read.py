@@ -337,4 +337,8 @@ def loads(cls: type[T], text: str | bytes | bytearray) -> T:
         raise JSONFormatError(f"invalid JSON: not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
     except RecursionError:
         raise JSONFormatError("invalid JSON: nested too deeply") from None
+    except JSONFormatError:
+        raise
+    except ValueError as exc:  # an integer of more than sys.get_int_max_str_digits() digits
+        raise JSONFormatError(f"invalid JSON: {str(exc).split(';')[0]}") from None
     return from_dict(cls, data)  # its depth is the schema's, never the document's

@@ -41,7 +41,7 @@ from .outcome import (
     Verdict,
 )
 from .trajectory import StepMetadata, Trajectory, TrajectoryMetadata, TrajectoryStep
-from .validate import Embedding, f32
+from .validate import Embedding, f32, shown
 
 __all__ = ["dumps", "format_time", "to_dict"]
 
@@ -52,7 +52,7 @@ def _w_f32(value: float, path: str) -> float:
         v = f32(v)
     if not math.isfinite(v):
         raise JSONFormatError(
-            f"cannot write {v!r}: JSON has no NaN or infinity (serde would write null and fail to read it back)", path
+            f"cannot write {shown(v)}: JSON has no NaN or infinity (serde would write null and fail to read it back)", path
         )
     return v
 
@@ -72,7 +72,7 @@ def _w_opt_embedding(value: Embedding | None, path: str) -> list[float] | None:
 def format_time(value: datetime) -> str:
     """RFC 3339 in UTC with ``Z``: 0, 3 or 6 fractional digits, the fewest that are exact."""
     if value.tzinfo is None:
-        raise JSONFormatError(f"cannot write a naive datetime {value!r}; times must be timezone-aware")
+        raise JSONFormatError(f"cannot write a naive datetime {shown(value)}; times must be timezone-aware")
     v = value.astimezone(timezone.utc)
     base = f"{v.year:04d}-{v.month:02d}-{v.day:02d}T{v.hour:02d}:{v.minute:02d}:{v.second:02d}"
     us = v.microsecond
@@ -216,7 +216,7 @@ def to_dict(value: object) -> Any:
 def dumps(value: object, indent: int | None = None) -> str:
     """``to_dict`` then JSON text: compact like ``serde_json::to_string``, or indented."""
     if indent is not None and (isinstance(indent, bool) or not isinstance(indent, int) or indent < 0):
-        raise TypeError(f"indent must be None or an int >= 0, got {indent!r}")
+        raise TypeError(f"indent must be None or an int >= 0, got {shown(indent)}")
     data = to_dict(value)
     try:
         if indent is None:
@@ -229,5 +229,5 @@ def dumps(value: object, indent: int | None = None) -> str:
         text.encode("utf-8")  # one pass in C; Rust strings (and UTF-8 files) cannot hold lone surrogates
     except UnicodeEncodeError as exc:
         bad = text[exc.start : exc.end]
-        raise JSONFormatError(f"cannot write a string holding a lone surrogate {bad!r}: it is not valid UTF-8") from None
+        raise JSONFormatError(f"cannot write a string holding a lone surrogate {shown(bad)}: it is not valid UTF-8") from None
     return text

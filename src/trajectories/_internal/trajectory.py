@@ -27,6 +27,7 @@ from .validate import (
     check_unit,
     embeddings_equal,
     f32,
+    shown,
 )
 
 __all__ = [
@@ -51,9 +52,9 @@ class TrajectoryId(int):
 
     def __new__(cls, value: int) -> TrajectoryId:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise TypeError(f"TrajectoryId must be an int, got {type(value).__name__}: {value!r}")
+            raise TypeError(f"TrajectoryId must be an int, got {type(value).__name__}: {shown(value)}")
         if not 0 <= value < _U64:
-            raise ValueError(f"TrajectoryId must be an unsigned 64-bit integer, got {value!r}")
+            raise ValueError(f"TrajectoryId must be an unsigned 64-bit integer, got {shown(value)}")
         return super().__new__(cls, value)
 
     def __str__(self) -> str:
@@ -70,9 +71,9 @@ def new_trajectory_id() -> TrajectoryId:
 
 def _check_time(name: str, value: object) -> datetime:
     if not isinstance(value, datetime):
-        raise TypeError(f"{name} must be a datetime, got {type(value).__name__}: {value!r}")
+        raise TypeError(f"{name} must be a datetime, got {type(value).__name__}: {shown(value)}")
     if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"{name} must be timezone-aware (UTC), got naive {value!r}")
+        raise ValueError(f"{name} must be timezone-aware (UTC), got naive {shown(value)}")
     return value.astimezone(timezone.utc)
 
 
@@ -121,7 +122,9 @@ class TrajectoryStep(JSONSerializable):
         check_str("TrajectoryStep.action", self.action)
         check_str("TrajectoryStep.rationale", self.rationale)
         if not isinstance(self.outcome, StepOutcome):
-            raise TypeError(f"TrajectoryStep.outcome must be a StepOutcome, got {type(self.outcome).__name__}: {self.outcome!r}")
+            raise TypeError(
+                f"TrajectoryStep.outcome must be a StepOutcome, got {type(self.outcome).__name__}: {shown(self.outcome)}"
+            )
         _set(self, "confidence", check_unit("TrajectoryStep.confidence", self.confidence))
         check_int("TrajectoryStep.latency_ms", self.latency_ms)
         _set(self, "timestamp", _check_time("TrajectoryStep.timestamp", self.timestamp))
@@ -227,7 +230,7 @@ class Trajectory(JSONSerializable):
     def __post_init__(self) -> None:
         _set(self, "id", TrajectoryId(self.id))
         if not isinstance(self.uuid, uuid_mod.UUID):
-            raise TypeError(f"Trajectory.uuid must be a uuid.UUID, got {type(self.uuid).__name__}: {self.uuid!r}")
+            raise TypeError(f"Trajectory.uuid must be a uuid.UUID, got {type(self.uuid).__name__}: {shown(self.uuid)}")
         _set(self, "query_embedding", check_embedding("Trajectory.query_embedding", self.query_embedding))
         _set(self, "response_embedding", check_opt_embedding("Trajectory.response_embedding", self.response_embedding))
         steps = tuple(self.steps)
@@ -236,7 +239,7 @@ class Trajectory(JSONSerializable):
                 raise TypeError(f"Trajectory.steps[{i}] must be a TrajectoryStep, got {type(s).__name__}")
         _set(self, "steps", steps)
         if not isinstance(self.verdict, Verdict):
-            raise TypeError(f"Trajectory.verdict must be a Verdict, got {type(self.verdict).__name__}: {self.verdict!r}")
+            raise TypeError(f"Trajectory.verdict must be a Verdict, got {type(self.verdict).__name__}: {shown(self.verdict)}")
         _set(self, "quality", check_f32("Trajectory.quality", self.quality))
         check_int("Trajectory.total_latency_ms", self.total_latency_ms)
         _set(self, "started_at", _check_time("Trajectory.started_at", self.started_at))

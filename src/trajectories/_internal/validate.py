@@ -16,6 +16,21 @@ import numpy.typing as npt
 Embedding = npt.NDArray[np.float32]
 
 
+def shown(value: object, limit: int = 200) -> str:
+    """``repr(value)`` for an error message: at most *limit* characters, and never raising.
+
+    A bad argument must fail with the TypeError/ValueError that names it, not with whatever
+    its ``__repr__`` raises, nor with a message the size of a 100 MB string.
+    """
+    try:
+        text = repr(value)
+    except Exception:
+        return f"<{type(value).__name__} object>"
+    if not isinstance(text, str):
+        return f"<{type(value).__name__} object>"
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
 def f32(value: float) -> float:
     """Round *value* to float32 and return the shortest decimal that reads back to it.
 
@@ -30,7 +45,7 @@ def f32(value: float) -> float:
 
 def check_str(field: str, value: object) -> str:
     if not isinstance(value, str):
-        raise TypeError(f"{field} must be a str, got {type(value).__name__}: {value!r}")
+        raise TypeError(f"{field} must be a str, got {type(value).__name__}: {shown(value)}")
     return value
 
 
@@ -44,11 +59,11 @@ U64_MAX = (1 << 64) - 1
 def check_int(field: str, value: object, *, minimum: int = 0, maximum: int = U64_MAX) -> int:
     """An int (not a bool) in [minimum, maximum]: by default what a Rust u64 can hold."""
     if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{field} must be an int, got {type(value).__name__}: {value!r}")
+        raise TypeError(f"{field} must be an int, got {type(value).__name__}: {shown(value)}")
     if value < minimum:
-        raise ValueError(f"{field} must be >= {minimum}, got {value!r}")
+        raise ValueError(f"{field} must be >= {minimum}, got {shown(value)}")
     if value > maximum:
-        raise ValueError(f"{field} must be <= {maximum} (it is an unsigned 64-bit integer), got {value!r}")
+        raise ValueError(f"{field} must be <= {maximum} (it is an unsigned 64-bit integer), got {shown(value)}")
     return value
 
 
@@ -58,10 +73,10 @@ def check_opt_int(field: str, value: object) -> int | None:
 
 def check_float(field: str, value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
-        raise TypeError(f"{field} must be a number, got {type(value).__name__}: {value!r}")
+        raise TypeError(f"{field} must be a number, got {type(value).__name__}: {shown(value)}")
     result = float(value)
     if not math.isfinite(result):
-        raise ValueError(f"{field} must be finite, got {result!r}")
+        raise ValueError(f"{field} must be finite, got {shown(result)}")
     return result
 
 
@@ -69,7 +84,7 @@ def check_f32(field: str, value: object) -> float:
     """A finite number that stays finite as float32 (1e39 would become infinity)."""
     result = f32(check_float(field, value))
     if not math.isfinite(result):
-        raise ValueError(f"{field} must fit a float32, got {value!r}")
+        raise ValueError(f"{field} must fit a float32, got {shown(value)}")
     return result
 
 
@@ -77,7 +92,7 @@ def check_unit(field: str, value: object) -> float:
     """A number in [0, 1]: confidences. Out of range is an error, not clamped."""
     result = check_float(field, value)
     if not 0.0 <= result <= 1.0:
-        raise ValueError(f"{field} must be within [0, 1], got {result!r}")
+        raise ValueError(f"{field} must be within [0, 1], got {shown(result)}")
     return f32(result)
 
 
@@ -88,7 +103,7 @@ def clamp_unit(field: str, value: object) -> float:
 
 def check_str_seq(field: str, values: object) -> tuple[str, ...]:
     if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
-        raise TypeError(f"{field} must be a sequence of str, got {type(values).__name__}: {values!r}")
+        raise TypeError(f"{field} must be a sequence of str, got {type(values).__name__}: {shown(values)}")
     out = tuple(values)
     for i, item in enumerate(out):
         check_str(f"{field}[{i}]", item)
@@ -97,11 +112,11 @@ def check_str_seq(field: str, values: object) -> tuple[str, ...]:
 
 def check_str_map(field: str, values: object) -> dict[str, str]:
     if not isinstance(values, Mapping):
-        raise TypeError(f"{field} must be a mapping of str to str, got {type(values).__name__}: {values!r}")
+        raise TypeError(f"{field} must be a mapping of str to str, got {type(values).__name__}: {shown(values)}")
     out: dict[str, str] = {}
     for key, item in values.items():
         check_str(f"{field} key", key)
-        out[key] = check_str(f"{field}[{key!r}]", item)
+        out[key] = check_str(f"{field}[{shown(key)}]", item)
     return out
 
 

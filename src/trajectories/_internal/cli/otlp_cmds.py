@@ -25,6 +25,7 @@ from .render import Progress
 __all__ = ["import_otlp_file", "register"]
 
 ENV_TOKEN = "TRAJECTORIES_TOKEN"
+DEFAULT_MAX_PENDING_BYTES = 256 * 1024 * 1024
 
 
 def _print_sink(trajectory: Trajectory) -> None:
@@ -47,7 +48,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
             sinks.append(JsonlSink(args.jsonl))
         if args.print:
             sinks.append(_print_sink)
-        exporter = TrajectoryExporter(sinks, max_age=args.max_age, dead_letter_path=args.dead_letter)
+        exporter = TrajectoryExporter(
+            sinks, max_age=args.max_age, dead_letter_path=args.dead_letter, max_pending_bytes=args.max_pending_bytes
+        )
         stop = threading.Event()
 
         def tick() -> None:  # expiry is checked on export and flush: flush while idle too
@@ -138,6 +141,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: a
     p.add_argument("--port", type=int, default=4318, help="port (default 4318, OTLP/HTTP's)")
     p.add_argument("--token", default=None, help=f"require 'Authorization: Bearer TOKEN' (default ${ENV_TOKEN})")
     p.add_argument("--max-body", type=int, default=16 * 1024 * 1024, metavar="BYTES", help="largest body, after gzip (16 MiB)")
+    p.add_argument(
+        "--max-pending-bytes",
+        type=int,
+        default=DEFAULT_MAX_PENDING_BYTES,
+        metavar="BYTES",
+        help="most body bytes held for traces waiting for their root; beyond, the oldest are stored incomplete (256 MiB)",
+    )
     p.add_argument("--max-age", type=float, default=300.0, metavar="SECONDS", help="emit a rootless trace as incomplete after")
     p.add_argument("--jsonl", metavar="FILE", help="also append each trajectory as ruvllm JSON to FILE")
     p.add_argument("--print", action="store_true", help="also print a line per trajectory to stdout")

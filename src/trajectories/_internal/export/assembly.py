@@ -42,18 +42,27 @@ __all__ = [
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _EMPTY: Embedding = check_embedding("empty", [])
 _ID_MASK = (1 << 63) - 1
+_U64_MAX = (1 << 64) - 1
+_U32_MAX = (1 << 32) - 1
+#: The latest time a datetime can hold (9999-12-31), in epoch ns: times from untrusted input are clamped to it.
+_MAX_NS = (datetime(9999, 12, 31, tzinfo=timezone.utc) - _EPOCH) // timedelta(microseconds=1) * 1000
 #: GenAI operations that aggregate their children's usage: their tokens would count twice.
 _AGGREGATE_OPERATIONS = frozenset({A.OPERATION_INVOKE_AGENT, "create_agent"})
 _ERROR = 2
+#: Captured content (span attribute -> StepMetadata.attributes key).
+_CONTENT = ((A.STEP_INPUT, A.STEP_INPUT_ATTRIBUTE), (A.STEP_OUTPUT, A.STEP_OUTPUT_ATTRIBUTE))
 
 
 def ns_to_datetime(ns: int) -> datetime:
-    """Epoch nanoseconds as an aware UTC datetime, in integer arithmetic (as the instrumentation does)."""
-    return _EPOCH + timedelta(microseconds=ns // 1000)
+    """Epoch nanoseconds as an aware UTC datetime, in integer arithmetic (as the instrumentation does).
+
+    Times outside what a datetime holds (from a malformed payload) are clamped to 1970..9999.
+    """
+    return _EPOCH + timedelta(microseconds=min(max(ns, 0), _MAX_NS) // 1000)
 
 
 def _ms(start_ns: int, end_ns: int) -> int:
-    return max(0, (end_ns - start_ns) // 1_000_000)
+    return min(_U64_MAX, max(0, (end_ns - start_ns) // 1_000_000))
 
 
 def trajectory_id_of(attributes: Mapping[str, Any]) -> int | None:
@@ -81,10 +90,16 @@ class Fold:
 
 
 def _opt_int(attributes: Mapping[str, Any], key: str) -> int | None:
+    """A non-negative int that fits a u64 (every integer field of the model), else None."""
     value = attributes.get(key)
     if type(value) is int or (isinstance(value, int) and not isinstance(value, bool)):  # exact int first: the common case
-        return value if value >= 0 else None
+        return value if 0 <= value <= _U64_MAX else None
     return None
+
+
+def _sum_u64(*values: int) -> int:
+    """Token totals saturate at u64's maximum instead of failing the trajectory."""
+    return min(_U64_MAX, sum(values))
 
 
 def _opt_str(attributes: Mapping[str, Any], key: str) -> str | None:
@@ -117,6 +132,7 @@ class PendingTrajectory:
     folds: list[Fold] = field(default_factory=list)
     others: int = 0  # spans that carry the id but are neither root nor step
     foreign: int = 0  # spans we did not make, found under this trajectory (folded or not)
+    size: int = 0  # bytes of the root and step spans held (SpanRecord.size), for the buffer's byte cap
 
     @property
     def span_count(self) -> int:
@@ -198,6 +214,8 @@ def _root_cause(attrs: Mapping[str, Any]) -> RootCause:
         return RootCause.unknown("no root cause recorded")
     try:
         return from_dict(RootCause, json.loads(text))
+    except RecursionError:
+        return RootCause.unknown("unreadable root cause: nested too deeply")
     except (ValueError, JSONFormatError) as exc:
         return RootCause.unknown(f"unreadable root cause: {exc}")
 
@@ -212,7 +230,7 @@ def _verdict(root: SpanLike, steps: Sequence[TrajectoryStep]) -> Verdict:
     if kind == "partial":
         return Verdict.partial(_number(attrs, A.TRAJECTORY_VERDICT_COMPLETION_RATIO, 0.0))
     if kind == "recovered_via_reflection":
-        attempts = _opt_int(attrs, A.TRAJECTORY_VERDICT_REFLECTION_ATTEMPTS) or 0
+        attempts = min(_U32_MAX, _opt_int(attrs, A.TRAJECTORY_VERDICT_REFLECTION_ATTEMPTS) or 0)
         return Verdict.recovered(_root_cause(attrs), attempts, _number(attrs, A.TRAJECTORY_VERDICT_FINAL_QUALITY, 0.0))
     # No verdict on the root (a producer other than this SDK): decide by DESIGN's rules.
     if root.status_code == _ERROR:
@@ -243,13 +261,17 @@ def _step(span: SpanLike, folds: Sequence[Fold]) -> TrajectoryStep:
     out = _opt_int(attrs, A.GEN_AI_USAGE_OUTPUT_TOKENS)
     for f in folds:
         if f.input_tokens is not None:
-            inp = (inp or 0) + f.input_tokens
+            inp = _sum_u64(inp or 0, f.input_tokens)
         if f.output_tokens is not None:
-            out = (out or 0) + f.output_tokens
+            out = _sum_u64(out or 0, f.output_tokens)
         model = model if model is not None else f.model
         tool = tool if tool is not None else f.tool
     tags = _str_seq(attrs.get(A.STEP_TAGS))
     step_attrs = _prefixed(attrs, A.STEP_ATTRIBUTES_PREFIX)
+    for span_key, meta_key in _CONTENT:
+        text = attrs.get(span_key)
+        if isinstance(text, str):
+            step_attrs[meta_key] = text
     metadata = None
     if tool is not None or model is not None or inp is not None or out is not None or tags or step_attrs:
         metadata = StepMetadata(
@@ -306,8 +328,8 @@ def build_trajectory(pending: PendingTrajectory) -> Trajectory:
         session_id=_opt_str(attrs, A.SESSION_ID) or _opt_str(attrs, A.GEN_AI_CONVERSATION_ID),
         user_id=_opt_str(attrs, A.USER_ID),
         request_type=_opt_str(attrs, A.TRAJECTORY_REQUEST_TYPE),
-        total_input_tokens=(_opt_int(attrs, A.GEN_AI_USAGE_INPUT_TOKENS) or 0) + fold_in,
-        total_output_tokens=(_opt_int(attrs, A.GEN_AI_USAGE_OUTPUT_TOKENS) or 0) + fold_out,
+        total_input_tokens=_sum_u64(_opt_int(attrs, A.GEN_AI_USAGE_INPUT_TOKENS) or 0, fold_in),
+        total_output_tokens=_sum_u64(_opt_int(attrs, A.GEN_AI_USAGE_OUTPUT_TOKENS) or 0, fold_out),
         models_used=_unique([*base_models, *(f.model for f in fold_order)]),
         tools_invoked=_unique([*base_tools, *(f.tool for f in fold_order)]),
         tags=_str_seq(attrs.get(A.TRAJECTORY_TAGS)),
@@ -336,10 +358,14 @@ def _incomplete(pending: PendingTrajectory, steps: tuple[TrajectoryStep, ...], f
     end = max((s.end_ns for s in spans), default=start)
     verdict = _ratio_verdict(steps, success_if_all=False)
     metadata = TrajectoryMetadata(
-        total_input_tokens=sum(s.metadata.input_tokens or 0 for s in steps if s.metadata)
-        + sum(f.input_tokens or 0 for f in folds if f.step is None),
-        total_output_tokens=sum(s.metadata.output_tokens or 0 for s in steps if s.metadata)
-        + sum(f.output_tokens or 0 for f in folds if f.step is None),
+        total_input_tokens=_sum_u64(
+            *(s.metadata.input_tokens or 0 for s in steps if s.metadata),
+            *(f.input_tokens or 0 for f in folds if f.step is None),
+        ),
+        total_output_tokens=_sum_u64(
+            *(s.metadata.output_tokens or 0 for s in steps if s.metadata),
+            *(f.output_tokens or 0 for f in folds if f.step is None),
+        ),
         models_used=_unique([*(s.metadata.model for s in steps if s.metadata), *(f.model for f in folds)]),
         tools_invoked=_unique([*(s.metadata.tool_used for s in steps if s.metadata), *(f.tool for f in folds)]),
         attributes={A.TRAJECTORY_INCOMPLETE_ATTRIBUTE: "true"},

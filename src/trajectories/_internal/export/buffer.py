@@ -31,6 +31,7 @@ class BufferCounters:
     late_spans: int = 0
     unrelated_spans: int = 0
     evicted_traces: int = 0
+    duplicate_spans: int = 0
 
 
 @dataclass(slots=True)
@@ -42,14 +43,20 @@ class _Trace:
     owned: dict[int, list[int]] = field(default_factory=dict)  # trajectory id -> its span ids in ``owners``
     waiting: dict[int, list[SpanLike]] = field(default_factory=dict)  # parent span id -> foreign children
     spans: int = 0
+    waiting_size: int = 0  # bytes of the spans in ``waiting``
 
 
 class TraceBuffer:
     """Groups spans into trajectories; hands back each one when complete, expired or evicted."""
 
-    def __init__(self, *, max_traces: int, max_spans: int, max_age: float, late_memory: int) -> None:
+    def __init__(
+        self, *, max_traces: int, max_spans: int, max_age: float, late_memory: int, max_bytes: int | None = None
+    ) -> None:
         self.max_traces = max_traces
         self.max_spans = max_spans
+        self.max_bytes = max_bytes
+        self._byte_cap: float = float("inf") if max_bytes is None else max_bytes  # one comparison per span
+        self._bytes = 0
         self.max_age = max_age
         self.late_memory = late_memory
         self.counters = BufferCounters()
@@ -65,6 +72,11 @@ class TraceBuffer:
     @property
     def pending_spans(self) -> int:
         return self._spans
+
+    @property
+    def pending_bytes(self) -> int:
+        """What the pending spans weighed as they arrived (spans without a size count 0; 0 without a byte cap)."""
+        return self._bytes
 
     # ---------------------------------------------------------------- adding
 
@@ -85,7 +97,9 @@ class TraceBuffer:
             else:
                 self._add_member(trace, span, tid, ready)
             self._drop_if_empty(trace)
-            while self._traces and (len(self._traces) > self.max_traces or self._spans > self.max_spans):
+            while self._traces and (
+                len(self._traces) > self.max_traces or self._spans > self.max_spans or self._bytes > self._byte_cap
+            ):
                 self.counters.evicted_traces += 1
                 ready.extend(self._pop_trace(next(iter(self._traces))))
         return ready
@@ -94,11 +108,18 @@ class TraceBuffer:
         if tid in self._emitted_ids:
             self.counters.late_spans += 1 + self._discard_waiting(trace, span.span_id)
             return
+        if span.span_id in trace.owners:  # the same span again (a client's retry): the first one counts
+            self.counters.duplicate_spans += 1
+            return
         p = trace.trajectories.get(tid)
         if p is None:
             p = trace.trajectories[tid] = PendingTrajectory(tid, span.trace_id)
             trace.owned[tid] = []
         add_member(p, span)
+        if self.max_bytes is not None:  # spans are weighed only when there is a byte cap
+            size = getattr(span, "size", 0)
+            p.size += size
+            self._bytes += size
         self._own(trace, span.span_id, member_owner(span, tid))
         if p.complete:  # the root, and every step it counts (children may come after their root)
             ready.append(self._take(trace, tid))
@@ -110,6 +131,9 @@ class TraceBuffer:
             # nor anything waiting under it can belong to one.
             self.counters.unrelated_spans += 1 + self._discard_waiting(trace, span.span_id)
             return
+        if span.span_id in trace.owners:
+            self.counters.duplicate_spans += 1
+            return
         owner = trace.owners.get(parent)
         if owner is not None:
             self._resolve(trace, span, owner)
@@ -119,6 +143,10 @@ class TraceBuffer:
             trace.waiting.setdefault(parent, []).append(span)
             trace.spans += 1
             self._spans += 1
+            if self.max_bytes is not None:
+                size = getattr(span, "size", 0)
+                trace.waiting_size += size
+                self._bytes += size
 
     def _own(self, trace: _Trace, span_id: int, owner: Owner) -> None:
         trace.owners[span_id] = owner
@@ -129,10 +157,14 @@ class TraceBuffer:
         if children:
             trace.spans -= len(children)
             self._spans -= len(children)
+            self._unwait(trace, children)  # folded now: only a few numbers stay
             for child in children:
                 self._resolve(trace, child, owner)
 
     def _resolve(self, trace: _Trace, span: SpanLike, owner: Owner) -> None:
+        if span.span_id in trace.owners:  # a duplicate that waited beside the original
+            self.counters.duplicate_spans += 1
+            return
         p = trace.trajectories[owner[0]]
         p.foreign += 1
         fold = fold_of(span, owner[1])
@@ -148,10 +180,18 @@ class TraceBuffer:
             children = trace.waiting.pop(stack.pop(), None)
             if children:
                 dropped += len(children)
+                self._unwait(trace, children)
                 stack.extend(c.span_id for c in children)
         trace.spans -= dropped
         self._spans -= dropped
         return dropped
+
+    def _unwait(self, trace: _Trace, spans: list[SpanLike]) -> None:
+        if self.max_bytes is None:
+            return
+        size = sum(getattr(s, "size", 0) for s in spans)
+        trace.waiting_size -= size
+        self._bytes -= size
 
     # ---------------------------------------------------------------- taking out
 
@@ -164,6 +204,7 @@ class TraceBuffer:
         trace.spans -= len(span_ids)
         self._spans -= len(span_ids)
         self._remember(self._emitted_ids, tid)
+        self._bytes -= p.size
         return p
 
     def _remember(self, lru: OrderedDict[tuple[int, int], None] | OrderedDict[int, None], key: object) -> None:
@@ -180,6 +221,7 @@ class TraceBuffer:
         out = [self._take(trace, tid) for tid in list(trace.trajectories)]
         self.counters.unrelated_spans += sum(len(c) for c in trace.waiting.values())
         self._spans -= trace.spans
+        self._bytes -= trace.waiting_size
         del self._traces[trace_id]
         return out
 

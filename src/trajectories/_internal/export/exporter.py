@@ -22,7 +22,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from ..trajectory import Trajectory
-from ..validate import check_int
+from ..validate import check_int, shown
 from .assembly import PendingTrajectory, build_trajectory
 from .buffer import TraceBuffer
 from .delivery import Delivery
@@ -57,18 +57,21 @@ class ExporterStats:
     internal_errors: int
     pending_traces: int
     pending_spans: int
+    pending_bytes: int = 0
+    duplicate_spans: int = 0
 
 
 def _positive_number(name: str, value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise ValueError(f"{name} must be a positive number, got {value!r}")
+        raise ValueError(f"{name} must be a positive number, got {shown(value)}")
     return float(value)
 
 
 class TrajectoryExporter(SpanExporter):
     """Turns finished spans into scored :class:`Trajectory` objects and delivers them to *sinks*.
 
-    Bounds: at most ``max_pending_traces`` traces and ``max_pending_spans`` spans wait for
+    Bounds: at most ``max_pending_traces`` traces and ``max_pending_spans`` spans (and, when
+    set, ``max_pending_bytes`` bytes of spans that carry a size: the OTLP receiver's) wait for
     their root; a trace idle for ``max_age`` seconds (checked on every export and flush) or
     pushed out by the caps is emitted as incomplete. ``late_memory`` ids of emitted
     trajectories and spans are remembered to count late spans. A failed delivery is retried
@@ -84,6 +87,7 @@ class TrajectoryExporter(SpanExporter):
         *,
         max_pending_traces: int = 10_000,
         max_pending_spans: int = 200_000,
+        max_pending_bytes: int | None = None,
         max_age: float = 300.0,
         late_memory: int = 100_000,
         retry_attempts: int = 3,
@@ -103,6 +107,8 @@ class TrajectoryExporter(SpanExporter):
         ):
             check_int(name, value, minimum=1)
         check_int("max_retry_queue", max_retry_queue)
+        if max_pending_bytes is not None:
+            check_int("max_pending_bytes", max_pending_bytes, minimum=1)
         age = _positive_number("max_age", max_age)
         blocked_after = _positive_number("sink_timeout", sink_timeout)
         if dead_letter_path is None:
@@ -113,7 +119,7 @@ class TrajectoryExporter(SpanExporter):
             raise TypeError(f"clock must be callable, got {type(clock).__name__}")
         self._clock = clock
         self._lock = threading.Lock()
-        self._bounds = (max_pending_traces, max_pending_spans, age, late_memory)
+        self._bounds = (max_pending_traces, max_pending_spans, age, late_memory, max_pending_bytes)
         self._buffer = self._new_buffer()
         self._delivery = Delivery(
             checked,
@@ -140,8 +146,8 @@ class TrajectoryExporter(SpanExporter):
             os.register_at_fork(after_in_child=after_fork_in_child)
 
     def _new_buffer(self) -> TraceBuffer:
-        traces, spans, age, late = self._bounds
-        return TraceBuffer(max_traces=traces, max_spans=spans, max_age=age, late_memory=late)
+        traces, spans, age, late, max_bytes = self._bounds
+        return TraceBuffer(max_traces=traces, max_spans=spans, max_age=age, late_memory=late, max_bytes=max_bytes)
 
     def _after_fork_in_child(self) -> None:
         """A forked child starts empty: the parent's pending spans and retries stay the parent's
@@ -189,6 +195,8 @@ class TrajectoryExporter(SpanExporter):
                 internal_errors=self._internal_errors,
                 pending_traces=self._buffer.pending_traces,
                 pending_spans=self._buffer.pending_spans,
+                pending_bytes=self._buffer.pending_bytes,
+                duplicate_spans=c.duplicate_spans,
             )
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
@@ -255,10 +263,16 @@ class TrajectoryExporter(SpanExporter):
         for p in ready:
             try:
                 built.append(build_trajectory(p))
-            except Exception:
+            except Exception as exc:
                 with self._lock:
                     self._assembly_errors += 1
-                logger.warning("trajectories: could not assemble trajectory %d from its spans", p.id, exc_info=True)
+                # Spans may come from an OTLP payload: the exception's type, its text and traceback at DEBUG.
+                logger.warning(
+                    "trajectories: could not assemble trajectory %d from its spans: %s",
+                    p.id,
+                    type(exc).__name__,
+                    exc_info=logger.isEnabledFor(logging.DEBUG),
+                )
                 continue
         incomplete = sum(1 for p in ready if p.flagged_incomplete)
         rootless = sum(1 for p in ready if p.root is None)

@@ -44,7 +44,9 @@ class SpanRecord:
 
     ``status_code`` uses OTLP's numbering (0 unset, 1 ok, 2 error), which is also the
     value of the SDK's ``StatusCode``. ``parent_is_remote`` is true when the parent lives in
-    another process (then it can never arrive here).
+    another process (then it can never arrive here). ``size`` is what the span weighs in
+    bytes as it arrived (the OTLP receiver's share of the request body; 0 if unknown): the
+    exporter's ``max_pending_bytes`` counts it.
     """
 
     __slots__ = (
@@ -54,6 +56,7 @@ class SpanRecord:
         "name",
         "parent_is_remote",
         "parent_span_id",
+        "size",
         "span_id",
         "start_ns",
         "status_code",
@@ -73,6 +76,7 @@ class SpanRecord:
         status_code: int = 0,
         *,
         parent_is_remote: bool = False,
+        size: int = 0,
     ) -> None:
         self.trace_id = trace_id
         self.span_id = span_id
@@ -84,6 +88,7 @@ class SpanRecord:
         self._events = events
         self.status_code = status_code
         self.parent_is_remote = parent_is_remote
+        self.size = size
 
     @property
     def events(self) -> tuple[tuple[str, Mapping[str, Any]], ...]:
@@ -120,6 +125,7 @@ class SdkSpanView:
     """
 
     __slots__ = ("_span", "attributes", "parent_is_remote", "parent_span_id", "span_id", "trace_id")
+    size = 0  # in-process spans are not weighed (see SpanRecord.size)
 
     def __init__(self, span: ReadableSpan) -> None:
         self._span = span

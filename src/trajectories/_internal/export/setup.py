@@ -26,6 +26,7 @@ from ..store.base import TrajectoryStore
 from ..store.sink import StoreSink
 from ..store.sqlite import SQLiteTrajectoryStore
 from ..trajectory import Trajectory
+from ..validate import check_int, shown
 from .exporter import TrajectoryExporter
 from .sinks import JsonlSink, Sink, as_sink
 
@@ -252,7 +253,7 @@ def _open_store(store: object) -> tuple[TrajectoryStore | None, bool]:
         return SQLiteTrajectoryStore(None), True
     if isinstance(store, (str, os.PathLike)):
         return SQLiteTrajectoryStore(store), True
-    raise TypeError(f"store must be a TrajectoryStore, a path, True or False, got {type(store).__name__}: {store!r}")
+    raise TypeError(f"store must be a TrajectoryStore, a path, True or False, got {type(store).__name__}: {shown(store)}")
 
 
 def _otlp_exporter(endpoint: str | None, explicit: bool) -> SpanExporter | None:
@@ -287,6 +288,9 @@ def configure(
     max_pending_spans: int = 200_000,
     max_age: float = 300.0,
     store: TrajectoryStore | str | os.PathLike[str] | bool | None = True,
+    capture_content: bool = False,
+    redact: Callable[[Any], Any] | None = None,
+    max_content_length: int = 4096,
     sink_timeout: float = 5.0,
 ) -> Configuration:
     """Set up tracing so that every finished trajectory is scored and delivered to *sinks*.
@@ -303,6 +307,10 @@ def configure(
     - ``store``: where trajectories are kept for ``trajectories list/search`` and ``lessons_for``:
       ``True`` (default) the embedded SQLite store at ``$TRAJECTORIES_DB`` or ``./trajectories.db``;
       a path; a :class:`TrajectoryStore` (yours to close); ``False``/``None`` for none.
+    - ``capture_content`` (default off): record ``@step`` functions' arguments and return values
+      as ``trajectory.step.input`` / ``.output`` JSON, through ``redact`` (a callable from JSON
+      values to JSON values; default :func:`redact_secrets`) and cut to ``max_content_length``
+      characters (at least 64). See docs/security.md.
     - ``sink_timeout``: a sink call that has not returned for this many seconds is treated as
       blocked (skipped, its trajectories retried, then dead-lettered); see docs/reliability.md.
 
@@ -311,21 +319,24 @@ def configure(
     """
     global _current
     if service_name is not None and not isinstance(service_name, str):
-        raise TypeError(f"service_name must be a str, got {type(service_name).__name__}: {service_name!r}")
+        raise TypeError(f"service_name must be a str, got {type(service_name).__name__}: {shown(service_name)}")
     if tracer_provider is not None and not isinstance(tracer_provider, TracerProvider):
         raise TypeError(
             "tracer_provider must be an opentelemetry.sdk.trace.TracerProvider (one that takes span processors), "
             f"got {type(tracer_provider).__name__}"
         )
     if otlp_endpoint is not None and not isinstance(otlp_endpoint, str):
-        raise TypeError(f"otlp_endpoint must be a str URL, got {type(otlp_endpoint).__name__}: {otlp_endpoint!r}")
-    for name, flag in (("capture_embeddings", capture_embeddings), ("batch", batch)):
+        raise TypeError(f"otlp_endpoint must be a str URL, got {type(otlp_endpoint).__name__}: {shown(otlp_endpoint)}")
+    for name, flag in (("capture_embeddings", capture_embeddings), ("batch", batch), ("capture_content", capture_content)):
         if not isinstance(flag, bool):
-            raise TypeError(f"{name} must be a bool, got {type(flag).__name__}: {flag!r}")
+            raise TypeError(f"{name} must be a bool, got {type(flag).__name__}: {shown(flag)}")
     if otlp is not None and not isinstance(otlp, bool):
-        raise TypeError(f"otlp must be a bool or None, got {type(otlp).__name__}: {otlp!r}")
+        raise TypeError(f"otlp must be a bool or None, got {type(otlp).__name__}: {shown(otlp)}")
     if embedder is not None and not callable(embedder):
         raise TypeError(f"embedder must be a callable from str to a vector, got {type(embedder).__name__}")
+    if redact is not None and not callable(redact):
+        raise TypeError(f"redact must be a callable from JSON values to JSON values, got {type(redact).__name__}")
+    check_int("max_content_length", max_content_length, minimum=64)
     if isinstance(sinks, (str, bytes)) or not isinstance(sinks, Iterable):
         raise TypeError(f"sinks must be an iterable of sinks or callables, got {type(sinks).__name__}")
     all_sinks = [as_sink(s, f"sinks[{i}]") for i, s in enumerate(sinks)]
@@ -379,6 +390,9 @@ def configure(
             provider.add_span_processor(otlp_processor)
 
     settings.capture_embeddings = capture_embeddings
+    settings.capture_content = capture_content
+    settings.redact = redact
+    settings.max_content_length = max_content_length
     if embedder is not None:
         settings.embedder = embedder
 

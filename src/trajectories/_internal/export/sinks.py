@@ -20,6 +20,7 @@ import anyio.lowlevel
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from ..trajectory import Trajectory
+from ..validate import shown
 
 __all__ = ["CallbackSink", "JsonlSink", "ListSink", "Sink", "StreamSink", "as_sink", "sink_name"]
 
@@ -164,7 +165,7 @@ class JsonlSink:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         if not isinstance(path, (str, os.PathLike)):
-            raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}: {path!r}")
+            raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}: {shown(path)}")
         self.path = os.fspath(path)
         self.name = f"jsonl:{self.path}"
         self._lock = threading.Lock()

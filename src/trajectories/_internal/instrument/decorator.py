@@ -16,7 +16,10 @@ from typing import Any, ParamSpec, TypeVar, cast, overload
 
 from opentelemetry import trace
 
-from ..validate import check_opt_str, check_str, check_str_map, check_str_seq, check_unit
+from ... import attributes as A
+from ..settings import settings
+from ..validate import check_opt_str, check_str, check_str_map, check_str_seq, check_unit, shown
+from .content import Binder, make_binder
 from .context import CURRENT_STEP
 from .generators import wrap_async_generator, wrap_generator
 from .step_handle import StepHandle, StepOptions, begin_step
@@ -51,7 +54,7 @@ class StepSpec:
 
     def __call__(self, func: Callable[P, R]) -> Callable[P, R]:
         if not callable(func):
-            raise TypeError(f"step(...) decorates a function, got {type(func).__name__}: {func!r}")
+            raise TypeError(f"step(...) decorates a function, got {type(func).__name__}: {shown(func)}")
         return _decorate(func, self._options(getattr(func, "__name__", None) or type(func).__name__))
 
     def __enter__(self) -> StepHandle:
@@ -80,19 +83,27 @@ class StepSpec:
 
 
 def _decorate(func: Callable[P, R], options: StepOptions) -> Callable[P, R]:
+    # The signature is read once, here; with capture=False no call ever needs it.
+    binder = make_binder(func) if options.capture is not False else None
     if inspect.isasyncgenfunction(func):
-        return cast("Callable[P, R]", wrap_async_generator(func, options))
+        return cast("Callable[P, R]", wrap_async_generator(func, options, binder))
     if inspect.isgeneratorfunction(func):
-        return cast("Callable[P, R]", wrap_generator(func, options))
+        return cast("Callable[P, R]", wrap_generator(func, options, binder))
     if inspect.iscoroutinefunction(func):
-        return cast("Callable[P, R]", _wrap_coroutine(cast("Callable[..., Awaitable[Any]]", func), options))
-    return _wrap_sync(func, options)
+        return cast("Callable[P, R]", _wrap_coroutine(cast("Callable[..., Awaitable[Any]]", func), options, binder))
+    return _wrap_sync(func, options, binder)
 
 
-def _wrap_sync(func: Callable[P, R], options: StepOptions) -> Callable[P, R]:
+def _wrap_sync(func: Callable[P, R], options: StepOptions, binder: Binder | None) -> Callable[P, R]:
+    capture = options.capture
+
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         handle = begin_step(options)
+        # Content capture off (the default): this one test is all it costs.
+        capturing = settings.capture_content if capture is None else capture
+        if capturing and binder is not None:
+            handle._capture(A.STEP_INPUT_ATTRIBUTE, binder(args, kwargs))
         tokens = handle.activate()
         try:
             result = func(*args, **kwargs)
@@ -101,16 +112,25 @@ def _wrap_sync(func: Callable[P, R], options: StepOptions) -> Callable[P, R]:
             handle.finish(exc)
             raise
         handle.deactivate(tokens)
+        if capturing:
+            handle._capture(A.STEP_OUTPUT_ATTRIBUTE, result)
         handle.finish(None)
         return result
 
     return wrapper
 
 
-def _wrap_coroutine(func: Callable[..., Awaitable[Any]], options: StepOptions) -> Callable[..., Awaitable[Any]]:
+def _wrap_coroutine(
+    func: Callable[..., Awaitable[Any]], options: StepOptions, binder: Binder | None
+) -> Callable[..., Awaitable[Any]]:
+    capture = options.capture
+
     @functools.wraps(func)
     async def wrapper(*args: Any, **kwargs: Any) -> Any:
         handle = begin_step(options)
+        capturing = settings.capture_content if capture is None else capture
+        if capturing and binder is not None:
+            handle._capture(A.STEP_INPUT_ATTRIBUTE, binder(args, kwargs))
         tokens = handle.activate()
         try:
             result = await func(*args, **kwargs)
@@ -119,6 +139,8 @@ def _wrap_coroutine(func: Callable[..., Awaitable[Any]], options: StepOptions) -
             handle.finish(exc)
             raise
         handle.deactivate(tokens)
+        if capturing:
+            handle._capture(A.STEP_OUTPUT_ATTRIBUTE, result)
         handle.finish(None)
         return result
 
@@ -141,6 +163,7 @@ def step(
     tags: Sequence[str] = (),
     attributes: Mapping[str, str] | None = None,
     tracer_provider: trace.TracerProvider | None = None,
+    capture: bool | None = None,
 ) -> StepSpec: ...
 
 
@@ -155,6 +178,7 @@ def step(
     tags: Sequence[str] = (),
     attributes: Mapping[str, str] | None = None,
     tracer_provider: trace.TracerProvider | None = None,
+    capture: bool | None = None,
 ) -> StepSpec: ...
 
 
@@ -170,11 +194,15 @@ def step(
     tags: Sequence[str] = (),
     attributes: Mapping[str, str] | None = None,
     tracer_provider: trace.TracerProvider | None = None,
+    capture: bool | None = None,
 ) -> Any:
     """Record a step: ``@step``, ``@step(action=..., tool=...)``, ``with step("name") as s:``.
 
     The action defaults to the function's name. A step with a ``tool`` is a GenAI
     ``execute_tool`` span. Arguments are checked here, so a bad one fails at decoration.
+    ``capture`` overrides ``configure(capture_content=...)`` for this step: its arguments
+    and return value are recorded (redacted, length-limited) as ``trajectory.step.input``
+    and ``trajectory.step.output`` (see docs/security.md).
     """
     if callable(func_or_action):
         return StepSpec()(func_or_action)
@@ -184,6 +212,8 @@ def step(
         action = check_str("action", func_or_action)
     if tracer_provider is not None and not isinstance(tracer_provider, trace.TracerProvider):
         raise TypeError(f"tracer_provider must be an opentelemetry TracerProvider, got {type(tracer_provider).__name__}")
+    if capture is not None and not isinstance(capture, bool):
+        raise TypeError(f"capture must be a bool or None, got {type(capture).__name__}: {shown(capture)}")
     return StepSpec(
         action=check_opt_str("action", action),
         rationale=check_str("rationale", rationale),
@@ -193,4 +223,5 @@ def step(
         tags=check_str_seq("tags", tags),
         attributes=check_str_map("attributes", {} if attributes is None else attributes),
         tracer_provider=tracer_provider,
+        capture=capture,
     )

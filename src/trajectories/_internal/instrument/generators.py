@@ -17,18 +17,25 @@ import functools
 from collections.abc import AsyncGenerator, Callable, Generator
 from typing import Any
 
+from ... import attributes as A
+from ..settings import settings
+from .content import Binder
 from .step_handle import StepOptions, begin_step
 
 __all__ = ["wrap_async_generator", "wrap_generator"]
 
 
 def wrap_generator(
-    func: Callable[..., Generator[Any, Any, Any]], options: StepOptions
+    func: Callable[..., Generator[Any, Any, Any]], options: StepOptions, binder: Binder | None = None
 ) -> Callable[..., Generator[Any, Any, Any]]:
+    capture = options.capture
+
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Generator[Any, Any, Any]:
         handle = begin_step(options)
         handle.is_generator = True
+        if binder is not None and (settings.capture_content if capture is None else capture):
+            handle._capture(A.STEP_INPUT_ATTRIBUTE, binder(args, kwargs))  # the arguments only: items stream by
         tokens = handle.activate()
         try:
             gen = func(*args, **kwargs)
@@ -78,12 +85,16 @@ def wrap_generator(
 
 
 def wrap_async_generator(
-    func: Callable[..., AsyncGenerator[Any, Any]], options: StepOptions
+    func: Callable[..., AsyncGenerator[Any, Any]], options: StepOptions, binder: Binder | None = None
 ) -> Callable[..., AsyncGenerator[Any, Any]]:
+    capture = options.capture
+
     @functools.wraps(func)
     async def wrapper(*args: Any, **kwargs: Any) -> AsyncGenerator[Any, Any]:
         handle = begin_step(options)
         handle.is_generator = True
+        if binder is not None and (settings.capture_content if capture is None else capture):
+            handle._capture(A.STEP_INPUT_ATTRIBUTE, binder(args, kwargs))
         tokens = handle.activate()
         try:
             agen = func(*args, **kwargs)

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from ..outcome import RootCause, SuccessOutcome, SuccessVerdict, Verdict
 from ..trajectory import TrajectoryStep
+from ..validate import shown
 from .context import exception_text
 
 __all__ = ["TrajectoryFailed", "decide_verdict"]
@@ -21,7 +22,7 @@ class TrajectoryFailed(Exception):
         if isinstance(cause, str):
             cause = RootCause.unknown(cause)
         if not isinstance(cause, RootCause):
-            raise TypeError(f"cause must be a RootCause or str, got {type(cause).__name__}: {cause!r}")
+            raise TypeError(f"cause must be a RootCause or str, got {type(cause).__name__}: {shown(cause)}")
         super().__init__(str(cause))
         self.cause: RootCause = cause
 

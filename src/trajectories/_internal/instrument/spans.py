@@ -61,8 +61,10 @@ def step_end_attributes(step: StepHandle, outcome: StepOutcome, metadata: StepMe
     if metadata is not None:
         if metadata.tags:
             attrs[A.STEP_TAGS] = list(metadata.tags)
+        content = step._content  # captured content has its own span attributes, set when captured
         for key, value in metadata.attributes.items():
-            attrs[A.STEP_ATTRIBUTES_PREFIX + key] = value
+            if content is None or key not in content:
+                attrs[A.STEP_ATTRIBUTES_PREFIX + key] = value
         if metadata.input_tokens is not None:
             attrs[A.GEN_AI_USAGE_INPUT_TOKENS] = metadata.input_tokens
         if metadata.output_tokens is not None:

@@ -15,8 +15,10 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from ... import attributes as A
 from ..errors import logger, report_internal_error
 from ..outcome import FailureOutcome, StepOutcome
+from ..settings import settings
 from ..trajectory import StepMetadata, TrajectoryStep
 from ..validate import Embedding, check_embedding, check_int, check_str, check_str_seq, check_unit
+from .content import redact_secrets, render_content
 from .context import CURRENT_STEP, CURRENT_TRAJECTORY, exception_text, get_tracer, is_cancellation, ns_to_datetime
 from .spans import step_end_attributes
 
@@ -40,6 +42,8 @@ class StepOptions:
     tags: tuple[str, ...] = ()
     attributes: dict[str, str] = field(default_factory=dict)
     tracer_provider: trace.TracerProvider | None = None
+    #: Content capture for this step: None follows ``configure(capture_content=...)``.
+    capture: bool | None = None
     span_name: str = ""
     start_attributes: dict[str, Any] = field(default_factory=dict)
 
@@ -63,6 +67,7 @@ class StepHandle:
 
     __slots__ = (
         "_attributes",
+        "_content",
         "_context_embedding",
         "_done",
         "_input_tokens",
@@ -95,6 +100,7 @@ class StepHandle:
         self._input_tokens: int | None = None
         self._output_tokens: int | None = None
         self._context_embedding: Embedding | None = None
+        self._content: dict[str, str] | None = None
         self._trajectory = trajectory
         self._done = False
         self._lock = threading.Lock()
@@ -177,6 +183,19 @@ class StepHandle:
 
     def __repr__(self) -> str:
         return f"StepHandle(action={self.action!r}, index={self.index!r}, done={self._done})"
+
+    def _capture(self, key: str, value: Any) -> None:
+        """Record captured content (``input``/``output``): redacted, length-limited JSON. Never raises."""
+        try:
+            text = render_content(value, settings.redact or redact_secrets, settings.max_content_length)
+            if text is None or not self._live("capturing content"):
+                return
+            if self._content is None:
+                self._content = {}
+            self._content[key] = text
+            self.span.set_attribute(A.STEP_INPUT if key == A.STEP_INPUT_ATTRIBUTE else A.STEP_OUTPUT, text)
+        except Exception:
+            report_internal_error("capturing a step's content")
 
     # ---------------------------------------------------------------- internals
 
@@ -276,6 +295,8 @@ class StepHandle:
         attrs = dict(self._attributes)
         if self.parent_index is not None:
             attrs[A.STEP_PARENT_ATTRIBUTE] = str(self.parent_index)
+        if self._content is not None:
+            attrs.update(self._content)
         if (
             self._tool is None
             and self._model is None

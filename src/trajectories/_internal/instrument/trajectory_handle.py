@@ -30,6 +30,7 @@ from ..validate import (
     check_str_map,
     check_str_seq,
     clamp_unit,
+    shown,
 )
 from .context import CURRENT_STEP, CURRENT_TRAJECTORY, get_tracer, is_cancellation, ns_to_datetime
 from .rules import decide_verdict
@@ -105,7 +106,7 @@ class TrajectoryHandle:
     def set_verdict(self, verdict: Verdict) -> None:
         """Set the verdict explicitly; it wins over the automatic rules."""
         if not isinstance(verdict, Verdict):
-            raise TypeError(f"verdict must be a Verdict, got {type(verdict).__name__}: {verdict!r}")
+            raise TypeError(f"verdict must be a Verdict, got {type(verdict).__name__}: {shown(verdict)}")
         self._verdict = verdict
 
     def succeed(self) -> None:
@@ -116,7 +117,7 @@ class TrajectoryHandle:
         if isinstance(cause, str):
             cause = RootCause.unknown(cause)
         if not isinstance(cause, RootCause):
-            raise TypeError(f"cause must be a RootCause or str, got {type(cause).__name__}: {cause!r}")
+            raise TypeError(f"cause must be a RootCause or str, got {type(cause).__name__}: {shown(cause)}")
         self.set_verdict(Verdict.failure(cause))
 
     def partial(self, completion_ratio: float) -> None:
@@ -124,7 +125,9 @@ class TrajectoryHandle:
 
     def recovered(self, original_failure: RootCause, reflection_attempts: int, final_quality: float) -> None:
         if not isinstance(original_failure, RootCause):
-            raise TypeError(f"original_failure must be a RootCause, got {type(original_failure).__name__}: {original_failure!r}")
+            raise TypeError(
+                f"original_failure must be a RootCause, got {type(original_failure).__name__}: {shown(original_failure)}"
+            )
         check_int("reflection_attempts", reflection_attempts)
         self.set_verdict(Verdict.recovered(original_failure, reflection_attempts, clamp_unit("final_quality", final_quality)))
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from ..outcome import FailureOutcome, FailureVerdict, NeedsRetryOutcome, RecoveredVerdict, RootCause, Verdict
 from ..trajectory import Trajectory
+from ..validate import shown
 
 __all__ = [
     "FailurePattern",
@@ -47,7 +48,7 @@ class PatternCategory(enum.Enum):
         for member in cls:
             if value in (member.name, member.value):
                 return member
-        raise ValueError(f"unknown pattern category {value!r}")
+        raise ValueError(f"unknown pattern category {shown(value)}")
 
 
 _CAUSE_TYPE = {
@@ -224,17 +225,17 @@ class VerdictAnalyzer:
     def learn_pattern(self, pattern: FailurePattern) -> None:
         """Add a pattern, replacing a known one with the same id."""
         if not isinstance(pattern, FailurePattern):
-            raise TypeError(f"pattern must be a FailurePattern, got {type(pattern).__name__}: {pattern!r}")
+            raise TypeError(f"pattern must be a FailurePattern, got {type(pattern).__name__}: {shown(pattern)}")
         self.patterns = [p for p in self.patterns if p.id != pattern.id] + [pattern]
 
     def add_strategy(self, strategy: RecoveryStrategy) -> None:
         if not isinstance(strategy, RecoveryStrategy):
-            raise TypeError(f"strategy must be a RecoveryStrategy, got {type(strategy).__name__}: {strategy!r}")
+            raise TypeError(f"strategy must be a RecoveryStrategy, got {type(strategy).__name__}: {shown(strategy)}")
         self.strategies.append(strategy)
 
     def analyze(self, trajectory: Trajectory) -> VerdictAnalysis:
         if not isinstance(trajectory, Trajectory):
-            raise TypeError(f"trajectory must be a Trajectory, got {type(trajectory).__name__}: {trajectory!r}")
+            raise TypeError(f"trajectory must be a Trajectory, got {type(trajectory).__name__}: {shown(trajectory)}")
         verdict = trajectory.verdict
         root: RootCause | None = None
         if isinstance(verdict, FailureVerdict):

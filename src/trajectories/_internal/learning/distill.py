@@ -17,7 +17,7 @@ from typing import Any
 from ..outcome import FailureVerdict, RecoveredVerdict
 from ..store.base import TrajectoryStore
 from ..trajectory import Trajectory
-from ..validate import check_float, check_int
+from ..validate import check_float, check_int, shown
 from .lessons import (
     CompressedTrajectory,
     KeyLesson,
@@ -53,10 +53,10 @@ class DistillConfig:
         check_int("max_lessons", self.max_lessons)
         check_int("min_trajectories", self.min_trajectories)
         if not isinstance(self.deduplicate_lessons, bool):
-            raise TypeError(f"deduplicate_lessons must be a bool, got {self.deduplicate_lessons!r}")
+            raise TypeError(f"deduplicate_lessons must be a bool, got {shown(self.deduplicate_lessons)}")
         check_float("dedup_similarity_threshold", self.dedup_similarity_threshold)
         if check_float("min_age_seconds", self.min_age_seconds) < 0:
-            raise ValueError(f"min_age_seconds must be >= 0, got {self.min_age_seconds!r}")
+            raise ValueError(f"min_age_seconds must be >= 0, got {shown(self.min_age_seconds)}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +90,7 @@ class MemoryDistiller:
 
     def __init__(self, config: DistillConfig | None = None) -> None:
         if config is not None and not isinstance(config, DistillConfig):
-            raise TypeError(f"config must be a DistillConfig, got {type(config).__name__}: {config!r}")
+            raise TypeError(f"config must be a DistillConfig, got {type(config).__name__}: {shown(config)}")
         self.config = config or DistillConfig()
 
     def distill(
@@ -198,9 +198,9 @@ def distill(
     trajectories raises :class:`DistillError` and leaves the store unchanged.
     """
     if not isinstance(store, TrajectoryStore):
-        raise TypeError(f"store must be a TrajectoryStore, got {type(store).__name__}: {store!r}")
+        raise TypeError(f"store must be a TrajectoryStore, got {type(store).__name__}: {shown(store)}")
     if not isinstance(prune, bool):
-        raise TypeError(f"prune must be a bool, got {prune!r}")
+        raise TypeError(f"prune must be a bool, got {shown(prune)}")
     distiller = MemoryDistiller(config)
     now = now or datetime.now(timezone.utc)
     cutoff = now - timedelta(seconds=distiller.config.min_age_seconds)

@@ -7,6 +7,7 @@ from typing import Any
 
 from ..store.base import SimilarHit, TrajectoryStore
 from ..trajectory import Trajectory
+from ..validate import shown
 from .analyze import analyze
 from .lessons import KeyLesson, embedding_similarity
 
@@ -57,7 +58,7 @@ def lessons_for(
         with SQLiteTrajectoryStore() as default_store:
             return _recall(default_store, query, k, min_quality, verdict)
     if not isinstance(store, TrajectoryStore):
-        raise TypeError(f"store must be a TrajectoryStore, got {type(store).__name__}: {store!r}")
+        raise TypeError(f"store must be a TrajectoryStore, got {type(store).__name__}: {shown(store)}")
     return _recall(store, query, k, min_quality, verdict)
 
 

@@ -19,6 +19,9 @@ from ..export.records import SpanRecord
 __all__ = ["DecodeResult", "OTLPDecodeError", "decode_json", "decode_protobuf"]
 
 _MAX_ARRAY = 65_536
+# What the protobuf fields can hold: times are fixed64, attribute ints int64.
+_U64 = (0, (1 << 64) - 1)
+_I64 = (-(1 << 63), (1 << 63) - 1)
 # OTLP Span.flags: bit 8 says whether bit 9 (the parent is remote) is known.
 _HAS_IS_REMOTE = 0x100
 _IS_REMOTE = 0x200
@@ -184,14 +187,18 @@ def _json_id(raw: Any, size: int, what: str, *, optional: bool = False) -> int |
     return value
 
 
-def _json_int(raw: Any, what: str) -> int:
+def _json_int(raw: Any, what: str, bounds: tuple[int, int] = _I64) -> int:
     if isinstance(raw, bool):
         raise TypeError(f"{what} must be an integer")
     if isinstance(raw, int):
-        return raw
-    if isinstance(raw, str) and raw.strip().lstrip("-").isdigit():
-        return int(raw)
-    raise TypeError(f"{what} must be an integer")
+        value = raw
+    elif isinstance(raw, str) and len(raw) <= 24 and raw.strip().lstrip("-").isdigit():
+        value = int(raw)
+    else:
+        raise TypeError(f"{what} must be an integer")
+    if not bounds[0] <= value <= bounds[1]:
+        raise ValueError(f"{what} is out of range")
+    return value
 
 
 def _json_span(span: Any) -> SpanRecord:
@@ -201,8 +208,8 @@ def _json_span(span: Any) -> SpanRecord:
     span_id = _json_id(_get(span, "spanId", "span_id"), 8, "spanId")
     if trace_id is None or span_id is None:  # unreachable: required ids raise instead
         raise ValueError("span without ids")
-    start = _json_int(_get(span, "startTimeUnixNano", "start_time_unix_nano", default=0), "startTimeUnixNano")
-    end = _json_int(_get(span, "endTimeUnixNano", "end_time_unix_nano", default=0), "endTimeUnixNano")
+    start = _json_int(_get(span, "startTimeUnixNano", "start_time_unix_nano", default=0), "startTimeUnixNano", _U64)
+    end = _json_int(_get(span, "endTimeUnixNano", "end_time_unix_nano", default=0), "endTimeUnixNano", _U64)
     name = _get(span, "name", default="")
     if not isinstance(name, str):
         raise TypeError("span name must be a string")
@@ -256,7 +263,7 @@ def _json_value(v: Any, depth: int = 0) -> Any:
         if key in v:
             try:
                 return _json_int(v[key], "intValue")
-            except TypeError:
+            except (TypeError, ValueError):
                 return None
     for key in ("doubleValue", "double_value"):
         if key in v:

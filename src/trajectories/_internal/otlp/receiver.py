@@ -4,6 +4,8 @@ It answers as the OTLP/HTTP specification says: 200 with an (empty or partial-su
 ``ExportTraceServiceResponse`` in the request's encoding; 400 for a body that does not
 decode; 401 without the configured bearer token; 413 over the size limit; 415 for other
 content types. Payloads are never evaluated or logged; only counts and error kinds are.
+Each decoded span carries its share of the body's size (``SpanRecord.size``), so that the
+exporter behind it can bound the memory of what waits for its root (``max_pending_bytes``).
 """
 
 from __future__ import annotations
@@ -38,11 +40,18 @@ class ReceiverStats:
     unsupported: int = 0
     unauthorized: int = 0
     consumer_failures: int = 0
+    #: Requests whose client went away (or whose connection the HTTP server had already
+    #: answered and closed, e.g. a malformed chunked body) before the answer could be sent.
+    disconnected: int = 0
     by_status: dict[int, int] = field(default_factory=dict)
 
 
 class _TooLarge(Exception):
     pass
+
+
+class _Gone(Exception):
+    """Sending the answer failed: the client or the connection is gone."""
 
 
 def create_app(
@@ -56,7 +65,7 @@ def create_app(
     """Build the ASGI app. ``on_spans`` gets each request's decoded spans (from a worker thread)."""
     from starlette.applications import Starlette
     from starlette.concurrency import run_in_threadpool
-    from starlette.requests import Request
+    from starlette.requests import ClientDisconnect, Request
     from starlette.responses import JSONResponse, Response
     from starlette.routing import Route
 
@@ -125,16 +134,28 @@ def create_app(
         except _TooLarge:
             counters.too_large += 1
             return error(413, f"body larger than {max_body} bytes", media)
+        except ClientDisconnect:  # nobody to answer; not an error of ours
+            counters.disconnected += 1
+            return error(400, "client disconnected", media)
         except OTLPDecodeError as exc:
             counters.bad_requests += 1
             return error(400, str(exc), media)
         counters.spans_rejected += result.rejected
         if result.spans:
+            share = len(body) // len(result.spans) + 1  # what each span weighs, for max_pending_bytes
+            for span in result.spans:
+                span.size = share
             try:
                 await run_in_threadpool(on_spans, result.spans)
-            except Exception:
+            except Exception as exc:
                 counters.consumer_failures += 1
-                logger.exception("could not process %d decoded spans", len(result.spans))
+                # The exception's text may quote the payload: its type only, the traceback at DEBUG.
+                logger.error(
+                    "could not process %d decoded spans: %s",
+                    len(result.spans),
+                    type(exc).__name__,
+                    exc_info=logger.isEnabledFor(logging.DEBUG),
+                )
                 return error(503, "spans could not be processed; retry later", media)
             counters.spans_accepted += len(result.spans)
         return answer(200, _response(result, media), media)
@@ -152,11 +173,28 @@ def create_app(
             if on_shutdown is not None:
                 await run_in_threadpool(on_shutdown)
 
-    app = Starlette(
+    inner = Starlette(
         routes=[Route("/v1/traces", traces, methods=["POST"]), Route("/health", health, methods=["GET"])],
         lifespan=_lifespan,
     )
-    app.state.stats = counters
+    inner.state.stats = counters
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        # A misbehaving client must not make the server log a traceback per request: when the
+        # answer cannot be sent (the client hung up, or the HTTP server already answered a
+        # malformed request itself and must close), count it and end quietly.
+        async def guarded_send(message: Any) -> None:
+            try:
+                await send(message)
+            except Exception as exc:
+                raise _Gone from exc
+
+        try:
+            await inner(scope, receive, guarded_send)
+        except _Gone:
+            counters.disconnected += 1
+
+    app.state = inner.state  # type: ignore[attr-defined]
     return app
 
 

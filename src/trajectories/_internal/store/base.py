@@ -22,7 +22,7 @@ import numpy as np
 
 from ..embedding import Embedder, embed_text
 from ..trajectory import Trajectory
-from ..validate import Embedding, check_embedding
+from ..validate import Embedding, check_embedding, shown
 
 __all__ = [
     "DEFAULT_DB_PATH",
@@ -69,7 +69,7 @@ def resolve_db_path(path: str | os.PathLike[str] | None = None) -> str:
     """The database path: the argument, else ``$TRAJECTORIES_DB``, else ``./trajectories.db``."""
     if path is not None:
         if not isinstance(path, (str, os.PathLike)):
-            raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}: {path!r}")
+            raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}: {shown(path)}")
         result = os.fspath(path)
     else:
         result = os.environ.get(ENV_DB) or DEFAULT_DB_PATH
@@ -82,10 +82,10 @@ def check_verdict_kind(argument: str, value: object) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise TypeError(f"{argument} must be a str, got {type(value).__name__}: {value!r}")
+        raise TypeError(f"{argument} must be a str, got {type(value).__name__}: {shown(value)}")
     kind = "recovered_via_reflection" if value == "recovered" else value
     if kind not in VERDICT_KINDS:
-        raise ValueError(f"{argument} must be one of {', '.join(VERDICT_KINDS)}, got {value!r}")
+        raise ValueError(f"{argument} must be one of {', '.join(VERDICT_KINDS)}, got {shown(value)}")
     return kind
 
 
@@ -93,7 +93,7 @@ def _check_opt_quality(argument: str, value: object) -> float | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{argument} must be a number, got {type(value).__name__}: {value!r}")
+        raise TypeError(f"{argument} must be a number, got {type(value).__name__}: {shown(value)}")
     if math.isnan(value):
         raise ValueError(f"{argument} must not be NaN")
     return float(value)
@@ -103,15 +103,15 @@ def _check_opt_time(argument: str, value: object) -> datetime | None:
     if value is None:
         return None
     if not isinstance(value, datetime):
-        raise TypeError(f"{argument} must be a datetime, got {type(value).__name__}: {value!r}")
+        raise TypeError(f"{argument} must be a datetime, got {type(value).__name__}: {shown(value)}")
     if value.tzinfo is None:
-        raise ValueError(f"{argument} must be timezone-aware, got naive {value!r}")
+        raise ValueError(f"{argument} must be timezone-aware, got naive {shown(value)}")
     return value.astimezone(timezone.utc)
 
 
 def _check_opt_str(argument: str, value: object) -> str | None:
     if value is not None and not isinstance(value, str):
-        raise TypeError(f"{argument} must be a str, got {type(value).__name__}: {value!r}")
+        raise TypeError(f"{argument} must be a str, got {type(value).__name__}: {shown(value)}")
     return value
 
 
@@ -218,7 +218,7 @@ class TrajectoryStore(abc.ABC):
     def add(self, trajectory: Trajectory) -> None:
         """Store one trajectory (replacing one with the same id)."""
         if not isinstance(trajectory, Trajectory):
-            raise TypeError(f"trajectory must be a Trajectory, got {type(trajectory).__name__}: {trajectory!r}")
+            raise TypeError(f"trajectory must be a Trajectory, got {type(trajectory).__name__}: {shown(trajectory)}")
         self.add_many([trajectory])
 
     @abc.abstractmethod

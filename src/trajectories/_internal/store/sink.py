@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..trajectory import Trajectory
+from ..validate import shown
 from .base import TrajectoryStore
 
 __all__ = ["StoreSink"]
@@ -25,7 +26,7 @@ class StoreSink:
 
     def __init__(self, store: TrajectoryStore) -> None:
         if not isinstance(store, TrajectoryStore):
-            raise TypeError(f"store must be a TrajectoryStore, got {type(store).__name__}: {store!r}")
+            raise TypeError(f"store must be a TrajectoryStore, got {type(store).__name__}: {shown(store)}")
         self.store = store
 
     def send(self, trajectory: Trajectory) -> None:

@@ -22,6 +22,7 @@ from uuid import UUID
 
 from ..embedding import Embedder
 from ..trajectory import Trajectory
+from ..validate import shown
 from .base import (
     CorruptTrajectoryError,
     SimilarHit,
@@ -78,14 +79,14 @@ class SQLiteTrajectoryStore(TrajectoryStore):
     ) -> None:
         self.path = resolve_db_path(path)
         if embedder is not None and not callable(embedder):
-            raise TypeError(f"embedder must be callable (str -> vector), got {type(embedder).__name__}: {embedder!r}")
+            raise TypeError(f"embedder must be callable (str -> vector), got {type(embedder).__name__}: {shown(embedder)}")
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
-            raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+            raise ValueError(f"timeout must be a positive number of seconds, got {shown(timeout)}")
         self.embedder = embedder
         self._timeout = float(timeout)
         directory = os.path.dirname(os.path.abspath(self.path))
         if not os.path.isdir(directory):
-            raise StoreError(f"cannot open trajectory database {self.path!r}: directory {directory!r} does not exist")
+            raise StoreError(f"cannot open trajectory database {shown(self.path)}: directory {shown(directory)} does not exist")
         self._local = threading.local()
         self._pid = os.getpid()
         self._connections: weakref.WeakSet[Connection] = weakref.WeakSet()
@@ -102,7 +103,7 @@ class SQLiteTrajectoryStore(TrajectoryStore):
     # ------------------------------------------------------------------ connections
     def _conn(self) -> sqlite3.Connection:
         if self._closed:
-            raise StoreError(f"the store {self.path!r} is closed")
+            raise StoreError(f"the store {shown(self.path)} is closed")
         if os.getpid() != self._pid:  # forked: a connection must never cross a fork
             self._pid = os.getpid()
             self._local = threading.local()
@@ -114,7 +115,7 @@ class SQLiteTrajectoryStore(TrajectoryStore):
                 conn.execute(f"PRAGMA busy_timeout = {int(self._timeout * 1000)}")
                 conn.execute("PRAGMA synchronous = NORMAL")
             except sqlite3.Error as exc:
-                raise StoreError(f"cannot open trajectory database {self.path!r}: {exc}") from exc
+                raise StoreError(f"cannot open trajectory database {shown(self.path)}: {exc}") from exc
             holder = Connection(conn, _file_id(self.path))
             self._local.holder = holder
             with self._conn_lock:
@@ -138,7 +139,7 @@ class SQLiteTrajectoryStore(TrajectoryStore):
                     conn.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
                 elif row[0] > SCHEMA_VERSION:
                     raise StoreError(
-                        f"trajectory database {self.path!r} has schema version {row[0]}, newer than this "
+                        f"trajectory database {shown(self.path)} has schema version {row[0]}, newer than this "
                         f"version of trajectories understands ({SCHEMA_VERSION}); upgrade the package"
                     )
                 conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('seq', 0)")
@@ -148,7 +149,7 @@ class SQLiteTrajectoryStore(TrajectoryStore):
                 raise
         except sqlite3.DatabaseError as exc:
             self.close()
-            raise StoreError(f"cannot open trajectory database {self.path!r}: {exc}") from exc
+            raise StoreError(f"cannot open trajectory database {shown(self.path)}: {exc}") from exc
         except StoreError:
             self.close()
             raise
@@ -180,7 +181,7 @@ class SQLiteTrajectoryStore(TrajectoryStore):
         self._local.holder = None
         holder.close()
         state = "is gone" if now is None else "was replaced by another file"
-        raise StoreError(f"write to trajectory database {self.path!r} refused: the file it had open {state}")
+        raise StoreError(f"write to trajectory database {shown(self.path)} refused: the file it had open {state}")
 
     def _write(self, work: Any) -> Any:
         """Run ``work(conn, seq)`` in one immediate transaction with a fresh sequence number."""
@@ -199,7 +200,7 @@ class SQLiteTrajectoryStore(TrajectoryStore):
                 rollback(conn)
                 raise
         except sqlite3.Error as exc:
-            raise StoreError(f"write to trajectory database {self.path!r} failed: {exc}") from exc
+            raise StoreError(f"write to trajectory database {shown(self.path)} failed: {exc}") from exc
         return result
 
     #: Tombstones kept before the oldest half are dropped (indexes older than that reload fully).
@@ -226,7 +227,7 @@ class SQLiteTrajectoryStore(TrajectoryStore):
         actions: builtins.list[tuple[int, int, str]] = []
         for i, t in enumerate(trajectories):
             if not isinstance(t, Trajectory):
-                raise TypeError(f"trajectories[{i}] must be a Trajectory, got {type(t).__name__}: {t!r}")
+                raise TypeError(f"trajectories[{i}] must be a Trajectory, got {type(t).__name__}: {shown(t)}")
             row = row_for(t)  # encodes first: bad input fails before anything is written
             rows.append(row)
             actions.extend((row[0], n, s.action) for n, s in enumerate(t.steps))
@@ -269,7 +270,7 @@ class SQLiteTrajectoryStore(TrajectoryStore):
         try:
             return self._conn().execute(sql, params).fetchall()
         except sqlite3.Error as exc:
-            raise StoreError(f"read from trajectory database {self.path!r} failed: {exc}") from exc
+            raise StoreError(f"read from trajectory database {shown(self.path)} failed: {exc}") from exc
 
     def _decode(self, db_id: int, text: str) -> Trajectory:
         try:
@@ -297,9 +298,9 @@ class SQLiteTrajectoryStore(TrajectoryStore):
             try:
                 uuid = UUID(uuid)
             except ValueError:
-                raise ValueError(f"uuid must be a UUID, got {uuid!r}") from None
+                raise ValueError(f"uuid must be a UUID, got {shown(uuid)}") from None
         if not isinstance(uuid, UUID):
-            raise TypeError(f"uuid must be a uuid.UUID or str, got {type(uuid).__name__}: {uuid!r}")
+            raise TypeError(f"uuid must be a uuid.UUID or str, got {type(uuid).__name__}: {shown(uuid)}")
         rows = self._query("SELECT id, json FROM trajectories WHERE uuid = ?", (str(uuid),))
         if not rows:
             raise TrajectoryNotFoundError(f"no trajectory with uuid {uuid} in {self.path}")
@@ -309,7 +310,7 @@ class SQLiteTrajectoryStore(TrajectoryStore):
         if f is None:
             return "", []
         if not isinstance(f, TrajectoryFilter):
-            raise TypeError(f"filter must be a TrajectoryFilter, got {type(f).__name__}: {f!r}")
+            raise TypeError(f"filter must be a TrajectoryFilter, got {type(f).__name__}: {shown(f)}")
         clauses: builtins.list[str] = []
         params: builtins.list[Any] = []
         for column, value in (("name", f.name), ("session_id", f.session_id), ("user_id", f.user_id), ("verdict", f.verdict)):
@@ -391,7 +392,7 @@ class SQLiteTrajectoryStore(TrajectoryStore):
             finally:
                 conn.execute("COMMIT")
         except sqlite3.Error as exc:
-            raise StoreError(f"read from trajectory database {self.path!r} failed: {exc}") from exc
+            raise StoreError(f"read from trajectory database {shown(self.path)} failed: {exc}") from exc
         for (db_id,) in tombs:
             self._index.remove(from_db_id(db_id))
         for db_id, quality, verdict, dim, blob in rows:
