@@ -195,3 +195,51 @@ def test_flush_also_retries_failed_deliveries(fresh: None, tmp_path: Path) -> No
     config.flush()
     assert len(calls) == 2
     assert config.exporter.stats.dead_lettered == 0
+
+
+def test_spans_a_full_queue_drops_are_counted_and_logged(fresh: None, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The batch processor drops spans its full queue cannot hold; the exporter never sees them,
+    so configure()'s processor counts them, even for trajectories that lost every span."""
+    release = threading.Event()
+    first = threading.Event()
+    delivered: list[object] = []
+
+    def blocking_sink(t: object) -> None:  # the worker thread is stuck here: the queue fills
+        first.set()
+        release.wait(30)
+        delivered.append(t)
+
+    config = configure(sinks=[blocking_sink], store=False, max_queue_size=8, dead_letter_path=tmp_path / "d")
+    assert isinstance(config.processor, BatchSpanProcessor)
+    for i in range(4):  # 8 spans, a full batch: the worker exports them and blocks in the sink
+        run_agent(f"first{i}")
+    assert first.wait(10)
+    for i in range(50):  # 100 spans into a queue of 8 while the worker is stuck
+        run_agent(f"a{i}")
+    release.set()
+    caplog.set_level("WARNING", logger="trajectories")
+    assert config.flush()
+    seen = config.exporter.stats.spans_seen
+    produced = 2 * 54
+    assert config.spans_dropped == produced - seen
+    assert config.spans_dropped >= 100 - 8
+    assert any("dropped" in r.getMessage() and "max_queue_size" in r.getMessage() for r in caplog.records)
+    config.shutdown()
+    assert len(delivered) == config.exporter.stats.trajectories_emitted >= 4  # what was seen is delivered, none twice
+
+
+def test_max_queue_size(fresh: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    provider = TracerProvider()
+    config = configure(tracer_provider=provider, store=False)
+    assert config.processor._batch_processor._max_queue_size == 16_384  # type: ignore[attr-defined]
+    monkeypatch.setenv("OTEL_BSP_MAX_QUEUE_SIZE", "4096")  # OpenTelemetry's own setting is honoured
+    config = configure(tracer_provider=provider, store=False)
+    assert config.processor._batch_processor._max_queue_size == 4096  # type: ignore[attr-defined]
+    config = configure(tracer_provider=provider, store=False, max_queue_size=100)
+    assert config.processor._batch_processor._max_queue_size == 100  # type: ignore[attr-defined]
+    assert config.spans_dropped == 0
+    config.shutdown()
+    with pytest.raises(ValueError, match="max_queue_size"):
+        configure(tracer_provider=provider, store=False, max_queue_size=0)
+    with pytest.raises(TypeError, match="max_queue_size"):
+        configure(tracer_provider=provider, store=False, max_queue_size="big")  # type: ignore[arg-type]

@@ -18,7 +18,7 @@ from typing import Any
 import anyio.lowlevel
 from opentelemetry import trace
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
-from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter
 
 from ..settings import settings
@@ -37,6 +37,43 @@ logger = logging.getLogger("trajectories")
 _OTLP_ENV = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
 _lock = threading.Lock()
 _current: Configuration | None = None
+
+
+#: configure()'s batch queue when neither ``max_queue_size=`` nor ``OTEL_BSP_MAX_QUEUE_SIZE``
+#: says otherwise: OpenTelemetry's 2 048 drops spans under a burst of concurrent agents
+#: (docs/reliability.md); 16 384 held every burst measured there, at a few KiB a queued span.
+DEFAULT_MAX_QUEUE_SIZE = 16_384
+
+
+class _CountingBatchSpanProcessor(BatchSpanProcessor):
+    """A BatchSpanProcessor that counts the spans its full queue drops.
+
+    OpenTelemetry drops the oldest queued span when a new one arrives at a full queue and
+    logs it at most once per 20 s; the exporter behind it cannot see a span that never
+    reached it. Counting here makes every drop visible (``Configuration.spans_dropped``),
+    including trajectories that lost every span. The check mirrors the SDK's own (queue
+    length == its maximum, read from its internals, best effort: if they change, nothing is
+    counted and nothing breaks).
+    """
+
+    def __init__(self, exporter: SpanExporter, max_queue_size: int | None) -> None:
+        # A queue smaller than OpenTelemetry's export batch (512) takes batches of its own size.
+        batch_size = max_queue_size if max_queue_size is not None and max_queue_size < 512 else None
+        super().__init__(exporter, max_queue_size=max_queue_size, max_export_batch_size=batch_size)
+        batch = getattr(self, "_batch_processor", None)
+        self._queue: Any = getattr(batch, "_queue", None)
+        self._max = getattr(batch, "_max_queue_size", None)
+        self._count_lock = threading.Lock()
+        self.dropped = 0
+        #: The queue's capacity, for messages.
+        self.max_queue_size: int | None = self._max if isinstance(self._max, int) else None
+
+    def on_end(self, span: ReadableSpan) -> None:
+        queue = self._queue
+        if queue is not None and len(queue) == self._max and span.context is not None and span.context.trace_flags.sampled:
+            with self._count_lock:
+                self.dropped += 1
+        super().on_end(span)
 
 
 class Configuration:
@@ -64,11 +101,38 @@ class Configuration:
         self._guard_lock = threading.Lock()
         self._guard: threading.Thread | None = None
         self._guard_box: list[bool] = []
+        self._dropped_reported = 0
 
     @property
     def otlp_exporter(self) -> SpanExporter | None:
         p = self.otlp_processor
         return p.span_exporter if isinstance(p, BatchSpanProcessor) else None
+
+    @property
+    def spans_dropped(self) -> int:
+        """Spans the batch processor's full queue dropped before they reached the trajectory exporter.
+
+        Each one is a step (or root) missing from a trajectory: such trajectories are flagged
+        incomplete, and one that lost every span is gone. Raise ``configure(max_queue_size=)``
+        when this grows; a WARNING says so at flush, shutdown and exit.
+        """
+        p = self.processor
+        return p.dropped if isinstance(p, _CountingBatchSpanProcessor) else 0
+
+    def _report_drops(self) -> None:
+        dropped = self.spans_dropped
+        if dropped > self._dropped_reported:
+            p = self.processor
+            size = p.max_queue_size if isinstance(p, _CountingBatchSpanProcessor) else None
+            logger.warning(
+                "trajectories: the batch span processor dropped %d spans (%d in all) because its queue of %s was full; "
+                "trajectories that lost spans are flagged incomplete, ones that lost every span are gone: raise "
+                "configure(max_queue_size=...) or OTEL_BSP_MAX_QUEUE_SIZE",
+                dropped - self._dropped_reported,
+                dropped,
+                size,
+            )
+            self._dropped_reported = dropped
 
     def flush(self, timeout_millis: int = 30_000) -> bool:
         """Push queued spans through the processors, deliver every complete trajectory, retry failed deliveries.
@@ -92,6 +156,7 @@ class Configuration:
 
     def _flush_now(self, timeout_millis: int) -> bool:
         ok = _force_flush(self.processor, timeout_millis)
+        self._report_drops()
         ok = self.exporter.force_flush(timeout_millis) and ok
         if self.otlp_processor is not None:
             ok = _force_flush(self.otlp_processor, timeout_millis) and ok
@@ -149,6 +214,7 @@ class Configuration:
                 p.shutdown()
             except Exception:
                 logger.warning("trajectories: shutting down %s failed", type(p).__name__, exc_info=True)
+        self._report_drops()
         if self._owns_store and self.store is not None:
             try:
                 self.store.close()
@@ -292,6 +358,7 @@ def configure(
     redact: Callable[[Any], Any] | None = None,
     max_content_length: int = 4096,
     sink_timeout: float = 5.0,
+    max_queue_size: int | None = None,
 ) -> Configuration:
     """Set up tracing so that every finished trajectory is scored and delivered to *sinks*.
 
@@ -311,6 +378,9 @@ def configure(
       as ``trajectory.step.input`` / ``.output`` JSON, through ``redact`` (a callable from JSON
       values to JSON values; default :func:`redact_secrets`) and cut to ``max_content_length``
       characters (at least 64). See docs/security.md.
+    - ``max_queue_size``: the batch processor's queue, in spans (``OTEL_BSP_MAX_QUEUE_SIZE``
+      when not given, else 16 384). A full queue drops spans: ``Configuration.spans_dropped``
+      counts them and a WARNING names them; see docs/reliability.md.
     - ``sink_timeout``: a sink call that has not returned for this many seconds is treated as
       blocked (skipped, its trajectories retried, then dead-lettered); see docs/reliability.md.
 
@@ -337,6 +407,10 @@ def configure(
     if redact is not None and not callable(redact):
         raise TypeError(f"redact must be a callable from JSON values to JSON values, got {type(redact).__name__}")
     check_int("max_content_length", max_content_length, minimum=64)
+    if max_queue_size is not None:
+        check_int("max_queue_size", max_queue_size, minimum=1)
+    elif not os.environ.get("OTEL_BSP_MAX_QUEUE_SIZE"):
+        max_queue_size = DEFAULT_MAX_QUEUE_SIZE
     if isinstance(sinks, (str, bytes)) or not isinstance(sinks, Iterable):
         raise TypeError(f"sinks must be an iterable of sinks or callables, got {type(sinks).__name__}")
     all_sinks = [as_sink(s, f"sinks[{i}]") for i, s in enumerate(sinks)]
@@ -377,7 +451,7 @@ def configure(
                     "trajectory() to be traced by the one configure() made",
                     type(global_provider).__name__,
                 )
-    processor: SpanProcessor = BatchSpanProcessor(exporter) if batch else SimpleSpanProcessor(exporter)
+    processor: SpanProcessor = _CountingBatchSpanProcessor(exporter, max_queue_size) if batch else SimpleSpanProcessor(exporter)
     provider.add_span_processor(processor)
 
     otlp_processor: SpanProcessor | None = None
