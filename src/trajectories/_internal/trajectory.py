@@ -129,6 +129,36 @@ class TrajectoryStep(JSONSerializable):
         if self.metadata is not None and not isinstance(self.metadata, StepMetadata):
             raise TypeError(f"TrajectoryStep.metadata must be a StepMetadata, got {type(self.metadata).__name__}")
 
+    @classmethod
+    def _trusted(
+        cls,
+        index: int,
+        action: str,
+        rationale: str,
+        outcome: StepOutcome,
+        confidence: float,
+        latency_ms: int,
+        timestamp: datetime,
+        context_embedding: Embedding | None,
+        metadata: StepMetadata | None,
+    ) -> TrajectoryStep:
+        """Internal: a step from values that already hold every invariant ``__post_init__``
+        checks (confidence a float32 value in [0, 1], an aware UTC timestamp, a checked
+        embedding), skipping the checks. The instrumentation and the span assembly build
+        one per step from values they validated themselves; everything else uses the constructor.
+        """
+        step = object.__new__(cls)
+        _set(step, "index", index)
+        _set(step, "action", action)
+        _set(step, "rationale", rationale)
+        _set(step, "outcome", outcome)
+        _set(step, "confidence", confidence)
+        _set(step, "latency_ms", latency_ms)
+        _set(step, "timestamp", timestamp)
+        _set(step, "context_embedding", context_embedding)
+        _set(step, "metadata", metadata)
+        return step
+
     @property
     def quality(self) -> float:
         """``outcome.quality_score × confidence``, in float32 as ruvllm computes it."""

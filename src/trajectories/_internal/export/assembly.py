@@ -26,7 +26,7 @@ from typing import Any
 from ... import attributes as A
 from ..outcome import RootCause, StepOutcome, SuccessOutcome, Verdict
 from ..trajectory import StepMetadata, Trajectory, TrajectoryId, TrajectoryMetadata, TrajectoryStep, compute_quality
-from ..validate import Embedding, check_embedding
+from ..validate import Embedding, check_embedding, f32
 from .records import SpanLike
 
 __all__ = [
@@ -151,7 +151,7 @@ def _str_seq(value: object) -> tuple[str, ...]:
 
 def _prefixed(attributes: Mapping[str, Any], prefix: str) -> dict[str, str]:
     n = len(prefix)
-    return {k[n:]: v for k, v in attributes.items() if isinstance(v, str) and k.startswith(prefix)}
+    return {k[n:]: v for k, v in attributes.items() if k.startswith(prefix) and isinstance(v, str)}
 
 
 def _number(attributes: Mapping[str, Any], key: str, default: float) -> float:
@@ -256,16 +256,18 @@ def _step(span: SpanLike, folds: Sequence[Fold]) -> TrajectoryStep:
             tool_used=tool, input_tokens=inp, output_tokens=out, model=model, tags=tags, attributes=step_attrs
         )
     index = _opt_int(attrs, A.STEP_INDEX)
-    return TrajectoryStep(
-        index=index if index is not None else 0,
-        action=_opt_str(attrs, A.STEP_ACTION) or span.name,
-        rationale=_opt_str(attrs, A.STEP_RATIONALE) or "",
-        outcome=_outcome(attrs),
-        confidence=confidence,
-        latency_ms=_ms(span.start_ns, span.end_ns),
-        timestamp=ns_to_datetime(span.start_ns),
-        context_embedding=_embedding(attrs, A.STEP_CONTEXT_EMBEDDING),
-        metadata=metadata,
+    name = span.name
+    # Every value is checked or sanitised above (the constructor's checks would only repeat it).
+    return TrajectoryStep._trusted(
+        index if index is not None else 0,
+        _opt_str(attrs, A.STEP_ACTION) or (name if isinstance(name, str) else str(name)),
+        _opt_str(attrs, A.STEP_RATIONALE) or "",
+        _outcome(attrs),
+        f32(confidence),
+        _ms(span.start_ns, span.end_ns),
+        ns_to_datetime(span.start_ns),
+        _embedding(attrs, A.STEP_CONTEXT_EMBEDDING),
+        metadata,
     )
 
 
