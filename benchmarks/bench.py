@@ -151,6 +151,7 @@ def child_decorators(peer_name: str, quick: bool) -> dict[str, Any]:
     finally:
         loop.close()
     if peer is not None:
+        peer.flush()
         calls_spans = peer.exporter.count
         result.update(
             label=peer.label,

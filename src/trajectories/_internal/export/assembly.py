@@ -25,7 +25,7 @@ from typing import Any
 
 from ... import attributes as A
 from ..outcome import RootCause, StepOutcome, SuccessOutcome, Verdict
-from ..trajectory import StepMetadata, Trajectory, TrajectoryId, TrajectoryMetadata, TrajectoryStep, compute_quality
+from ..trajectory import StepMetadata, Trajectory, TrajectoryId, TrajectoryMetadata, TrajectoryStep, compute_quality, trusted
 from ..validate import Embedding, check_embedding, f32
 from .records import SpanLike
 
@@ -144,6 +144,8 @@ class PendingTrajectory:
 
 
 def _str_seq(value: object) -> tuple[str, ...]:
+    if value is None:  # the common case, before the (slow) abstract Sequence check
+        return ()
     if isinstance(value, str) or not isinstance(value, Sequence):
         return ()
     return tuple(v for v in value if isinstance(v, str))
@@ -304,7 +306,10 @@ def build_trajectory(pending: PendingTrajectory) -> Trajectory:
     missing = pending.missing_steps
     if missing:  # emitted at expiry or shutdown without every step: say so, never silently short
         meta_attrs = {**meta_attrs, A.TRAJECTORY_INCOMPLETE_ATTRIBUTE: "true", A.TRAJECTORY_MISSING_STEPS_ATTRIBUTE: str(missing)}
-    metadata = TrajectoryMetadata(
+    # Every value below is read through the sanitising readers above, so the model's
+    # constructor checks would only repeat them.
+    metadata = trusted(
+        TrajectoryMetadata,
         session_id=_opt_str(attrs, A.SESSION_ID) or _opt_str(attrs, A.GEN_AI_CONVERSATION_ID),
         user_id=_opt_str(attrs, A.USER_ID),
         request_type=_opt_str(attrs, A.TRAJECTORY_REQUEST_TYPE),
@@ -316,7 +321,8 @@ def build_trajectory(pending: PendingTrajectory) -> Trajectory:
         attributes=meta_attrs,
     )
     query = _embedding(attrs, A.TRAJECTORY_QUERY_EMBEDDING)
-    return Trajectory(
+    return trusted(
+        Trajectory,
         id=TrajectoryId(pending.id),
         uuid=uuid_mod.UUID(int=pending.trace_id),
         query_embedding=query if query is not None else _EMPTY,
