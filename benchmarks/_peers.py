@@ -13,7 +13,7 @@ import importlib.metadata
 import os
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
@@ -63,6 +63,18 @@ class Peer:
     flush: Callable[[], object] = lambda: None  # deliver what a batching processor still holds
 
 
+def _decorated(decorator: Any) -> tuple[Callable[[int], int], Callable[[int], Awaitable[int]]]:
+    """*decorator* (a peer's, untyped where the peer is not installed) applied to fresh sync and async wrappers of work."""
+
+    def sync(x: int) -> int:
+        return work(x)
+
+    async def async_(x: int) -> int:
+        return await work_async(x)
+
+    return cast("Callable[[int], int]", decorator(sync)), cast("Callable[[int], Awaitable[int]]", decorator(async_))
+
+
 def null_provider() -> tuple[TracerProvider, NullExporter]:
     provider = TracerProvider()
     exporter = NullExporter()
@@ -92,13 +104,7 @@ def setup_langfuse() -> Peer:
     client = Langfuse(tracer_provider=provider, span_exporter=exporter, tracing_enabled=True, sample_rate=1.0)
     del client
 
-    @observe(name="work", capture_input=False, capture_output=False)
-    def sync(x: int) -> int:
-        return work(x)
-
-    @observe(name="work", capture_input=False, capture_output=False)
-    async def async_(x: int) -> int:
-        return await work_async(x)
+    sync, async_ = _decorated(observe(name="work", capture_input=False, capture_output=False))
 
     return Peer(
         "langfuse",
@@ -130,13 +136,7 @@ def setup_traceloop() -> Peer:
         should_enrich_metrics=False,
     )
 
-    @task(name="work")
-    def sync(x: int) -> int:
-        return work(x)
-
-    @task(name="work")
-    async def async_(x: int) -> int:
-        return await work_async(x)
+    sync, async_ = _decorated(task(name="work"))
 
     return Peer(
         "traceloop",
@@ -162,13 +162,7 @@ def setup_logfire() -> Peer:
         service_name="bench",
     )
 
-    @logfire.instrument("work", extract_args=False)
-    def sync(x: int) -> int:
-        return work(x)
-
-    @logfire.instrument("work", extract_args=False)
-    async def async_(x: int) -> int:
-        return await work_async(x)
+    sync, async_ = _decorated(logfire.instrument("work", extract_args=False))
 
     return Peer(
         "logfire",
@@ -192,13 +186,7 @@ def setup_openinference() -> Peer:
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     tracer = provider.get_tracer("bench")
 
-    @tracer.chain(name="work")  # type: ignore[misc]
-    def sync(x: int) -> int:
-        return work(x)
-
-    @tracer.chain(name="work")  # type: ignore[misc]
-    async def async_(x: int) -> int:
-        return await work_async(x)
+    sync, async_ = _decorated(tracer.chain(name="work"))
 
     return Peer(
         "openinference",

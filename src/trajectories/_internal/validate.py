@@ -109,7 +109,13 @@ def check_str_map(field: str, values: object) -> dict[str, str]:
 
 def check_embedding(field: str, value: Any) -> Embedding:
     """A one-dimensional, finite vector, returned as a read-only float32 array."""
-    if type(value) is np.ndarray and value.size == 0 and value.ndim == 1 and value.dtype == np.float32 and not value.flags.writeable:
+    if (
+        type(value) is np.ndarray
+        and value.size == 0
+        and value.ndim == 1
+        and value.dtype == np.float32
+        and not value.flags.writeable
+    ):
         return value  # the empty embedding every trajectory without one carries: already what we return
     if isinstance(value, (str, bytes)):
         raise TypeError(f"{field} must be a sequence of numbers, got {type(value).__name__}")
