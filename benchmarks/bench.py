@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import functools
 import importlib.metadata
 import json
@@ -308,16 +309,19 @@ def child_store(quick: bool) -> dict[str, Any]:
     t0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
     rng = np.random.default_rng(0)
     out: dict[str, Any] = {"dim": dim, "sizes": {}}
+    out["blas"] = "threadpoolctl not installed: BLAS threads as numpy starts them"
+    limit: Any = contextlib.nullcontext()
     try:
-        from threadpoolctl import threadpool_info
+        from threadpoolctl import threadpool_info, threadpool_limits
 
-        out["blas"] = [
-            {k: str(v) for k, v in i.items() if k in ("internal_api", "version", "architecture", "num_threads")}
-            for i in threadpool_info()
-        ]
+        # One BLAS thread: with two on a 2-core machine shared with other work, OpenBLAS's
+        # threads contend and one 10k x 384 product swings between 1 and 10 ms.
+        limit = threadpool_limits(1)
+        keep = ("internal_api", "version", "architecture", "num_threads")
+        out["blas"] = [{k: str(v) for k, v in i.items() if k in keep} for i in threadpool_info()]
     except ImportError:
-        out["blas"] = "threadpoolctl not installed"
-    with tempfile.TemporaryDirectory() as d:
+        pass
+    with limit, tempfile.TemporaryDirectory() as d:
         store = SQLiteTrajectoryStore(os.path.join(d, "bench.db"))
         done = 0
         for size in sizes:
@@ -418,7 +422,10 @@ def child_memory(quick: bool) -> dict[str, Any]:
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     work = step(action="work", tracer_provider=provider)(lambda i: i)
-    per_traj = 10  # 9 steps + the root
+    # Trajectories of 3 steps + the root: 250,000 of them, so the exporter's late-span memory
+    # (the ids of the last 100,000 emitted trajectories, by default) fills within the first 40%
+    # of the stream, and the rest shows whether anything else grows.
+    per_traj = 4
     samples: list[tuple[int, int]] = []
     spans = 0
     every = total_spans // 20
@@ -629,14 +636,23 @@ def render(results: dict[str, Any]) -> str:
         out.append("### 4. Memory")
         out.append("")
         samples = mem["samples"]
-        first = samples[0][1] if samples else mem["start_rss"]
-        last = samples[-1][1] if samples else mem["start_rss"]
+        mib = 2**20
+        at = dict(samples)
+        half = samples[len(samples) // 2 - 1] if samples else (0, mem["start_rss"])
+        last = samples[-1] if samples else (0, mem["start_rss"])
         peak = max((s[1] for s in samples), default=mem["start_rss"])
         out.append(
-            f"{mem['spans']:,} spans ({mem['trajectories_emitted']:,} trajectories) streamed through "
-            f"`TrajectoryExporter` in {mem['seconds']:.0f} s: RSS {mem['start_rss'] / 2**20:.1f} MiB at the start, "
-            f"{first / 2**20:.1f} MiB after {samples[0][0]:,} spans, {last / 2**20:.1f} MiB at the end "
-            f"(peak {peak / 2**20:.1f} MiB; growth after the first 5%: {(last - first) / 2**20:+.1f} MiB); "
+            f"{mem['spans']:,} spans ({mem['trajectories_emitted']:,} trajectories of 3 steps and a root) streamed through "
+            f"`TrajectoryExporter` (defaults, a no-op sink) in {mem['seconds']:.0f} s. RSS (MiB) every 5%:"
+        )
+        out.append("")
+        out.append("| spans | " + " | ".join(f"{n // 1000:,}k" for n in at) + " |")
+        out.append("| --- | " + " | ".join("---" for _ in at) + " |")
+        out.append("| RSS MiB | " + " | ".join(f"{r / mib:.1f}" for r in at.values()) + " |")
+        out.append("")
+        out.append(
+            f"Start {mem['start_rss'] / mib:.1f} MiB, peak {peak / mib:.1f} MiB; growth over the second half "
+            f"({half[0]:,} → {last[0]:,} spans): {(last[1] - half[1]) / mib:+.1f} MiB; "
             f"{mem['pending_traces']} traces left pending."
         )
         out.append("")
