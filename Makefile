@@ -6,10 +6,14 @@ BIN := $(VENV)/bin
 RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
 PHOENIX_VENV := .venv-phoenix
+# make bench: its own venv, so the peers' OpenTelemetry pins never touch .venv.
+BENCH_VENV := .venv-bench
+BENCH_STAMP := $(BENCH_VENV)/.installed-bench
+TRACELOOP_PACKAGE := traceloop-sdk==0.62.4
 # Pinned: the integration tests read spans back through Phoenix's REST API.
 PHOENIX_PACKAGE := arize-phoenix==20.26.1
 
-.PHONY: help venv test lint demo integration reliability clean
+.PHONY: help venv test lint demo integration reliability bench clean
 
 help:
 	@echo "make demo         - record a simulated support agent into ./trajectories.db and print the scores"
@@ -17,6 +21,7 @@ help:
 	@echo "make reliability  - the soak: 10 000 trajectories of 10 steps into the store, asyncio and trio"
 	@echo "make lint         - ruff and mypy --strict"
 	@echo "make integration  - tests against a real Arize Phoenix (installed into $(PHOENIX_VENV))"
+	@echo "make bench        - benchmarks against the floor and the peers (installed into $(BENCH_VENV)); updates docs/performance.md"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -53,5 +58,16 @@ $(PHOENIX_VENV)/bin/phoenix:
 integration: $(DEV_STAMP) $(PHOENIX_VENV)/bin/phoenix
 	PHOENIX_BIN=$(CURDIR)/$(PHOENIX_VENV)/bin/phoenix $(BIN)/python -m pytest -q tests/integration
 
+$(BENCH_VENV)/bin/python:
+	$(PYTHON) -m venv $(BENCH_VENV)
+
+$(BENCH_STAMP): $(BENCH_VENV)/bin/python pyproject.toml benchmarks/constraints.txt benchmarks/traceloop-requirements.txt
+	$(BENCH_VENV)/bin/python -m pip install -q -c benchmarks/constraints.txt -e '.[bench]' -r benchmarks/traceloop-requirements.txt
+	$(BENCH_VENV)/bin/python -m pip install -q -c benchmarks/constraints.txt --no-deps '$(TRACELOOP_PACKAGE)'
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
+	$(BENCH_VENV)/bin/python benchmarks/bench.py --plot docs/performance.png --docs docs/performance.md --json $(BENCH_VENV)/results.json
+
 clean:
-	rm -rf $(VENV) $(PHOENIX_VENV) build dist src/*.egg-info .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(PHOENIX_VENV) $(BENCH_VENV) build dist src/*.egg-info .mypy_cache .ruff_cache

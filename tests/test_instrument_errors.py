@@ -279,15 +279,27 @@ def test_internal_bug_is_logged_and_counted(
         raise RuntimeError("a bug in the SDK")
 
     monkeypatch.setattr(step_handle, "step_end_attributes", broken)
+    # An untouched successful step writes attributes its options built at decoration and never
+    # calls step_end_attributes; a step that changed its handle does.
+    monkeypatch.setattr(step_handle.StepOptions, "success_end_attributes", property(lambda self: broken()))
     before = internal_errors.value
     with caplog.at_level(logging.ERROR, logger="trajectories"), trajectory("bug", tracer_provider=tracer_provider) as t:
         assert plain_step(3) == 3
-    assert internal_errors.value == before + 1
+        assert touched_step(4) == 4
+    assert internal_errors.value == before + 2
     assert any("a bug in the SDK" in (r.exc_text or "") or r.exc_info for r in caplog.records if r.name == "trajectories")
     assert t.result is not None
-    assert len(t.result.steps) == 1
+    assert len(t.result.steps) == 2
 
 
 @step
 def plain_step(x: int) -> int:
+    return x
+
+
+@step
+def touched_step(x: int) -> int:
+    handle = current_step()
+    assert handle is not None
+    handle.set_rationale("changed")
     return x

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import random
+import struct
 import uuid as uuid_mod
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -81,6 +82,22 @@ def _set(obj: object, name: str, value: object) -> None:
     object.__setattr__(obj, name, value)
 
 
+_T = TypeVar("_T")
+
+
+def trusted(cls: type[_T], **values: Any) -> _T:
+    """Internal: an instance of the frozen model class *cls* from *values*, skipping ``__post_init__``.
+
+    Every field must be given, already of its normalised type and holding every invariant the
+    constructor checks (the span assembly builds its trajectories from values it sanitised
+    itself). Everything else uses the constructor.
+    """
+    obj = object.__new__(cls)
+    for name, value in values.items():
+        _set(obj, name, value)
+    return obj
+
+
 @dataclass(frozen=True, slots=True, eq=True)
 class StepMetadata(JSONSerializable):
     """Optional facts about a step: tool, tokens, model, tags, free-form attributes."""
@@ -131,6 +148,36 @@ class TrajectoryStep(JSONSerializable):
         _set(self, "context_embedding", check_opt_embedding("TrajectoryStep.context_embedding", self.context_embedding))
         if self.metadata is not None and not isinstance(self.metadata, StepMetadata):
             raise TypeError(f"TrajectoryStep.metadata must be a StepMetadata, got {type(self.metadata).__name__}")
+
+    @classmethod
+    def _trusted(
+        cls,
+        index: int,
+        action: str,
+        rationale: str,
+        outcome: StepOutcome,
+        confidence: float,
+        latency_ms: int,
+        timestamp: datetime,
+        context_embedding: Embedding | None,
+        metadata: StepMetadata | None,
+    ) -> TrajectoryStep:
+        """Internal: a step from values that already hold every invariant ``__post_init__``
+        checks (confidence a float32 value in [0, 1], an aware UTC timestamp, a checked
+        embedding), skipping the checks. The instrumentation and the span assembly build
+        one per step from values they validated themselves; everything else uses the constructor.
+        """
+        step = object.__new__(cls)
+        _set(step, "index", index)
+        _set(step, "action", action)
+        _set(step, "rationale", rationale)
+        _set(step, "outcome", outcome)
+        _set(step, "confidence", confidence)
+        _set(step, "latency_ms", latency_ms)
+        _set(step, "timestamp", timestamp)
+        _set(step, "context_embedding", context_embedding)
+        _set(step, "metadata", metadata)
+        return step
 
     @property
     def quality(self) -> float:
@@ -183,6 +230,15 @@ class TrajectoryMetadata(JSONSerializable):
         _set(self, "attributes", check_str_map("TrajectoryMetadata.attributes", self.attributes))
 
 
+_FLOAT32 = struct.Struct("<f")
+
+
+def _round32(value: float) -> float:
+    """*value* rounded to the nearest float32 (ties to even), as a Python float."""
+    result: float = _FLOAT32.unpack(_FLOAT32.pack(value))[0]
+    return result
+
+
 def compute_quality(steps: Sequence[TrajectoryStep], verdict: Verdict) -> float:
     """ruvllm's ``compute_quality``, in float32, summing step qualities left to right."""
     if not steps:
@@ -191,19 +247,29 @@ def compute_quality(steps: Sequence[TrajectoryStep], verdict: Verdict) -> float:
         if isinstance(verdict, RecoveredVerdict):
             return verdict.final_quality
         return 1.0 if isinstance(verdict, SuccessVerdict) else 0.0
-    total = np.float32(0.0)
+    # float32 arithmetic without numpy scalars (about 1 µs per operation). Stored scores are the
+    # shortest decimals of float32 values, so each is rounded to its float32 first; one +, × or ÷ of
+    # two float32 values, done in double precision and rounded once to float32, is exactly the
+    # float32 result, because a double carries more than twice float32's 24 bits.
+    r = _round32
+    total = 0.0
     for s in steps:
-        total = np.float32(total + np.float32(np.float32(s.outcome.quality_score) * np.float32(s.confidence)))
-    mean = np.float32(total / np.float32(len(steps)))
+        score = s.outcome.quality_score
+        score = 1.0 if score == 1.0 else r(score)
+        confidence = s.confidence
+        # 1.0 and 0.0 are exact in float32, and x × 1.0 is x: the common step needs no rounding there.
+        quality = score if confidence == 1.0 else r(score * r(confidence))
+        total = r(total + quality)
+    mean = r(total / len(steps))
     if isinstance(verdict, SuccessVerdict):
-        factor = np.float32(1.0)
+        factor = 1.0
     elif isinstance(verdict, PartialVerdict):
-        factor = np.float32(np.float32(0.5) + np.float32(0.5) * np.float32(verdict.completion_ratio))
+        factor = r(0.5 + r(0.5 * r(verdict.completion_ratio)))
     elif isinstance(verdict, RecoveredVerdict):
-        factor = np.float32(verdict.final_quality)
+        factor = r(verdict.final_quality)
     else:
-        factor = np.float32(0.3)
-    return f32(np.float32(mean * factor))
+        factor = r(0.3)
+    return f32(r(mean * factor))
 
 
 @dataclass(frozen=True, slots=True, eq=False)

@@ -37,6 +37,8 @@ def f32(value: float) -> float:
     ruvllm keeps scores in ``f32`` and serde writes the shortest text that reads back to
     the same ``f32``; storing that decimal makes our JSON match serde's digits exactly.
     """
+    if value == 1.0 or value == 0.0:  # exact in float32, and the commonest confidences and scores
+        return float(value)
     if -3.4e38 < value < 3.4e38:  # the common case, without errstate's cost
         return float(str(np.float32(value)))
     with np.errstate(over="ignore"):  # beyond float32's range: infinity, without a warning
@@ -122,6 +124,14 @@ def check_str_map(field: str, values: object) -> dict[str, str]:
 
 def check_embedding(field: str, value: Any) -> Embedding:
     """A one-dimensional, finite vector, returned as a read-only float32 array."""
+    if (
+        type(value) is np.ndarray
+        and value.size == 0
+        and value.ndim == 1
+        and value.dtype == np.float32
+        and not value.flags.writeable
+    ):
+        return value  # the empty embedding every trajectory without one carries: already what we return
     if isinstance(value, (str, bytes)):
         raise TypeError(f"{field} must be a sequence of numbers, got {type(value).__name__}")
     try:

@@ -25,8 +25,8 @@ from typing import Any
 
 from ... import attributes as A
 from ..outcome import RootCause, StepOutcome, SuccessOutcome, Verdict
-from ..trajectory import StepMetadata, Trajectory, TrajectoryId, TrajectoryMetadata, TrajectoryStep, compute_quality
-from ..validate import Embedding, check_embedding
+from ..trajectory import StepMetadata, Trajectory, TrajectoryId, TrajectoryMetadata, TrajectoryStep, compute_quality, trusted
+from ..validate import Embedding, check_embedding, f32
 from .records import SpanLike
 
 __all__ = [
@@ -160,6 +160,8 @@ class PendingTrajectory:
 
 
 def _str_seq(value: object) -> tuple[str, ...]:
+    if value is None:  # the common case, before the (slow) abstract Sequence check
+        return ()
     if isinstance(value, str) or not isinstance(value, Sequence):
         return ()
     return tuple(v for v in value if isinstance(v, str))
@@ -167,7 +169,7 @@ def _str_seq(value: object) -> tuple[str, ...]:
 
 def _prefixed(attributes: Mapping[str, Any], prefix: str) -> dict[str, str]:
     n = len(prefix)
-    return {k[n:]: v for k, v in attributes.items() if isinstance(v, str) and k.startswith(prefix)}
+    return {k[n:]: v for k, v in attributes.items() if k.startswith(prefix) and isinstance(v, str)}
 
 
 def _number(attributes: Mapping[str, Any], key: str, default: float) -> float:
@@ -278,16 +280,18 @@ def _step(span: SpanLike, folds: Sequence[Fold]) -> TrajectoryStep:
             tool_used=tool, input_tokens=inp, output_tokens=out, model=model, tags=tags, attributes=step_attrs
         )
     index = _opt_int(attrs, A.STEP_INDEX)
-    return TrajectoryStep(
-        index=index if index is not None else 0,
-        action=_opt_str(attrs, A.STEP_ACTION) or span.name,
-        rationale=_opt_str(attrs, A.STEP_RATIONALE) or "",
-        outcome=_outcome(attrs),
-        confidence=confidence,
-        latency_ms=_ms(span.start_ns, span.end_ns),
-        timestamp=ns_to_datetime(span.start_ns),
-        context_embedding=_embedding(attrs, A.STEP_CONTEXT_EMBEDDING),
-        metadata=metadata,
+    name = span.name
+    # Every value is checked or sanitised above (the constructor's checks would only repeat it).
+    return TrajectoryStep._trusted(
+        index if index is not None else 0,
+        _opt_str(attrs, A.STEP_ACTION) or (name if isinstance(name, str) else str(name)),
+        _opt_str(attrs, A.STEP_RATIONALE) or "",
+        _outcome(attrs),
+        f32(confidence),
+        _ms(span.start_ns, span.end_ns),
+        ns_to_datetime(span.start_ns),
+        _embedding(attrs, A.STEP_CONTEXT_EMBEDDING),
+        metadata,
     )
 
 
@@ -324,7 +328,10 @@ def build_trajectory(pending: PendingTrajectory) -> Trajectory:
     missing = pending.missing_steps
     if missing:  # emitted at expiry or shutdown without every step: say so, never silently short
         meta_attrs = {**meta_attrs, A.TRAJECTORY_INCOMPLETE_ATTRIBUTE: "true", A.TRAJECTORY_MISSING_STEPS_ATTRIBUTE: str(missing)}
-    metadata = TrajectoryMetadata(
+    # Every value below is read through the sanitising readers above, so the model's
+    # constructor checks would only repeat them.
+    metadata = trusted(
+        TrajectoryMetadata,
         session_id=_opt_str(attrs, A.SESSION_ID) or _opt_str(attrs, A.GEN_AI_CONVERSATION_ID),
         user_id=_opt_str(attrs, A.USER_ID),
         request_type=_opt_str(attrs, A.TRAJECTORY_REQUEST_TYPE),
@@ -336,7 +343,8 @@ def build_trajectory(pending: PendingTrajectory) -> Trajectory:
         attributes=meta_attrs,
     )
     query = _embedding(attrs, A.TRAJECTORY_QUERY_EMBEDDING)
-    return Trajectory(
+    return trusted(
+        Trajectory,
         id=TrajectoryId(pending.id),
         uuid=uuid_mod.UUID(int=pending.trace_id),
         query_embedding=query if query is not None else _EMPTY,

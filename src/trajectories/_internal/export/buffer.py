@@ -13,9 +13,10 @@ Not thread-safe: the exporter holds its lock around every call.
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from collections.abc import Iterable
+from collections import OrderedDict, deque
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
 
 from .assembly import PendingTrajectory, add_member, fold_of, member_owner, trajectory_id_of
 from .records import SpanLike
@@ -46,6 +47,33 @@ class _Trace:
     waiting_size: int = 0  # bytes of the spans in ``waiting``
 
 
+_K = TypeVar("_K", bound=Hashable)
+
+
+class _Recent(Generic[_K]):
+    """The last *n* keys added (``in`` to ask), forgetting the oldest first."""
+
+    __slots__ = ("_keys", "_order")
+
+    def __init__(self) -> None:
+        self._keys: set[_K] = set()
+        self._order: deque[_K] = deque()
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._keys
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def add(self, key: _K, limit: int) -> None:
+        if key in self._keys:
+            return
+        self._keys.add(key)
+        self._order.append(key)
+        while len(self._order) > limit:
+            self._keys.discard(self._order.popleft())
+
+
 class TraceBuffer:
     """Groups spans into trajectories; hands back each one when complete, expired or evicted."""
 
@@ -62,8 +90,11 @@ class TraceBuffer:
         self.counters = BufferCounters()
         self._traces: OrderedDict[int, _Trace] = OrderedDict()  # least recently active first
         self._spans = 0
-        self._emitted_ids: OrderedDict[int, None] = OrderedDict()
-        self._emitted_spans: OrderedDict[tuple[int, int], None] = OrderedDict()
+        # The last late_memory emitted trajectory ids and span ids, oldest first: a set to ask and
+        # a deque to forget in order. (An OrderedDict used as such a FIFO keeps growing its
+        # tables under constant churn: +7 MiB between 600k and 700k spans at the default size.)
+        self._emitted_ids: _Recent[int] = _Recent()
+        self._emitted_spans: _Recent[tuple[int, int]] = _Recent()
 
     @property
     def pending_traces(self) -> int:
@@ -207,10 +238,8 @@ class TraceBuffer:
         self._bytes -= p.size
         return p
 
-    def _remember(self, lru: OrderedDict[tuple[int, int], None] | OrderedDict[int, None], key: object) -> None:
-        lru[key] = None  # type: ignore[index]
-        if len(lru) > self.late_memory:
-            lru.popitem(last=False)
+    def _remember(self, recent: _Recent[Any], key: object) -> None:
+        recent.add(key, self.late_memory)
 
     def _drop_if_empty(self, trace: _Trace) -> None:
         if not trace.trajectories and not trace.waiting:

@@ -29,7 +29,14 @@ from ..validate import Embedding
 if TYPE_CHECKING:
     from .step_handle import StepHandle
 
-__all__ = ["embedding_value", "outcome_attributes", "root_cause_json", "step_end_attributes", "verdict_attributes"]
+__all__ = [
+    "embedding_value",
+    "outcome_attributes",
+    "root_cause_json",
+    "step_end_attributes",
+    "success_end_attributes",
+    "verdict_attributes",
+]
 
 
 def embedding_value(embedding: Embedding) -> list[float]:
@@ -56,8 +63,23 @@ def outcome_attributes(outcome: StepOutcome) -> dict[str, Any]:
 def step_end_attributes(step: StepHandle, outcome: StepOutcome, metadata: StepMetadata | None) -> dict[str, Any]:
     """What is only final when the step ends: outcome, confidence, rationale, metadata."""
     attrs = outcome_attributes(outcome)
-    attrs[A.STEP_RATIONALE] = step.rationale
-    attrs[A.STEP_CONFIDENCE] = step.confidence
+    _add_end_attributes(attrs, step.rationale, step.confidence, metadata)
+    embedding = step._context_embedding
+    if embedding is not None and settings.capture_embeddings:
+        attrs[A.STEP_CONTEXT_EMBEDDING] = embedding_value(embedding)
+    return attrs
+
+
+def success_end_attributes(rationale: str, confidence: float, metadata: StepMetadata | None) -> dict[str, Any]:
+    """:func:`step_end_attributes` of a successful step whose handle changed nothing (built once per step)."""
+    attrs = outcome_attributes(StepOutcome.success())
+    _add_end_attributes(attrs, rationale, confidence, metadata)
+    return attrs
+
+
+def _add_end_attributes(attrs: dict[str, Any], rationale: str, confidence: float, metadata: StepMetadata | None) -> None:
+    attrs[A.STEP_RATIONALE] = rationale
+    attrs[A.STEP_CONFIDENCE] = confidence
     if metadata is not None:
         if metadata.tags:
             attrs[A.STEP_TAGS] = list(metadata.tags)
@@ -74,10 +96,6 @@ def step_end_attributes(step: StepHandle, outcome: StepOutcome, metadata: StepMe
         if metadata.tool_used is not None:
             attrs[A.GEN_AI_OPERATION_NAME] = A.OPERATION_EXECUTE_TOOL
             attrs[A.GEN_AI_TOOL_NAME] = metadata.tool_used
-    embedding = step._context_embedding
-    if embedding is not None and settings.capture_embeddings:
-        attrs[A.STEP_CONTEXT_EMBEDDING] = embedding_value(embedding)
-    return attrs
 
 
 def root_cause_json(cause: RootCause) -> str:

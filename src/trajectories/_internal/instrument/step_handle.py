@@ -20,7 +20,7 @@ from ..trajectory import StepMetadata, TrajectoryStep
 from ..validate import Embedding, check_embedding, check_int, check_str, check_str_seq, check_unit
 from .content import redact_secrets, render_content
 from .context import CURRENT_STEP, CURRENT_TRAJECTORY, exception_text, get_tracer, is_cancellation, ns_to_datetime
-from .spans import step_end_attributes
+from .spans import step_end_attributes, success_end_attributes
 
 if TYPE_CHECKING:
     from .trajectory_handle import TrajectoryHandle
@@ -28,11 +28,17 @@ if TYPE_CHECKING:
 __all__ = ["StepHandle", "StepOptions", "begin_step"]
 
 _CANCELLED = StepOutcome.skipped("cancelled")
+_SUCCESS = StepOutcome.success()
 
 
 @dataclass(slots=True)
 class StepOptions:
-    """What a ``step(...)`` call fixed in advance; ``start_attributes`` is built once."""
+    """What a ``step(...)`` call fixed in advance.
+
+    Everything a call of an unchanged step writes is built here once: the span name, the
+    start attributes, and for a step that ends normally without its handle being touched,
+    the end attributes and the :class:`StepMetadata` (a call then copies no dict).
+    """
 
     action: str
     rationale: str = ""
@@ -46,6 +52,11 @@ class StepOptions:
     capture: bool | None = None
     span_name: str = ""
     start_attributes: dict[str, Any] = field(default_factory=dict)
+    success_metadata: StepMetadata | None = None
+    success_end_attributes: dict[str, Any] = field(default_factory=dict)
+    # The last (provider, tracer) pair this step resolved: a call whose provider is the same
+    # object skips the lookup. Reassigned as a whole tuple, so threads never see half of it.
+    tracer_cache: tuple[object, trace.Tracer] | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         self.span_name = f"{A.OPERATION_EXECUTE_TOOL} {self.tool}" if self.tool is not None else self.action
@@ -56,6 +67,21 @@ class StepOptions:
         if self.model is not None:
             attrs[A.GEN_AI_REQUEST_MODEL] = self.model
         self.start_attributes = attrs
+        if self.tool is not None or self.model is not None or self.tags or self.attributes:
+            self.success_metadata = StepMetadata(
+                tool_used=self.tool, model=self.model, tags=self.tags, attributes=dict(self.attributes)
+            )
+        self.success_end_attributes = success_end_attributes(self.rationale, self.confidence, self.success_metadata)
+
+    def tracer(self, provider: trace.TracerProvider | None) -> trace.Tracer:
+        if provider is None:
+            provider = trace.get_tracer_provider()
+        cached = self.tracer_cache
+        if cached is not None and cached[0] is provider:
+            return cached[1]
+        tracer = get_tracer(provider)
+        self.tracer_cache = (provider, tracer)
+        return tracer
 
 
 class StepHandle:
@@ -73,10 +99,12 @@ class StepHandle:
         "_input_tokens",
         "_lock",
         "_model",
+        "_options",
         "_outcome",
         "_output_tokens",
         "_tags",
         "_tool",
+        "_touched",
         "_trajectory",
         "action",
         "confidence",
@@ -92,10 +120,15 @@ class StepHandle:
         self.action = options.action
         self.rationale = options.rationale
         self.confidence = options.confidence
+        self._options = options
         self._tool = options.tool
         self._model = options.model
-        self._tags = list(options.tags)
-        self._attributes = dict(options.attributes)
+        # Copied from the options on first change only; until then the options' own.
+        self._tags: list[str] | None = None
+        self._attributes: dict[str, str] | None = None
+        # Whether anything but the outcome changed since the step started: an untouched step
+        # that succeeds ends with the end attributes and metadata its options built once.
+        self._touched = False
         self._outcome: StepOutcome | None = None
         self._input_tokens: int | None = None
         self._output_tokens: int | None = None
@@ -141,11 +174,13 @@ class StepHandle:
         value = check_unit("confidence", confidence)
         if self._live("set_confidence"):
             self.confidence = value
+            self._touched = True
 
     def set_rationale(self, rationale: str) -> None:
         value = check_str("rationale", rationale)
         if self._live("set_rationale"):
             self.rationale = value
+            self._touched = True
 
     def add_tokens(self, input: int = 0, output: int = 0) -> None:
         check_int("input", input)
@@ -154,32 +189,42 @@ class StepHandle:
             with self._lock:
                 self._input_tokens = (self._input_tokens or 0) + input
                 self._output_tokens = (self._output_tokens or 0) + output
+                self._touched = True
 
     def set_model(self, model: str) -> None:
         value = check_str("model", model)
         if self._live("set_model"):
             self._model = value
+            self._touched = True
 
     def set_tool(self, tool: str) -> None:
         value = check_str("tool", tool)
         if self._live("set_tool"):
             self._tool = value
+            self._touched = True
 
     def add_tag(self, tag: str) -> None:
         value = check_str("tag", tag)
         if self._live("add_tag"):
+            if self._tags is None:
+                self._tags = list(self._options.tags)
             self._tags.append(value)
+            self._touched = True
 
     def set_attribute(self, key: str, value: str) -> None:
         check_str("key", key)
         check_str("value", value)
         if self._live("set_attribute"):
+            if self._attributes is None:
+                self._attributes = dict(self._options.attributes)
             self._attributes[key] = value
+            self._touched = True
 
     def set_context_embedding(self, embedding: Any) -> None:
         value = check_embedding("embedding", embedding)
         if self._live("set_context_embedding"):
             self._context_embedding = value
+            self._touched = True
 
     def __repr__(self) -> str:
         return f"StepHandle(action={self.action!r}, index={self.index!r}, done={self._done})"
@@ -254,30 +299,34 @@ class StepHandle:
         if forced is not None:
             outcome = forced
         elif exc is None:
-            outcome = self._outcome if self._outcome is not None else StepOutcome.success()
+            outcome = self._outcome if self._outcome is not None else _SUCCESS
         elif is_cancellation(exc):
             outcome = _CANCELLED
         else:
             failed = True
             outcome = self._outcome if isinstance(self._outcome, FailureOutcome) else StepOutcome.failure(exception_text(exc))
-        metadata = self._metadata()
+        # The common case, a step that succeeded and whose handle nobody touched, writes
+        # what its options built at decoration time.
+        plain = not self._touched and self.parent_index is None and outcome is _SUCCESS
+        metadata = self._options.success_metadata if plain else self._metadata()
         record: TrajectoryStep | None = None
         if self._trajectory is not None and self.index is not None:
-            record = TrajectoryStep(
-                index=self.index,
-                action=self.action,
-                rationale=self.rationale,
-                outcome=outcome,
-                confidence=self.confidence,
-                latency_ms=max(0, (end_ns - self.start_ns) // 1_000_000),
-                timestamp=ns_to_datetime(self.start_ns),
-                context_embedding=self._context_embedding,
-                metadata=metadata,
+            # Every field was checked when it was set (step(), the handle's setters).
+            record = TrajectoryStep._trusted(
+                self.index,
+                self.action,
+                self.rationale,
+                outcome,
+                self.confidence,
+                max(0, (end_ns - self.start_ns) // 1_000_000),
+                ns_to_datetime(self.start_ns),
+                self._context_embedding,
+                metadata,
             )
         span = self.span
         try:
-            span.set_attributes(step_end_attributes(self, outcome, metadata))
-            if self._tool is not None:
+            span.set_attributes(self._options.success_end_attributes if plain else step_end_attributes(self, outcome, metadata))
+            if self._tool != self._options.tool:
                 span.update_name(f"{A.OPERATION_EXECUTE_TOOL} {self._tool}")
             if failed and exc is not None:
                 span.record_exception(exc, escaped=True)
@@ -292,7 +341,8 @@ class StepHandle:
             self._trajectory._step_finished(self, record)
 
     def _metadata(self) -> StepMetadata | None:
-        attrs = dict(self._attributes)
+        tags = self._options.tags if self._tags is None else self._tags
+        attrs = dict(self._options.attributes if self._attributes is None else self._attributes)
         if self.parent_index is not None:
             attrs[A.STEP_PARENT_ATTRIBUTE] = str(self.parent_index)
         if self._content is not None:
@@ -302,7 +352,7 @@ class StepHandle:
             and self._model is None
             and self._input_tokens is None
             and self._output_tokens is None
-            and not self._tags
+            and not tags
             and not attrs
         ):
             return None
@@ -311,7 +361,7 @@ class StepHandle:
             input_tokens=self._input_tokens,
             output_tokens=self._output_tokens,
             model=self._model,
-            tags=tuple(self._tags),
+            tags=tuple(tags),
             attributes=attrs,
         )
 
@@ -327,18 +377,18 @@ def begin_step(options: StepOptions) -> StepHandle:
     parent = CURRENT_STEP.get()
     parent_index = parent.index if parent is not None and trajectory is not None and parent.trajectory is trajectory else None
     handle = StepHandle(options, trajectory, parent_index)
-    handle.start_ns = time.time_ns()
+    handle.start_ns = start_ns = time.time_ns()
     try:
         provider = options.tracer_provider
-        if provider is None and trajectory is not None:
-            provider = trajectory.tracer_provider
-        attrs = dict(options.start_attributes)
-        if trajectory is not None:
-            handle.index = trajectory._register_step(handle)
-            attrs[A.TRAJECTORY_ID] = int(trajectory.id)
-            attrs[A.STEP_INDEX] = handle.index
-        handle.span = get_tracer(provider).start_span(
-            options.span_name, kind=SpanKind.INTERNAL, attributes=attrs, start_time=handle.start_ns
+        if trajectory is None:
+            attrs = options.start_attributes  # the SDK copies it into the span's own attributes
+        else:
+            if provider is None:
+                provider = trajectory.tracer_provider
+            handle.index = index = trajectory._register_step(handle)
+            attrs = {**options.start_attributes, A.TRAJECTORY_ID: trajectory.id_int, A.STEP_INDEX: index}
+        handle.span = options.tracer(provider).start_span(
+            options.span_name, kind=SpanKind.INTERNAL, attributes=attrs, start_time=start_ns
         )
     except Exception:
         report_internal_error("starting a step")

@@ -97,6 +97,7 @@ class TrajectoryHandle:
         self.result: Trajectory | None = None
         self.span: Span = trace.INVALID_SPAN
         self.id = TrajectoryId(0)
+        self.id_int = 0  # int(self.id), for the step spans' trajectory.id
         self.uuid = uuid_mod.UUID(int=0)
         self._start_ns = 0
         self._tokens: tuple[object, object, object] | None = None
@@ -192,6 +193,7 @@ class TrajectoryHandle:
         # Each phase fails on its own: a span processor that raises in on_start must not
         # cost the trajectory its ids, its context or its steps.
         self.id = new_trajectory_id()
+        self.id_int = int(self.id)
         self.uuid = uuid_mod.uuid4()
         self._start_ns = time.time_ns()
         try:
@@ -236,7 +238,8 @@ class TrajectoryHandle:
         if sc.is_valid:  # otherwise (no SDK provider) keep the random ids
             self.id = TrajectoryId(sc.span_id & _ID_MASK)
             self.uuid = uuid_mod.UUID(int=sc.trace_id)
-        span.set_attribute(A.TRAJECTORY_ID, int(self.id))
+        self.id_int = int(self.id)
+        span.set_attribute(A.TRAJECTORY_ID, self.id_int)
 
     def _end(self, exc: BaseException | None) -> None:
         tokens, self._tokens = self._tokens, None

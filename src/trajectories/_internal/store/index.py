@@ -136,20 +136,25 @@ class EmbeddingIndex:
         q = q / np.float32(np.linalg.norm(q))
         n = block.size
         scores = block.matrix[:n] @ q
-        mask = np.ones(n, dtype=bool)
-        if min_quality is not None:
-            mask &= block.quality[:n] >= np.float32(min_quality)
-        if verdict_kind is not None:
-            mask &= block.codes[:n] == _VERDICT_CODE[verdict_kind]
-        if exclude:
-            mask &= ~np.isin(block.ids[:n], np.fromiter(exclude, dtype=np.int64, count=len(exclude)))
-        candidates = np.flatnonzero(mask)
-        if candidates.size == 0:
-            return []
-        cand_scores = scores[candidates]
-        if candidates.size > k:
-            part = np.argpartition(-cand_scores, k - 1)[:k]
-            candidates, cand_scores = candidates[part], cand_scores[part]
+        if min_quality is None and verdict_kind is None and not exclude:
+            # No filter: partition the scores as they are (no mask, no copies of n rows).
+            candidates = np.argpartition(scores, n - k)[n - k :] if n > k else np.arange(n)
+            cand_scores = scores[candidates]
+        else:
+            mask = np.ones(n, dtype=bool)
+            if min_quality is not None:
+                mask &= block.quality[:n] >= np.float32(min_quality)
+            if verdict_kind is not None:
+                mask &= block.codes[:n] == _VERDICT_CODE[verdict_kind]
+            if exclude:
+                mask &= ~np.isin(block.ids[:n], np.fromiter(exclude, dtype=np.int64, count=len(exclude)))
+            candidates = np.flatnonzero(mask)
+            if candidates.size == 0:
+                return []
+            cand_scores = scores[candidates]
+            if candidates.size > k:
+                part = np.argpartition(-cand_scores, k - 1)[:k]
+                candidates, cand_scores = candidates[part], cand_scores[part]
         # Best first; equal scores by id so results are deterministic.
         order = np.lexsort((block.ids[candidates], -cand_scores))
         return [IndexHit(int(block.ids[candidates[i]]), float(cand_scores[i])) for i in order]

@@ -436,12 +436,20 @@ class SQLiteTrajectoryStore(TrajectoryStore):
                 vec.size,
             )
         result: builtins.list[SimilarHit] = []
-        for hit in hits:
-            rows = self._query("SELECT id, json FROM trajectories WHERE id = ?", (to_db_id(hit.id),))
-            if not rows:  # deleted by another process since the index synced
+        if not hits:
+            return result
+        # One query per 500 hits, not one per hit (500: under every SQLite's parameter limit).
+        db_ids = [to_db_id(hit.id) for hit in hits]
+        texts: dict[int, str] = {}
+        for i in range(0, len(db_ids), 500):
+            chunk = db_ids[i : i + 500]
+            texts.update(self._query(f"SELECT id, json FROM trajectories WHERE id IN ({','.join('?' * len(chunk))})", chunk))
+        for hit, db_id in zip(hits, db_ids, strict=True):
+            text = texts.get(db_id)
+            if text is None:  # deleted by another process since the index synced
                 continue
             try:
-                result.append(SimilarHit(self._decode(rows[0][0], rows[0][1]), hit.similarity))
+                result.append(SimilarHit(self._decode(db_id, text), hit.similarity))
             except CorruptTrajectoryError as exc:
                 self.skipped_rows += 1
                 logger.warning("similar(): skipping a damaged row: %s", exc)
