@@ -7,6 +7,7 @@ The exporter reads exactly these back, so a trajectory is recoverable from its s
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ... import attributes as A
@@ -63,7 +64,7 @@ def outcome_attributes(outcome: StepOutcome) -> dict[str, Any]:
 def step_end_attributes(step: StepHandle, outcome: StepOutcome, metadata: StepMetadata | None) -> dict[str, Any]:
     """What is only final when the step ends: outcome, confidence, rationale, metadata."""
     attrs = outcome_attributes(outcome)
-    _add_end_attributes(attrs, step.rationale, step.confidence, metadata)
+    _add_end_attributes(attrs, step.rationale, step.confidence, metadata, step._content)
     embedding = step._context_embedding
     if embedding is not None and settings.capture_embeddings:
         attrs[A.STEP_CONTEXT_EMBEDDING] = embedding_value(embedding)
@@ -73,17 +74,23 @@ def step_end_attributes(step: StepHandle, outcome: StepOutcome, metadata: StepMe
 def success_end_attributes(rationale: str, confidence: float, metadata: StepMetadata | None) -> dict[str, Any]:
     """:func:`step_end_attributes` of a successful step whose handle changed nothing (built once per step)."""
     attrs = outcome_attributes(StepOutcome.success())
-    _add_end_attributes(attrs, rationale, confidence, metadata)
+    _add_end_attributes(attrs, rationale, confidence, metadata, None)
     return attrs
 
 
-def _add_end_attributes(attrs: dict[str, Any], rationale: str, confidence: float, metadata: StepMetadata | None) -> None:
+def _add_end_attributes(
+    attrs: dict[str, Any],
+    rationale: str,
+    confidence: float,
+    metadata: StepMetadata | None,
+    content: Mapping[str, str] | None,
+) -> None:
     attrs[A.STEP_RATIONALE] = rationale
     attrs[A.STEP_CONFIDENCE] = confidence
     if metadata is not None:
         if metadata.tags:
             attrs[A.STEP_TAGS] = list(metadata.tags)
-        content = step._content  # captured content has its own span attributes, set when captured
+        # Captured content has span attributes of its own, set when it was captured.
         for key, value in metadata.attributes.items():
             if content is None or key not in content:
                 attrs[A.STEP_ATTRIBUTES_PREFIX + key] = value

@@ -238,6 +238,7 @@ class StepHandle:
             if self._content is None:
                 self._content = {}
             self._content[key] = text
+            self._touched = True  # the metadata built at decoration has no content: build this step's own
             self.span.set_attribute(A.STEP_INPUT if key == A.STEP_INPUT_ATTRIBUTE else A.STEP_OUTPUT, text)
         except Exception:
             report_internal_error("capturing a step's content")
