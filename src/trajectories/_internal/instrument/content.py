@@ -6,7 +6,7 @@ value goes through three stages, none of which ever raises into user code:
 1. **to JSON values** — ``dict``/``list``/``tuple``/``set`` become objects and arrays (at most
    ``MAX_ITEMS`` entries each, ``MAX_DEPTH`` levels deep, ``MAX_NODES`` values in all);
    ``str``, ``bool``, ``None``, finite numbers stay; anything else becomes its ``repr`` (cut to
-   the length limit; an object whose ``repr`` raises becomes ``<unrepresentable TypeName>``).
+   the length limit; an object whose ``repr`` raises becomes ``<TypeName object>``).
    Strings are kept to several times the limit, so the redaction hook sees more of them than
    can ever be recorded.
 2. **redaction** — the configured hook (default :func:`redact_secrets`) gets those JSON
@@ -34,6 +34,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..errors import logger, report_internal_error
+from ..validate import shown
 
 __all__ = [
     "REDACTED",
@@ -157,13 +158,7 @@ def _clean(text: str) -> str:
 
 
 def _repr(value: object, limit: int) -> str:
-    try:
-        text = repr(value)
-    except Exception:
-        return f"<unrepresentable {type(value).__name__}>"
-    if not isinstance(text, str):
-        return f"<unrepresentable {type(value).__name__}>"
-    return _clean(text[:limit] + "…" if len(text) > limit else text)
+    return _clean(shown(value, limit))
 
 
 class _Cut(str):
