@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from trajectories import step, trajectory
 
 
 @pytest.fixture(params=["asyncio", "trio"])
@@ -27,6 +30,19 @@ def tracer_provider(span_exporter: InMemorySpanExporter) -> Iterator[TracerProvi
     provider.add_span_processor(SimpleSpanProcessor(span_exporter))
     yield provider
     provider.shutdown()
+
+
+@pytest.fixture
+def search_spans(tracer_provider: TracerProvider, span_exporter: InMemorySpanExporter) -> list[Any]:
+    """The finished spans of one valid trajectory with one tool step: a request body the receiver accepts."""
+
+    @step(tool="search")
+    def search(q: str) -> str:
+        return q
+
+    with trajectory("agent", query="q", tracer_provider=tracer_provider):
+        search("x")
+    return list(span_exporter.get_finished_spans())
 
 
 @pytest.fixture(autouse=True)

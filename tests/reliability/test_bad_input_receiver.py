@@ -23,12 +23,10 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from starlette.testclient import TestClient
 
 from _otlp_helpers import otlp_json, protobuf_body
-from trajectories import TrajectoryExporter, step, trajectory
+from trajectories import TrajectoryExporter
 from trajectories import attributes as A
 from trajectories._internal.otlp.receiver import ReceiverStats, create_app
 from trajectories._internal.otlp.server import running_in_thread
@@ -60,17 +58,6 @@ def client(served: Served) -> Iterator[TestClient]:
         yield c
 
 
-@pytest.fixture
-def valid_spans(tracer_provider: TracerProvider, span_exporter: InMemorySpanExporter) -> list[Any]:
-    @step(tool="search")
-    def search(q: str) -> str:
-        return q
-
-    with trajectory("agent", query="q", tracer_provider=tracer_provider):
-        search("x")
-    return list(span_exporter.get_finished_spans())
-
-
 def assert_error_body(status: int, content: bytes, ctype: str) -> None:
     """A 4xx carries a google.rpc.Status (protobuf) or {"code", "message"} (JSON)."""
     if status == 200:
@@ -97,7 +84,7 @@ content_types = st.sampled_from(
 encodings = st.sampled_from([None, "gzip", "identity", "br", "deflate", "GZIP", "x" * 100])
 
 
-def test_random_bodies_types_and_encodings_get_4xx(client: TestClient, served: Served, valid_spans: list[Any]) -> None:
+def test_random_bodies_types_and_encodings_get_4xx(client: TestClient, served: Served, search_spans: list[Any]) -> None:
     n = [0]
     statuses: Counter[int] = Counter()
 
@@ -118,12 +105,12 @@ def test_random_bodies_types_and_encodings_get_4xx(client: TestClient, served: S
     prop()
     print(f"[bad-input] receiver, random bodies x content types x encodings: {n[0]} requests, statuses {dict(statuses)}")
     assert n[0] >= 200
-    still_serving(client, served, protobuf_body(valid_spans))
+    still_serving(client, served, protobuf_body(search_spans))
     assert served.exporter.stats.internal_errors == 0
 
 
-def test_truncated_and_flipped_protobuf_requests(client: TestClient, served: Served, valid_spans: list[Any]) -> None:
-    valid = protobuf_body(valid_spans)
+def test_truncated_and_flipped_protobuf_requests(client: TestClient, served: Served, search_spans: list[Any]) -> None:
+    valid = protobuf_body(search_spans)
     statuses: Counter[int] = Counter()
     rng = random.Random(8)
     bodies = [valid[:cut] for cut in range(0, len(valid), 7)]
@@ -195,12 +182,12 @@ def _varint(n: int) -> bytes:
             return bytes(out)
 
 
-def test_deeply_nested_bodies_and_attributes(client: TestClient, served: Served, valid_spans: list[Any]) -> None:
+def test_deeply_nested_bodies_and_attributes(client: TestClient, served: Served, search_spans: list[Any]) -> None:
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
     sent = 0
     for depth in (10, 50, 99, 100, 200, 1000, 5000):
-        request = ExportTraceServiceRequest.FromString(protobuf_body(valid_spans))
+        request = ExportTraceServiceRequest.FromString(protobuf_body(search_spans))
         rs = request.resource_spans[0]
         scope = rs.scope_spans[0]
         span = scope.spans[0]
@@ -224,7 +211,7 @@ def test_deeply_nested_bodies_and_attributes(client: TestClient, served: Served,
     nested_json: Any = {"stringValue": "leaf"}
     for _ in range(5000):
         nested_json = {"arrayValue": {"values": [nested_json]}}
-    doc = otlp_json(valid_spans)
+    doc = otlp_json(search_spans)
     doc["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["attributes"].append({"key": A.TRAJECTORY_TAGS, "value": nested_json})
     try:
         body = json.dumps(doc).encode()
@@ -234,7 +221,7 @@ def test_deeply_nested_bodies_and_attributes(client: TestClient, served: Served,
     sent += 1
     assert response.status_code in (200, 400, 413)
     print(f"[bad-input] receiver, deeply nested bodies and attribute values: {sent} requests, none 5xx")
-    still_serving(client, served, protobuf_body(valid_spans))
+    still_serving(client, served, protobuf_body(search_spans))
 
 
 # --------------------------------------------------------------------------- our attributes, wrong types
@@ -302,7 +289,7 @@ def documents_with_wrong_types(draw: st.DrawFn) -> dict[str, Any]:
 
 
 def test_wrong_types_in_our_attributes_never_break_the_exporter(
-    client: TestClient, served: Served, valid_spans: list[Any]
+    client: TestClient, served: Served, search_spans: list[Any]
 ) -> None:
     n = [0]
     statuses: Counter[int] = Counter()
@@ -340,9 +327,9 @@ def _raw(base: str, data: bytes) -> None:
             sock.recv(4096)
 
 
-def test_burst_of_bad_requests_against_the_real_server(tmp_path: Path, valid_spans: list[Any]) -> None:
+def test_burst_of_bad_requests_against_the_real_server(tmp_path: Path, search_spans: list[Any]) -> None:
     served = Served(tmp_path)
-    valid = protobuf_body(valid_spans)
+    valid = protobuf_body(search_spans)
     rng = random.Random(2026)
     statuses: Counter[int] = Counter()
     by_kind: dict[int, set[int]] = {}
@@ -418,7 +405,7 @@ def test_burst_of_bad_requests_against_the_real_server(tmp_path: Path, valid_spa
     assert served.exporter.stats.internal_errors == 0
 
 
-def test_burst_against_the_real_serve_command(tmp_path: Path, valid_spans: list[Any]) -> None:
+def test_burst_against_the_real_serve_command(tmp_path: Path, search_spans: list[Any]) -> None:
     """The real entry point in a subprocess, with a token: bad requests get 4xx, nothing leaks to stderr."""
     import os
     import signal
@@ -486,7 +473,7 @@ def test_burst_against_the_real_serve_command(tmp_path: Path, valid_spans: list[
                 conn.close()
         for data in (b"GARBAGE\r\n\r\n", b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n" + marker.encode()):
             _raw(f"http://127.0.0.1:{port}", data)
-        conn.request("POST", "/v1/traces", body=protobuf_body(valid_spans), headers={"Content-Type": PB, **auth})
+        conn.request("POST", "/v1/traces", body=protobuf_body(search_spans), headers={"Content-Type": PB, **auth})
         answer = conn.getresponse()
         answer.read()
         assert answer.status == 200

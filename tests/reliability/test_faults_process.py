@@ -11,7 +11,6 @@ dead-letter file: every id is there.
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import subprocess
 import sys
@@ -19,7 +18,6 @@ import textwrap
 import time
 from pathlib import Path
 
-import pytest
 from _helpers_faults import dead_letter_ids
 
 from trajectories import attributes as A
@@ -170,7 +168,6 @@ def test_exit_with_a_blocked_sink_does_not_hang(tmp_path: Path) -> None:
     assert sorted(dead_letter_ids(tmp_path / "dead.jsonl")) == sorted(produced)
 
 
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 def test_fork_after_configure(tmp_path: Path) -> None:
     """The child records trajectories that arrive; the parent's pending spans stay the parent's.
 
@@ -238,7 +235,6 @@ def test_fork_after_configure(tmp_path: Path) -> None:
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
 
 
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs the fork start method")
 def test_multiprocessing_fork_child_delivers_its_trajectories(tmp_path: Path) -> None:
     """A multiprocessing child (fork start method) ends with os._exit, which skips atexit: its
     spans, still queued in its batch processor, used to be lost. Now they are flushed by

@@ -25,14 +25,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from starlette.testclient import TestClient
 
 from _helpers_store import step as stored_step
 from _helpers_store import traj
 from _otlp_helpers import otlp_json, protobuf_body
-from trajectories import TrajectoryExporter, step, trajectory
+from trajectories import TrajectoryExporter
 from trajectories import attributes as A
 from trajectories._internal.cli import otlp_cmds
 from trajectories._internal.cli.main import main as cli_main
@@ -47,17 +45,6 @@ TOKEN = "correct-horse-battery-staple"
 MARKER = "PAYLOAD-MARKER-7f3a9c"
 PB = "application/x-protobuf"
 JS = "application/json"
-
-
-@pytest.fixture
-def sample_spans(tracer_provider: TracerProvider, span_exporter: InMemorySpanExporter) -> list[Any]:
-    @step(tool="search")
-    def search(q: str) -> str:
-        return q
-
-    with trajectory("agent", query="q", tracer_provider=tracer_provider):
-        search("x")
-    return list(span_exporter.get_finished_spans())
 
 
 # --------------------------------------------------------------------------- exposure
@@ -235,10 +222,10 @@ def test_serve_sets_a_pending_bytes_cap() -> None:
 
 
 def test_payload_content_never_reaches_the_logs(
-    sample_spans: list[Any], caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str], tmp_path: Path
+    search_spans: list[Any], caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     """Every error path, with the marker in bodies, ids, names, attributes and headers: not in any log."""
-    marked = otlp_json(sample_spans)
+    marked = otlp_json(search_spans)
     span0 = marked["resourceSpans"][0]["scopeSpans"][0]["spans"][0]
     span0["name"] = MARKER
     span0["attributes"].append({"key": MARKER, "value": {"stringValue": MARKER}})
@@ -261,7 +248,7 @@ def test_payload_content_never_reaches_the_logs(
             raise ValueError(f"consumer failed on {MARKER}")
         exporter.export_records(spans)
 
-    boom = otlp_json(sample_spans)
+    boom = otlp_json(search_spans)
     boom["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["name"] = "boom"
     boom["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["attributes"].append({"key": "k", "value": {"stringValue": MARKER}})
     requests: list[tuple[bytes, dict[str, str]]] = [
@@ -413,7 +400,7 @@ def test_no_sql_is_built_from_values() -> None:
 # --------------------------------------------------------------------------- paths
 
 
-def test_names_that_look_like_paths_stay_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sample_spans: list[Any]) -> None:
+def test_names_that_look_like_paths_stay_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, search_spans: list[Any]) -> None:
     """No file name is derived from input: trajectory/service/span names like ../x or /abs are only stored."""
     work = tmp_path / "work"
     work.mkdir()
@@ -421,7 +408,7 @@ def test_names_that_look_like_paths_stay_data(tmp_path: Path, monkeypatch: pytes
     escaped = f"escaped-{uuid.uuid4().hex}"
     absolute = tmp_path / f"absolute-{uuid.uuid4().hex}"
     names = [f"../{escaped}", f"../../{escaped}", str(absolute), f"..\\{escaped}", "/etc/passwd", "~/x", "nul", "a/../../b"]
-    doc = otlp_json(sample_spans)
+    doc = otlp_json(search_spans)
     root = next(s for s in doc["resourceSpans"][0]["scopeSpans"][0]["spans"] if s["name"].startswith("invoke_agent"))
     for name in names:
         for key in (A.GEN_AI_AGENT_NAME, A.SESSION_ID, A.TRAJECTORY_REQUEST_TYPE, A.TRAJECTORY_ATTRIBUTES_PREFIX + name):
@@ -435,7 +422,7 @@ def test_names_that_look_like_paths_stay_data(tmp_path: Path, monkeypatch: pytes
     exporter = TrajectoryExporter([ListSink()], dead_letter_path=work / "dead.jsonl")
     with TestClient(create_app(exporter.export_records)) as client:
         assert client.post("/v1/traces", content=json.dumps(doc).encode(), headers={"Content-Type": JS}).status_code == 200
-        assert client.post("/v1/traces", content=protobuf_body(sample_spans), headers={"Content-Type": PB}).status_code == 200
+        assert client.post("/v1/traces", content=protobuf_body(search_spans), headers={"Content-Type": PB}).status_code == 200
     exporter.shutdown()
     after = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
     created = sorted(set(after) - set(before))
