@@ -17,20 +17,27 @@ from trajectories import Trajectory, configure
 
 def show(t: Trajectory) -> None:
     m = t.metadata
-    print(f"{m.attributes['trajectory.name']}: {t.verdict}, steps {[s.action for s in t.steps]}, tokens {m.total_input_tokens}/{m.total_output_tokens}")
+    name, actions = m.attributes["trajectory.name"], [s.action for s in t.steps]
+    print(f"{name}: {t.verdict}, steps {actions}, tokens {m.total_input_tokens}/{m.total_output_tokens}")
 
 
 class CannedModel(Model):
     """Asks for get_weather("Paris"), then answers; traced like the SDK's own models."""
 
-    turns = [[ResponseFunctionToolCall(type="function_call", call_id="c1", name="get_weather", arguments=json.dumps({"city": "Paris"}))],
-             [ResponseOutputMessage(id="m1", type="message", role="assistant", status="completed",
-                                    content=[ResponseOutputText(type="output_text", text="Sunny.", annotations=[])])]]  # fmt: skip
+    def __init__(self) -> None:
+        call = ResponseFunctionToolCall(
+            type="function_call", call_id="c1", name="get_weather", arguments=json.dumps({"city": "Paris"})
+        )
+        text = ResponseOutputText(type="output_text", text="Sunny.", annotations=[])
+        answer = ResponseOutputMessage(id="m1", type="message", role="assistant", status="completed", content=[text])
+        self.turns: list[list[Any]] = [[call], [answer]]
 
     async def get_response(self, *args: Any, **kwargs: Any) -> ModelResponse:
         with generation_span(model="canned-gpt") as span:
             span.span_data.usage = {"input_tokens": 40, "output_tokens": 10}
-            return ModelResponse(output=self.turns.pop(0), usage=Usage(1, 40, output_tokens=10, total_tokens=50), response_id=None)
+            return ModelResponse(
+                output=self.turns.pop(0), usage=Usage(1, 40, output_tokens=10, total_tokens=50), response_id=None
+            )
 
     def stream_response(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError

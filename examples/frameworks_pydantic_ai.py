@@ -11,7 +11,8 @@ from trajectories import Trajectory, configure
 
 def show(t: Trajectory) -> None:
     m = t.metadata
-    print(f"{m.attributes['trajectory.name']}: {t.verdict}, steps {[s.action for s in t.steps]}, tokens {m.total_input_tokens}/{m.total_output_tokens}")
+    name, actions = m.attributes["trajectory.name"], [s.action for s in t.steps]
+    print(f"{name}: {t.verdict}, steps {actions}, tokens {m.total_input_tokens}/{m.total_output_tokens}")
 
 
 config = configure("weather-app", store=False, batch=False, sinks=[show])

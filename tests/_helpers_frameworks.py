@@ -11,8 +11,16 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from trajectories.model import FailureOutcome, FailureVerdict, PartialVerdict, SuccessOutcome, SuccessVerdict, ToolFailure, Trajectory
-from trajectories._internal.export.frameworks import FrameworkSpan, build_framework_trajectory, group_trace  # noqa: I001
+from trajectories._internal.export.frameworks import FrameworkSpan, build_framework_trajectory, group_trace
+from trajectories.model import (
+    FailureOutcome,
+    FailureVerdict,
+    PartialVerdict,
+    SuccessOutcome,
+    SuccessVerdict,
+    ToolFailure,
+    Trajectory,
+)
 
 MS = 1_000_000
 
@@ -99,7 +107,7 @@ def check_trajectory(name: str, t: Trajectory, expected: dict[str, Any], root: F
         cause = t.verdict.cause
         assert isinstance(cause, ToolFailure)
         assert cause.tool == expected["tool_calls"][-1]
-        assert cause.error.startswith("scenarios.ToolBroke: clock broken for ")
+        assert cause.error.startswith("frameworks.scenarios.ToolBroke: clock broken for ")
         assert t.steps[-1].outcome == FailureOutcome(cause.error)
     assert t.total_latency_ms == (root.end_ns - root.start_ns) // MS
     assert t.steps[0].timestamp >= t.started_at

@@ -213,7 +213,9 @@ def test_current_and_older_token_names_count_once() -> None:
 
 
 def test_older_token_names_alone() -> None:
-    facts = span_facts("chat", {"gen_ai.operation.name": "chat", "gen_ai.usage.prompt_tokens": 7, "gen_ai.usage.completion_tokens": 1})
+    facts = span_facts(
+        "chat", {"gen_ai.operation.name": "chat", "gen_ai.usage.prompt_tokens": 7, "gen_ai.usage.completion_tokens": 1}
+    )
     assert (facts.input_tokens, facts.output_tokens) == (7, 1)
 
 
@@ -230,7 +232,8 @@ def test_gen_ai_wins_over_openinference_on_one_span() -> None:
 def test_span_of_no_convention_is_the_shared_value() -> None:
     assert span_facts("GET /", {"http.method": "GET", "http.route": "/"}, OK, ()) is NOT_GENAI
     assert span_facts("x", {}) is NOT_GENAI
-    assert NOT_GENAI.role is Role.OTHER and NOT_GENAI.convention is None
+    assert NOT_GENAI.role is Role.OTHER
+    assert NOT_GENAI.convention is None
 
 
 def test_events_are_not_read_for_a_span_that_did_not_fail() -> None:
@@ -274,7 +277,9 @@ def test_a_handled_exception_is_not_an_error() -> None:
 
 
 def test_an_error_on_a_span_of_no_convention_is_still_read() -> None:
-    facts = span_facts("GET /", {"http.method": "GET"}, ERROR, [("exception", {"exception.type": "OSError", "exception.message": "x"})])
+    facts = span_facts(
+        "GET /", {"http.method": "GET"}, ERROR, [("exception", {"exception.type": "OSError", "exception.message": "x"})]
+    )
     assert (facts.role, facts.convention, facts.error) == (Role.OTHER, None, "OSError: x")
 
 
@@ -283,12 +288,16 @@ def test_an_error_on_a_span_of_no_convention_is_still_read() -> None:
 
 @pytest.mark.parametrize("bad", ["12", -1, 1 << 64, 1.5, True, None, [3], float("nan")])
 def test_a_token_count_that_is_not_a_u64_is_ignored(bad: object) -> None:
-    facts = span_facts("x", {"gen_ai.operation.name": "chat", "gen_ai.usage.input_tokens": bad, "gen_ai.usage.output_tokens": bad})
+    facts = span_facts(
+        "x", {"gen_ai.operation.name": "chat", "gen_ai.usage.input_tokens": bad, "gen_ai.usage.output_tokens": bad}
+    )
     assert (facts.input_tokens, facts.output_tokens) == (None, None)
 
 
 def test_a_bad_current_count_falls_back_to_an_older_name() -> None:
-    facts = span_facts("x", {"gen_ai.operation.name": "chat", "gen_ai.usage.input_tokens": "12", "gen_ai.usage.prompt_tokens": 12})
+    facts = span_facts(
+        "x", {"gen_ai.operation.name": "chat", "gen_ai.usage.input_tokens": "12", "gen_ai.usage.prompt_tokens": 12}
+    )
     assert facts.input_tokens == 12
 
 
@@ -308,7 +317,9 @@ def test_a_kind_that_is_not_a_string_is_other(bad: object) -> None:
 
 def test_names_that_are_not_strings_are_ignored_and_huge_strings_are_fine() -> None:
     huge = "m" * 1_000_000
-    facts = span_facts("x", {"gen_ai.operation.name": "chat", "gen_ai.request.model": 5, "gen_ai.response.model": huge, "user.id": []})
+    facts = span_facts(
+        "x", {"gen_ai.operation.name": "chat", "gen_ai.request.model": 5, "gen_ai.response.model": huge, "user.id": []}
+    )
     assert facts.model == huge
     assert facts.user_id is None
 
@@ -362,7 +373,9 @@ _kinds = st.sampled_from(["chat", "invoke_agent", "execute_tool", "LLM", "AGENT"
 @given(
     attrs=st.dictionaries(st.one_of(_keys, st.text(max_size=8)), st.one_of(_values, _kinds), max_size=10),
     status=st.one_of(st.integers(-3, 5), st.none(), st.text(max_size=3)),
-    events=st.lists(st.one_of(_values, st.tuples(st.just("exception"), st.dictionaries(st.text(max_size=20), _values))), max_size=3),
+    events=st.lists(
+        st.one_of(_values, st.tuples(st.just("exception"), st.dictionaries(st.text(max_size=20), _values))), max_size=3
+    ),
 )
 def test_never_raises_and_every_fact_has_its_type(attrs: dict[str, Any], status: Any, events: list[Any]) -> None:
     facts = span_facts("name", attrs, status, events)

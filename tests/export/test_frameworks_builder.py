@@ -8,7 +8,6 @@ report, so the token totals here are checked against the framework, not against 
 from __future__ import annotations
 
 import json
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +15,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from trajectories.export import SpanRecord
-from trajectories.model import FailureOutcome, FailureVerdict, PartialVerdict, SuccessOutcome, SuccessVerdict, ToolFailure, Unknown
-from trajectories._internal.export.frameworks import (  # noqa: I001 (internal imports kept together for the lead's sed)
+from _helpers_frameworks import CASES, check_scenario
+from trajectories._internal.export.frameworks import (
     REASON_CYCLE,
     REASON_NO_AGENT_OR_MODEL,
     REASON_OUTSIDE_AGENT,
@@ -27,8 +25,15 @@ from trajectories._internal.export.frameworks import (  # noqa: I001 (internal i
     group_trace,
 )
 from trajectories._internal.otlp.files import iter_otlp_file
-
-from _helpers_frameworks import CASES, check_scenario
+from trajectories.export import SpanRecord
+from trajectories.model import (
+    FailureOutcome,
+    FailureVerdict,
+    PartialVerdict,
+    SuccessVerdict,
+    ToolFailure,
+    Unknown,
+)
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "frameworks"
 ERROR = 2
@@ -79,11 +84,25 @@ def agent(name: str, **extra: Any) -> dict[str, Any]:
 
 
 def chat(model: str, inp: int, out: int) -> dict[str, Any]:
-    return {"gen_ai.operation.name": "chat", "gen_ai.request.model": model, "gen_ai.usage.input_tokens": inp, "gen_ai.usage.output_tokens": out}
+    return {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.request.model": model,
+        "gen_ai.usage.input_tokens": inp,
+        "gen_ai.usage.output_tokens": out,
+    }
 
 
 def tool(name: str) -> dict[str, Any]:
     return {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": name}
+
+
+REPEATED_TOTALS = {"gen_ai.usage.input_tokens": 999, "llm.token_count.prompt": 999}
+OI_LLM_M4 = {
+    "openinference.span.kind": "LLM",
+    "llm.model_name": "m4",
+    "llm.token_count.prompt": 7,
+    "llm.token_count.completion": 2,
+}
 
 
 def test_nesting_transparent_agents_steps_by_parent_links_and_no_double_counting() -> None:
@@ -91,12 +110,12 @@ def test_nesting_transparent_agents_steps_by_parent_links_and_no_double_counting
         span(1, None, "invoke_agent planner", 0, 100, agent("planner", **{"gen_ai.conversation.id": "c-1", "user.id": "u-1"})),
         span(2, 1, "chat m1", 1, 10, chat("m1", 10, 2)),
         # An inner agent that repeats its children's totals (under both names): never added.
-        span(3, 1, "invoke_agent researcher", 11, 60, agent("researcher", **{"gen_ai.usage.input_tokens": 999, "llm.token_count.prompt": 999})),
+        span(3, 1, "invoke_agent researcher", 11, 60, agent("researcher", **REPEATED_TOTALS)),
         # The model span stays open while the tool it asked for runs beside it: two steps, not one.
         span(4, 3, "chat m2", 12, 40, chat("m2", 5, 1)),
         span(5, 3, "running tool", 20, 50, tool("search")),  # the action is the tool's name, not the span's
         span(6, 5, "chat m3", 21, 30, chat("m3", 3, 3)),  # a model call inside the tool folds into it
-        span(7, 1, "outer llm", 61, 90, {"openinference.span.kind": "LLM", "llm.model_name": "m4", "llm.token_count.prompt": 7, "llm.token_count.completion": 2}),
+        span(7, 1, "outer llm", 61, 90, OI_LLM_M4),
         span(8, 7, "chat m4", 62, 89, chat("m4", 7, 2)),  # the same call seen twice: counts once
         span(9, 1, "loop cycle", 91, 95, {"some.framework.attr": 1}),
     ]  # fmt: skip
@@ -115,8 +134,10 @@ def test_nesting_transparent_agents_steps_by_parent_links_and_no_double_counting
     assert t.metadata.tools_invoked == ("search",)
     assert (t.metadata.session_id, t.metadata.user_id) == ("c-1", "u-1")
     assert t.metadata.attributes == {"trajectory.name": "planner", "source": "gen_ai"}
-    assert t.steps[1].latency_ms == 28 and t.steps[2].latency_ms == 30
-    assert isinstance(t.verdict, SuccessVerdict) and t.quality == 1.0
+    assert t.steps[1].latency_ms == 28
+    assert t.steps[2].latency_ms == 30
+    assert isinstance(t.verdict, SuccessVerdict)
+    assert t.quality == 1.0
 
 
 def test_two_agent_runs_under_one_http_span_are_two_trajectories() -> None:
@@ -135,7 +156,8 @@ def test_two_agent_runs_under_one_http_span_are_two_trajectories() -> None:
     a, b = (build_framework_trajectory(g) for g in grouped.groups)
     assert (a.metadata.attributes["trajectory.name"], a.metadata.total_input_tokens) == ("a", 1)
     assert (b.metadata.attributes["trajectory.name"], b.metadata.total_input_tokens) == ("b", 2)
-    assert a.id != b.id and a.uuid == b.uuid
+    assert a.id != b.id
+    assert a.uuid == b.uuid
 
 
 def test_a_remote_parent_starts_a_trajectory_of_its_own() -> None:
@@ -150,8 +172,10 @@ def test_a_remote_parent_starts_a_trajectory_of_its_own() -> None:
     assert [g.root.span_id for g in grouped.groups] == [1, 3]
     client, server = (build_framework_trajectory(g) for g in grouped.groups)
     assert [s.action for s in client.steps] == ["ask_server"]
-    assert client.steps[0].metadata and client.steps[0].metadata.input_tokens is None  # the server's tokens are its own
-    assert [s.action for s in server.steps] == ["chat m"] and server.metadata.total_input_tokens == 4
+    assert client.steps[0].metadata  # the server's tokens are its own
+    assert client.steps[0].metadata.input_tokens is None
+    assert [s.action for s in server.steps] == ["chat m"]
+    assert server.metadata.total_input_tokens == 4
 
 
 def test_orphans_and_traces_without_agents() -> None:
@@ -159,19 +183,33 @@ def test_orphans_and_traces_without_agents() -> None:
     grouped = group_trace([span(7, 99, "chat", 0, 5, chat("m", 1, 2))])
     [g] = grouped.groups
     t = build_framework_trajectory(g)
-    assert (t.id, [s.action for s in t.steps], t.metadata.attributes) == (7, ["chat m"], {"trajectory.name": "chat", "source": "gen_ai"})
+    assert (t.id, [s.action for s in t.steps], t.metadata.attributes) == (
+        7,
+        ["chat m"],
+        {"trajectory.name": "chat", "source": "gen_ai"},
+    )
     # Model and tool spans with no agent above: one trajectory rooted at the root span.
-    spans = [span(1, None, "GET /", 0, 50, {"http.method": "GET"}), span(2, 1, "chat", 1, 5, chat("m", 1, 1)), span(3, 1, "execute_tool t", 6, 9, tool("t"))]
+    spans = [
+        span(1, None, "GET /", 0, 50, {"http.method": "GET"}),
+        span(2, 1, "chat", 1, 5, chat("m", 1, 1)),
+        span(3, 1, "execute_tool t", 6, 9, tool("t")),
+    ]
     [g] = group_trace(spans).groups
     t = build_framework_trajectory(g)
-    assert (g.root.span_id, [s.action for s in t.steps], t.metadata.attributes["trajectory.name"]) == (1, ["chat m", "t"], "GET /")
+    assert (g.root.span_id, [s.action for s in t.steps], t.metadata.attributes["trajectory.name"]) == (
+        1,
+        ["chat m", "t"],
+        "GET /",
+    )
     assert t.metadata.attributes["source"] == "gen_ai"
     # Nothing of a convention at all: every span counted with its reason.
     grouped = group_trace([span(1, None, "GET /", 0, 5), span(2, 1, "SELECT", 1, 2)])
-    assert grouped.groups == [] and grouped.reasons() == {REASON_NO_AGENT_OR_MODEL: 2}
+    assert grouped.groups == []
+    assert grouped.reasons() == {REASON_NO_AGENT_OR_MODEL: 2}
     # A chain that holds no model, tool or agent span is no trajectory either.
     grouped = group_trace([span(1, None, "RunnableSequence", 0, 5, {"openinference.span.kind": "CHAIN"})])
-    assert grouped.groups == [] and grouped.reasons() == {REASON_NO_AGENT_OR_MODEL: 1}
+    assert grouped.groups == []
+    assert grouped.reasons() == {REASON_NO_AGENT_OR_MODEL: 1}
 
 
 def test_a_model_call_beside_an_agent_run_is_outside_it() -> None:
@@ -198,7 +236,10 @@ def test_parent_cycles_never_loop_and_never_touch_other_spans() -> None:
     grouped = group_trace(spans)
     assert sorted((s.span_id, r) for s, r in grouped.unassigned) == [(1, REASON_CYCLE), (2, REASON_CYCLE)]
     built = [build_framework_trajectory(g) for g in grouped.groups]
-    assert [(t.metadata.attributes["trajectory.name"], t.metadata.total_input_tokens) for t in built] == [("self", 2), ("fine", 3)]
+    assert [(t.metadata.attributes["trajectory.name"], t.metadata.total_input_tokens) for t in built] == [
+        ("self", 2),
+        ("fine", 3),
+    ]
 
 
 def test_spans_of_an_sdk_trajectory_are_left_to_the_sdk() -> None:
@@ -221,8 +262,10 @@ def test_verdicts_by_the_sdk_rules() -> None:
         span(2, 1, "chat", 1, 5, chat("m", 1, 1), status=ERROR, events=(exc,)),
     ]
     t = build_framework_trajectory(group_trace(spans).groups[0])
-    assert isinstance(t.verdict, FailureVerdict) and t.verdict.cause == Unknown("ValueError: bad")
-    assert t.steps[0].outcome == FailureOutcome("ValueError: bad") and t.quality == 0.0
+    assert isinstance(t.verdict, FailureVerdict)
+    assert t.verdict.cause == Unknown("ValueError: bad")
+    assert t.steps[0].outcome == FailureOutcome("ValueError: bad")
+    assert t.quality == 0.0
     # ERROR root after a failed tool with another error: the tool is the cause.
     spans = [
         span(1, None, "invoke_agent a", 0, 10, agent("a"), status=ERROR, events=(("exception", {"exception.type": "Wrapped"}),)),
@@ -232,9 +275,11 @@ def test_verdicts_by_the_sdk_rules() -> None:
     assert t.verdict == FailureVerdict(ToolFailure("t", "ValueError: bad"))
     # ERROR root with no step at all; and an agent that made no call, ended fine.
     t = build_framework_trajectory(group_trace([span(1, None, "invoke_agent a", 0, 10, agent("a"), status=ERROR)]).groups[0])
-    assert t.verdict == FailureVerdict(Unknown("span 'invoke_agent a' ended with status ERROR")) and t.steps == ()
+    assert t.verdict == FailureVerdict(Unknown("span 'invoke_agent a' ended with status ERROR"))
+    assert t.steps == ()
     t = build_framework_trajectory(group_trace([span(1, None, "invoke_agent a", 0, 10, agent("a"))]).groups[0])
-    assert isinstance(t.verdict, SuccessVerdict) and t.quality == 1.0
+    assert isinstance(t.verdict, SuccessVerdict)
+    assert t.quality == 1.0
     # Some steps failed, the root did not: Partial by ratio.
     spans = [
         span(1, None, "invoke_agent a", 0, 10, agent("a")),
@@ -244,13 +289,21 @@ def test_verdicts_by_the_sdk_rules() -> None:
         span(5, 1, "execute_tool t", 7, 8, tool("t")),
     ]
     t = build_framework_trajectory(group_trace(spans).groups[0])
-    assert t.verdict == PartialVerdict(0.75) and t.metadata.tools_invoked == ("t", "u")
+    assert t.verdict == PartialVerdict(0.75)
+    assert t.metadata.tools_invoked == ("t", "u")
 
 
 def test_malformed_attributes_are_ignored() -> None:
     spans = [
         span(1, None, "agent", 0, 10, {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": 5}),
-        span(2, 1, "chat", 1, 5, {"gen_ai.operation.name": "chat", "gen_ai.usage.input_tokens": "12", "gen_ai.usage.output_tokens": -3}),
+        span(
+            2,
+            1,
+            "chat",
+            1,
+            5,
+            {"gen_ai.operation.name": "chat", "gen_ai.usage.input_tokens": "12", "gen_ai.usage.output_tokens": -3},
+        ),
         span(3, 1, "llm", 6, 7, {"openinference.span.kind": 7, "llm.token_count.prompt": 1 << 70}),
         span(4, 1, "tool", 8, 9, {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": ["x"]}),
     ]
@@ -262,7 +315,12 @@ def test_malformed_attributes_are_ignored() -> None:
 
 
 _attr_values = st.one_of(
-    st.none(), st.booleans(), st.integers(-(1 << 70), 1 << 70), st.text(max_size=5), st.floats(), st.lists(st.integers(), max_size=2)
+    st.none(),
+    st.booleans(),
+    st.integers(-(1 << 70), 1 << 70),
+    st.text(max_size=5),
+    st.floats(),
+    st.lists(st.integers(), max_size=2),
 )
 _attrs = st.dictionaries(
     st.sampled_from(
@@ -278,7 +336,9 @@ _attrs = st.dictionaries(
             "trajectory.id",
         ]
     ),
-    st.one_of(_attr_values, st.sampled_from(["invoke_agent", "chat", "execute_tool", "AGENT", "CHAIN", "LLM", "TOOL", "workflow"])),
+    st.one_of(
+        _attr_values, st.sampled_from(["invoke_agent", "chat", "execute_tool", "AGENT", "CHAIN", "LLM", "TOOL", "workflow"])
+    ),
     max_size=5,
 )
 
@@ -286,7 +346,14 @@ _attrs = st.dictionaries(
 @settings(max_examples=200, deadline=None)
 @given(
     st.lists(
-        st.tuples(st.integers(1, 12), st.one_of(st.none(), st.integers(0, 14)), st.booleans(), _attrs, st.integers(-5, 5), st.integers(0, 3)),
+        st.tuples(
+            st.integers(1, 12),
+            st.one_of(st.none(), st.integers(0, 14)),
+            st.booleans(),
+            _attrs,
+            st.integers(-5, 5),
+            st.integers(0, 3),
+        ),
         max_size=14,
     )
 )

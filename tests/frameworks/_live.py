@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-import scenarios
 from _helpers_frameworks import check_scenario
+from frameworks import scenarios
 from trajectories.export import record_from_span
 from trajectories.model import Trajectory
 

@@ -29,7 +29,8 @@ from openinference.instrumentation.langchain import LangChainInstrumentor
 from openinference.instrumentation.openai_agents import OpenAIAgentsInstrumentor
 from opentelemetry.sdk.trace import TracerProvider
 from pydantic_ai import Agent, InstrumentationSettings
-from pydantic_ai.messages import ModelMessage, ModelResponse as PaiResponse, TextPart, ToolCallPart, ToolReturnPart
+from pydantic_ai.messages import ModelMessage, TextPart, ToolCallPart, ToolReturnPart
+from pydantic_ai.messages import ModelResponse as PaiResponse
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 from pydantic_ai.models.test import TestModel
 
@@ -64,7 +65,10 @@ def _weather_function(messages: list[ModelMessage], info: AgentInfo) -> PaiRespo
     returned = [p for m in messages for p in getattr(m, "parts", ()) if isinstance(p, ToolReturnPart)]
     if not returned:
         return PaiResponse(
-            parts=[ToolCallPart("get_weather", {"city": "Paris"}, "call_1"), ToolCallPart("get_weather", {"city": "Rome"}, "call_2")]
+            parts=[
+                ToolCallPart("get_weather", {"city": "Paris"}, "call_1"),
+                ToolCallPart("get_weather", {"city": "Rome"}, "call_2"),
+            ]
         )
     return PaiResponse(parts=[TextPart("; ".join(str(p.content) for p in returned))])
 
@@ -132,8 +136,13 @@ def _call(name: str, args: dict[str, str], call_id: str) -> ResponseFunctionTool
 
 
 def _message(text: str) -> ResponseOutputMessage:
-    content = [ResponseOutputText(type="output_text", text=text, annotations=[])]
-    return ResponseOutputMessage(id="msg_1", type="message", role="assistant", status="completed", content=content)
+    return ResponseOutputMessage(
+        id="msg_1",
+        type="message",
+        role="assistant",
+        status="completed",
+        content=[ResponseOutputText(type="output_text", text=text, annotations=[])],
+    )
 
 
 @function_tool
@@ -158,7 +167,9 @@ def openai_agents(scenario: str) -> Expected:
         agent = OAIAgent(name="weather_agent", model=model, tools=[oai_get_weather])
         calls = ["oai_get_weather", "oai_get_weather"]
     else:
-        model = CannedModel("canned-gpt", [([_call("oai_get_time", {"city": "Paris"}, "c1")], 40, 12), ([_message("Sorry.")], 60, 5)])
+        model = CannedModel(
+            "canned-gpt", [([_call("oai_get_time", {"city": "Paris"}, "c1")], 40, 12), ([_message("Sorry.")], 60, 5)]
+        )
         agent = OAIAgent(name="clock_agent", model=model, tools=[oai_get_time])
         calls = ["oai_get_time"]
     # The Agents SDK hands a tool's exception back to the model (the run goes on), so this never raises.
@@ -244,4 +255,8 @@ def _expected(model: str, inp: int, out: int, calls: list[str], failed: bool) ->
     return {"usage": {"input_tokens": inp, "output_tokens": out}, "tool_calls": calls, "model": model, "failed": failed}
 
 
-RUNNERS: dict[str, Callable[[str], Expected]] = {"pydantic_ai": pydantic_ai, "openai_agents": openai_agents, "langgraph": langgraph}
+RUNNERS: dict[str, Callable[[str], Expected]] = {
+    "pydantic_ai": pydantic_ai,
+    "openai_agents": openai_agents,
+    "langgraph": langgraph,
+}

@@ -15,8 +15,7 @@ import pytest
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-import record_fixtures
-import scenarios
+from frameworks import record_fixtures, scenarios
 from trajectories._internal.otlp.files import iter_otlp_file
 
 SHAPE_KEYS = (
@@ -39,7 +38,12 @@ def shape(path: Path) -> list[tuple[Any, ...]]:
     spans = [s for line in iter_otlp_file(path) for s in line.spans]
     names = {s.span_id: s.name for s in spans}
     return sorted(
-        (s.name, names.get(s.parent_span_id, "") if s.parent_span_id else "", s.status_code, tuple(repr(s.attributes.get(k)) for k in SHAPE_KEYS))
+        (
+            s.name,
+            names.get(s.parent_span_id, "") if s.parent_span_id else "",
+            s.status_code,
+            tuple(repr(s.attributes.get(k)) for k in SHAPE_KEYS),
+        )
         for s in spans
     )
 
@@ -55,4 +59,6 @@ def test_rerecorded_fixture_has_the_committed_shape(
     record_fixtures.write(tmp_path, name, spans, expected)
     committed = record_fixtures.FIXTURES
     assert shape(tmp_path / f"{name}.otlp.jsonl") == shape(committed / f"{name}.otlp.jsonl")
-    assert json.loads((tmp_path / f"{name}.expected.json").read_text()) == json.loads((committed / f"{name}.expected.json").read_text())
+    assert json.loads((tmp_path / f"{name}.expected.json").read_text()) == json.loads(
+        (committed / f"{name}.expected.json").read_text()
+    )

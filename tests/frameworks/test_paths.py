@@ -28,9 +28,8 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-import record_fixtures
-import scenarios
 from _helpers_frameworks import check_trajectory
+from frameworks import record_fixtures, scenarios
 from trajectories import SQLiteTrajectoryStore, Trajectory, configure
 from trajectories.export import assemble_trajectories, record_from_span
 
@@ -40,7 +39,9 @@ CASES = [(f, s) for f in scenarios.FRAMEWORKS for s in scenarios.SCENARIOS]
 ID_MASK = (1 << 63) - 1
 
 
-def _run(exporter: InMemorySpanExporter, framework: str, scenario: str) -> tuple[list[ReadableSpan], dict[str, object], ReadableSpan]:
+def _run(
+    exporter: InMemorySpanExporter, framework: str, scenario: str
+) -> tuple[list[ReadableSpan], dict[str, object], ReadableSpan]:
     spans, expected = record_fixtures.record(exporter, framework, scenario)
     root = next(s for s in spans if s.parent is None)
     return spans, expected, root
@@ -64,7 +65,7 @@ def test_in_process_configure_without_trajectory(
     got: list[Trajectory] = []
     config = configure("frameworks-test", tracer_provider=provider, sinks=[got.append], store=False, batch=False)
     try:
-        spans, expected, root = _run(exporter, framework, scenario)
+        _, expected, root = _run(exporter, framework, scenario)
         config.flush()
     finally:
         config.shutdown()
@@ -116,12 +117,12 @@ def test_serve_over_otlp_http(provider_and_exporter: tuple[TracerProvider, InMem
                 with urllib.request.urlopen(base + "/health", timeout=1):
                     break
             except OSError:
-                assert server.poll() is None and time.monotonic() < deadline, "serve did not start"
+                assert server.poll() is None, "serve exited"
+                assert time.monotonic() < deadline, "serve did not start"
                 time.sleep(0.1)
         sender = OTLPSpanExporter(endpoint=base + "/v1/traces")  # the SDK's own OTLP/HTTP exporter, as another process would send
         for _, spans, _, _ in runs:
             assert sender.export(spans) == SpanExportResult.SUCCESS
-        sender.shutdown()
     finally:
         server.send_signal(signal.SIGTERM)
         _, stderr = server.communicate(timeout=60)
@@ -136,7 +137,11 @@ def test_serve_over_otlp_http(provider_and_exporter: tuple[TracerProvider, InMem
 def test_example_prints_its_trajectory(framework: str) -> None:
     """examples/frameworks_*.py: configure() and the framework, no trajectory() anywhere."""
     out = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / f"frameworks_{framework}.py")], env=ENV, capture_output=True, text=True, timeout=120
+        [sys.executable, str(ROOT / "examples" / f"frameworks_{framework}.py")],
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()

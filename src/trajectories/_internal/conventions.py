@@ -20,7 +20,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeAlias, Union
+from typing import Any, TypeAlias
 
 __all__ = [
     "NOT_GENAI",
@@ -37,7 +37,7 @@ _ERROR = 2
 
 #: A span's events: ``(name, attributes)`` pairs or objects with ``.name``/``.attributes``, or a
 #: zero-argument callable returning them (read only when the span failed: events cost to convert).
-Events: TypeAlias = Union[Iterable[Any], Callable[[], Iterable[Any]]]
+Events: TypeAlias = Iterable[Any] | Callable[[], Iterable[Any]]
 
 Convention = str  # "gen_ai" | "openinference" | "openllmetry"
 

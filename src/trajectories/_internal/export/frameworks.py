@@ -20,6 +20,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import numpy as np
+
 from ...model import (
     RootCause,
     StepMetadata,
@@ -51,7 +53,7 @@ __all__ = [
 _ID_MASK = (1 << 63) - 1
 _U64_MAX = (1 << 64) - 1
 _U128_MASK = (1 << 128) - 1
-_EMPTY_EMBEDDING: tuple[float, ...] = ()
+_EMPTY_EMBEDDING = np.zeros(0, dtype=np.float32)
 
 #: The trace part (the spans under one local root) has no agent, chain-with-steps, model, tool or retrieval span.
 REASON_NO_AGENT_OR_MODEL = "no_agent_or_model_span"
@@ -200,13 +202,13 @@ def group_trace(spans: Iterable[FrameworkSpan]) -> GroupedTrace:
             result.unassigned.append((span, excluded[sid]))
             continue
         owner: int | None = None
-        current: int | None = sid
+        walk: int | None = sid
         steps = 0
-        while current is not None and steps <= len(index):
-            if current in members:
-                owner = current
+        while walk is not None and steps <= len(index):
+            if walk in members:
+                owner = walk
                 break
-            current = parents.get(current)
+            walk = parents.get(walk)
             steps += 1
         if owner is None:
             reason = REASON_OUTSIDE_AGENT if local_root[sid] in parts_with_containers else REASON_NO_AGENT_OR_MODEL
