@@ -271,6 +271,14 @@ def test_error_type_attribute_without_status_and_status_without_anything() -> No
     assert span_facts("chat x", {"gen_ai.operation.name": "chat"}, ERROR, ()).error == "span 'chat x' ended with status ERROR"
 
 
+def test_the_status_description_when_nothing_better_is_there() -> None:
+    attrs = {"openinference.span.kind": "TOOL"}
+    assert span_facts("t", attrs, ERROR, (), "Error running tool (non-fatal)").error == "Error running tool (non-fatal)"
+    exc = [("exception", {"exception.type": "E", "exception.message": "m"})]
+    assert span_facts("t", attrs, ERROR, exc, "description").error == "E: m"
+    assert span_facts("t", attrs, ERROR, (), 5).error == "span 't' ended with status ERROR"
+
+
 def test_a_handled_exception_is_not_an_error() -> None:
     events = [("exception", {"exception.type": "KeyError", "exception.message": "handled"})]
     assert span_facts("x", {"gen_ai.operation.name": "chat"}, OK, events).error is None

@@ -19,8 +19,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any, TypeAlias
+from typing import Any, NamedTuple, TypeAlias
 
 __all__ = [
     "NOT_GENAI",
@@ -68,9 +67,13 @@ class Role(enum.Enum):
 _STEP_ROLES = frozenset({Role.MODEL, Role.TOOL, Role.RETRIEVAL})
 
 
-@dataclass(frozen=True, slots=True)
-class SpanFacts:
-    """What one span says, whichever convention it said it in (None: not said, or unreadable)."""
+class SpanFacts(NamedTuple):
+    """What one span says, whichever convention it said it in (None: not said, or unreadable).
+
+    A NamedTuple, not a frozen dataclass: immutable all the same, and built several times
+    faster (the exporter makes one per GenAI span). Token counts are read on model spans only:
+    agent, chain and tool spans that carry totals repeat their children's.
+    """
 
     role: Role = Role.OTHER
     convention: Convention | None = None
@@ -144,22 +147,62 @@ _TL_REQUEST_ROLES: dict[str, Role] = {
     "rerank": Role.RETRIEVAL,
 }
 
-# Token counts: the first readable key wins, so a span with both the current and the older
-# names counts once.
-_INPUT_TOKENS = ("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens", "llm.token_count.prompt", "llm.usage.prompt_tokens")
-_OUTPUT_TOKENS = (
-    "gen_ai.usage.output_tokens",
-    "gen_ai.usage.completion_tokens",
-    "llm.token_count.completion",
-    "llm.usage.completion_tokens",
-)
-_MODEL = ("gen_ai.request.model", "gen_ai.response.model", "llm.model_name", "llm.request.model", "llm.response.model")
-_PROVIDER = ("gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system", "llm.vendor")
-_AGENT_NAME = ("gen_ai.agent.name", "agent.name")
-_TOOL_NAME = ("gen_ai.tool.name", "tool.name")
-_TOOL_CALL_ID = ("gen_ai.tool.call.id", "tool_call.id", "tool.call_id")
-_SESSION = ("gen_ai.conversation.id", "session.id", "traceloop.association.properties.session_id")
-_USER = ("user.id", "traceloop.association.properties.user_id")
+
+class _Keys(NamedTuple):
+    """One convention's attribute names for each fact, in order of preference.
+
+    Token counts: the first readable key wins, so a span with both the current and the older
+    names counts once.
+    """
+
+    agent: tuple[str, ...]
+    tool: tuple[str, ...]
+    call_id: tuple[str, ...]
+    model: tuple[str, ...]
+    provider: tuple[str, ...]
+    input_tokens: tuple[str, ...]
+    output_tokens: tuple[str, ...]
+    session: tuple[str, ...]
+    user: tuple[str, ...]
+
+
+_KEYS: dict[str, _Keys] = {
+    "gen_ai": _Keys(
+        agent=("gen_ai.agent.name",),
+        tool=("gen_ai.tool.name",),
+        call_id=("gen_ai.tool.call.id",),
+        model=("gen_ai.request.model", "gen_ai.response.model"),
+        provider=("gen_ai.provider.name", "gen_ai.system"),
+        input_tokens=("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens"),
+        output_tokens=("gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens"),
+        session=("gen_ai.conversation.id", "session.id"),
+        user=("user.id",),
+    ),
+    "openinference": _Keys(
+        agent=("agent.name",),
+        tool=("tool.name",),
+        call_id=("tool_call.id",),
+        model=("llm.model_name",),
+        provider=("llm.provider", "llm.system"),
+        input_tokens=("llm.token_count.prompt",),
+        output_tokens=("llm.token_count.completion",),
+        session=("session.id",),
+        user=("user.id",),
+    ),
+    # OpenLLMetry's model spans use the GenAI names (older versions their llm.* forerunners);
+    # its workflow, agent and tool spans are named by traceloop.entity.name.
+    "openllmetry": _Keys(
+        agent=(),
+        tool=(),
+        call_id=("gen_ai.tool.call.id",),
+        model=("gen_ai.request.model", "gen_ai.response.model", "llm.request.model", "llm.response.model"),
+        provider=("gen_ai.provider.name", "gen_ai.system", "llm.vendor"),
+        input_tokens=("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens", "llm.usage.prompt_tokens"),
+        output_tokens=("gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens", "llm.usage.completion_tokens"),
+        session=("traceloop.association.properties.session_id", "session.id"),
+        user=("traceloop.association.properties.user_id", "user.id"),
+    ),
+}
 _TL_ENTITY = "traceloop.entity.name"
 _ERROR_TYPE = "error.type"
 
@@ -180,8 +223,11 @@ def _tokens(attributes: Mapping[str, Any], keys: Iterable[str]) -> int | None:
     return None
 
 
-def error_text(name: object, attributes: Mapping[str, Any], status_code: object, events: Events = ()) -> str | None:
-    """``"ExcType: message"`` of a failed span (its last ``exception`` event, else ``error.type``).
+def error_text(
+    name: object, attributes: Mapping[str, Any], status_code: object, events: Events = (), status_message: object = None
+) -> str | None:
+    """``"ExcType: message"`` of a failed span: its last ``exception`` event, else ``error.type``,
+    else the status description (*status_message*, where the span record keeps it).
 
     None when the span did not fail: neither status ERROR nor ``error.type``. An exception
     recorded on a span that then ended OK was handled, so it is not the span's error.
@@ -199,6 +245,8 @@ def error_text(name: object, attributes: Mapping[str, Any], status_code: object,
             return found
         if isinstance(error_type, str) and error_type:
             return error_type
+        if isinstance(status_message, str) and status_message:
+            return status_message
         return f"span {name!r} ended with status ERROR" if isinstance(name, str) else "span ended with status ERROR"
     except Exception:  # malformed input of any shape: never raise out of the exporter
         return "span ended with status ERROR"
@@ -220,15 +268,20 @@ def _exception_event(event: Any) -> str | None:
     return exc_type or message
 
 
-def span_facts(name: object, attributes: Mapping[str, Any], status_code: object = 0, events: Events = ()) -> SpanFacts:
-    """The normalised facts of one span. Never raises; cheap for spans of no convention."""
+def span_facts(
+    name: object, attributes: Mapping[str, Any], status_code: object = 0, events: Events = (), status_message: object = None
+) -> SpanFacts:
+    """The normalised facts of one span. Never raises; cheap for spans of no convention.
+
+    *events* (or a callable returning them) and *status_message* are read only when the span failed.
+    """
     try:
-        return _facts(name, attributes, status_code, events)
+        return _facts(name, attributes, status_code, events, status_message)
     except Exception:  # a mapping that misbehaves (untrusted input): the span says nothing readable
         return NOT_GENAI
 
 
-def _facts(name: object, attributes: Mapping[str, Any], status_code: object, events: Events) -> SpanFacts:
+def _facts(name: object, attributes: Mapping[str, Any], status_code: object, events: Events, status_message: object) -> SpanFacts:
     get = attributes.get
     operation_value = get(_GEN_AI_OPERATION)
     oi_kind = get(_OI_KIND)
@@ -238,9 +291,9 @@ def _facts(name: object, attributes: Mapping[str, Any], status_code: object, eve
         if get("gen_ai.usage.input_tokens") is None and get("gen_ai.usage.prompt_tokens") is None:
             if status_code != _ERROR and get(_ERROR_TYPE) is None:
                 return NOT_GENAI
-            return SpanFacts(error=error_text(name, attributes, status_code, events))
+            return SpanFacts(error=error_text(name, attributes, status_code, events, status_message))
         # Usage without an operation name (an instrumentation older than the operation names): a model call.
-        return _build(attributes, Role.MODEL, "gen_ai", None, None, name, status_code, events)
+        return _build(attributes, Role.MODEL, "gen_ai", None, None, name, status_code, events, status_message)
     role = Role.OTHER
     convention: Convention | None = None
     operation: str | None = None
@@ -254,9 +307,9 @@ def _facts(name: object, attributes: Mapping[str, Any], status_code: object, eve
     elif isinstance(tl_request, str):
         role, convention, operation = _TL_REQUEST_ROLES.get(tl_request, Role.OTHER), "openllmetry", tl_request
     else:  # the keys are there but none is a string: say nothing but the error
-        return SpanFacts(error=error_text(name, attributes, status_code, events))
+        return SpanFacts(error=error_text(name, attributes, status_code, events, status_message))
     entity = _str(attributes, (_TL_ENTITY,)) if convention == "openllmetry" else None
-    return _build(attributes, role, convention, operation, entity, name, status_code, events)
+    return _build(attributes, role, convention, operation, entity, name, status_code, events, status_message)
 
 
 def _build(
@@ -268,26 +321,29 @@ def _build(
     name: object,
     status_code: object,
     events: Events,
+    status_message: object,
 ) -> SpanFacts:
-    agent_name = _str(attributes, _AGENT_NAME)
-    tool_name = _str(attributes, _TOOL_NAME)
+    keys = _KEYS[convention or "gen_ai"]
+    agent_name = _str(attributes, keys.agent)
+    tool_name = _str(attributes, keys.tool)
     if entity is not None:  # OpenLLMetry names its agents, workflows and tools by entity name
-        if role is Role.AGENT and agent_name is None:
+        if role is Role.AGENT:
             agent_name = entity
-        elif role is Role.TOOL and tool_name is None:
+        elif role is Role.TOOL:
             tool_name = entity
+    model_span = role is Role.MODEL
     return SpanFacts(
-        role=role,
-        convention=convention,
-        operation=operation,
-        agent_name=agent_name,
-        tool_name=tool_name,
-        tool_call_id=_str(attributes, _TOOL_CALL_ID),
-        model=_str(attributes, _MODEL),
-        provider=_str(attributes, _PROVIDER),
-        input_tokens=_tokens(attributes, _INPUT_TOKENS),
-        output_tokens=_tokens(attributes, _OUTPUT_TOKENS),
-        session_id=_str(attributes, _SESSION),
-        user_id=_str(attributes, _USER),
-        error=error_text(name, attributes, status_code, events),
+        role,
+        convention,
+        operation,
+        agent_name,
+        tool_name,
+        _str(attributes, keys.call_id),
+        _str(attributes, keys.model),
+        _str(attributes, keys.provider),
+        _tokens(attributes, keys.input_tokens) if model_span else None,
+        _tokens(attributes, keys.output_tokens) if model_span else None,
+        _str(attributes, keys.session),
+        _str(attributes, keys.user),
+        error_text(name, attributes, status_code, events, status_message),
     )

@@ -117,7 +117,10 @@ class GroupedTrace:
 
 def _facts_of(span: FrameworkSpan) -> SpanFacts:
     try:
-        return span_facts(span.name, span.attributes, span.status_code, lambda: span.events)
+        # status_message: read where a span record keeps the status description (not every one does yet).
+        return span_facts(
+            span.name, span.attributes, span.status_code, lambda: span.events, getattr(span, "status_message", None)
+        )
     except Exception:  # a span object that misbehaves: it says nothing
         return NOT_GENAI
 
@@ -411,7 +414,9 @@ def build_framework_trajectory(group: Group) -> Trajectory:
     root_facts = group.facts[root.span_id]
     root_error = root_facts.error
     if root_error is None and root.status_code == 2:  # facts of a span of no convention may omit it
-        root_error = error_text(root.name, root.attributes, root.status_code, lambda: root.events)
+        root_error = error_text(
+            root.name, root.attributes, root.status_code, lambda: root.events, getattr(root, "status_message", None)
+        )
     verdict = _verdict(root_error, built)
     models: dict[str, None] = {}
     tools: dict[str, None] = {}
