@@ -242,6 +242,19 @@ def test_parent_cycles_never_loop_and_never_touch_other_spans() -> None:
     ]
 
 
+def test_a_deep_chain_is_neither_recursed_nor_walked_per_span() -> None:
+    """50 000 nested spans (a malformed or hostile payload): linear work, no RecursionError."""
+    depth = 50_000
+    spans = [span(1, None, "invoke_agent deep", 0, 10, agent("deep"))]
+    spans += [span(i, i - 1, "wrapper", 1, 9, {"openinference.span.kind": "CHAIN"}) for i in range(2, depth)]
+    spans.append(span(depth, depth - 1, "chat", 2, 3, chat("m", 5, 1)))
+    spans.append(span(depth + 1, depth, "chat inner", 2, 3, chat("m", 5, 1)))
+    [g] = group_trace(spans).groups
+    t = build_framework_trajectory(g)
+    assert [s.action for s in t.steps] == ["chat m"]
+    assert (t.metadata.total_input_tokens, t.metadata.total_output_tokens) == (5, 1)
+
+
 def test_spans_of_an_sdk_trajectory_are_left_to_the_sdk() -> None:
     spans = [
         span(1, None, "invoke_agent mine", 0, 10, {**agent("mine"), "trajectory.id": 42}),

@@ -138,6 +138,24 @@ def _start(span: FrameworkSpan) -> int:
     return start if isinstance(start, int) else 0
 
 
+def _top_down(ids: Iterable[int], parents: Mapping[int, int]) -> dict[int, None]:
+    """The ids, parents before children, from the parentless ones down (ids in a cycle are left out)."""
+    children: dict[int, list[int]] = {}
+    stack: list[int] = []
+    for sid in ids:
+        parent = parents.get(sid)
+        if parent is None:
+            stack.append(sid)
+        else:
+            children.setdefault(parent, []).append(sid)
+    order: dict[int, None] = {}
+    while stack:
+        sid = stack.pop()
+        order[sid] = None
+        stack.extend(children.get(sid, ()))
+    return order
+
+
 def group_trace(spans: Iterable[FrameworkSpan]) -> GroupedTrace:
     """Split the spans of ONE trace into trajectory groups (see the module docstring for the rules).
 
@@ -152,41 +170,27 @@ def group_trace(spans: Iterable[FrameworkSpan]) -> GroupedTrace:
     result = GroupedTrace()
     facts = {sid: _facts_of(s) for sid, s in index.items()}
     parents = {sid: p for sid, s in index.items() if (p := _parent_id(s, index)) is not None}
-    # Walk up from every span: its group-root candidate, its local root, or why it has none.
+    # Parents before children, in one pass (no walk per span: a deep chain costs O(n), not O(n²)).
+    # A span never reached from a parentless one is in, or under, a cycle of parent ids.
+    order = _top_down(index, parents)
     top_container: dict[int, int | None] = {}
     local_root: dict[int, int] = {}
-    excluded: dict[int, str] = {}
-    for sid in index:
-        chain = [sid]
-        seen = {sid}
-        current = sid
-        reason: str | None = None
-        while True:
-            if trajectory_id_of(index[current].attributes) is not None:
-                reason = REASON_SDK_TRAJECTORY
-                break
-            parent = parents.get(current)
-            if parent is None:
-                break
-            if parent in seen:
-                reason = REASON_CYCLE
-                break
-            seen.add(parent)
-            chain.append(parent)
-            current = parent
-        if reason is not None:
-            excluded[sid] = reason
+    excluded: dict[int, str] = {sid: REASON_CYCLE for sid in index if sid not in order}
+    for sid in order:
+        parent = parents.get(sid)
+        if trajectory_id_of(index[sid].attributes) is not None or (
+            parent is not None and excluded.get(parent) == REASON_SDK_TRAJECTORY
+        ):
+            excluded[sid] = REASON_SDK_TRAJECTORY
             continue
-        local_root[sid] = chain[-1]
-        top: int | None = None
-        for node in chain:
-            if facts[node].role.is_container:
-                top = node
-        top_container[sid] = top
+        above = top_container.get(parent) if parent is not None else None
+        top_container[sid] = above if above is not None else (sid if facts[sid].role.is_container else None)
+        local_root[sid] = local_root[parent] if parent is not None else sid
     # Group roots: the top containers of agent and step spans; bare steps group at their local root.
     roots: dict[int, None] = {}
     bare_parts: dict[int, None] = {}
-    for sid, f in facts.items():
+    for sid in order:
+        f = facts[sid]
         if sid in excluded or not (f.role is Role.AGENT or f.role.is_step):
             continue
         top = top_container[sid]
@@ -198,26 +202,24 @@ def group_trace(spans: Iterable[FrameworkSpan]) -> GroupedTrace:
     for part in bare_parts:
         if part not in parts_with_containers:
             roots[part] = None
-    # Membership: a span belongs to the nearest group root on its way up.
+    # Membership: a span belongs to the group root above it (roots never nest).
     members: dict[int, list[FrameworkSpan]] = {r: [] for r in roots}
+    owner: dict[int, int | None] = {}
+    for sid in order:
+        if sid in excluded:
+            continue
+        parent = parents.get(sid)
+        owner[sid] = sid if sid in members else (owner.get(parent) if parent is not None else None)
     for sid, span in index.items():
         if sid in excluded:
             result.unassigned.append((span, excluded[sid]))
             continue
-        owner: int | None = None
-        walk: int | None = sid
-        steps = 0
-        while walk is not None and steps <= len(index):
-            if walk in members:
-                owner = walk
-                break
-            walk = parents.get(walk)
-            steps += 1
-        if owner is None:
+        root_id = owner[sid]
+        if root_id is None:
             reason = REASON_OUTSIDE_AGENT if local_root[sid] in parts_with_containers else REASON_NO_AGENT_OR_MODEL
             result.unassigned.append((span, reason))
         else:
-            members[owner].append(span)
+            members[root_id].append(span)
     for root_id in sorted(roots, key=lambda r: (_start(index[r]), r)):
         group_spans = sorted(members[root_id], key=lambda s: (s.span_id != root_id, _start(s), s.span_id))
         ids = {s.span_id for s in group_spans}
@@ -248,42 +250,58 @@ def _sum(a: int | None, b: int | None) -> int | None:
 
 
 @dataclass(slots=True)
-class _Fold:
-    input_tokens: int | None = None
-    output_tokens: int | None = None
-    models: list[str] = field(default_factory=list)
+class _Tree:
+    """Per-span facts of one group that depend on its ancestors or descendants, each found in one pass.
 
-
-def _fold(sid: int, children: Mapping[int, list[int]], facts: Mapping[int, SpanFacts], out: _Fold, depth: int = 0) -> None:
-    """Tokens and models of the span *sid* and what runs inside it, each model call counted once.
-
-    A model span with token counts is taken as it is (a model span inside it repeats part of
-    the same call); any other span (agent, chain, tool: their totals repeat their children's)
-    adds only what its children add.
+    - ``agent``: the name of the nearest named agent above the span;
+    - ``inside_step``: a model, tool or retrieval span is above it;
+    - ``tokens``: what the span and everything inside it used, each model call counted once:
+      a model span with token counts is taken as it is (a model span inside it repeats part
+      of the same call); any other span (agent, chain, tool: their totals repeat their
+      children's) adds only what its children add;
+    - ``model``: its own model on a model span, else the first model inside it.
     """
-    f = facts[sid]
-    if f.role is Role.MODEL and f.model is not None:
-        out.models.append(f.model)
-    if f.role is Role.MODEL and (f.input_tokens is not None or f.output_tokens is not None):
-        out.input_tokens = _sum(out.input_tokens, f.input_tokens)
-        out.output_tokens = _sum(out.output_tokens, f.output_tokens)
-        return
-    if depth > len(facts):  # parents are acyclic by construction; belt and braces
-        return
-    for child in children.get(sid, ()):
-        _fold(child, children, facts, out, depth + 1)
+
+    agent: dict[int, str | None]
+    inside_step: dict[int, bool]
+    tokens: dict[int, tuple[int | None, int | None]]
+    model: dict[int, str | None]
 
 
-def _nearest_agent(sid: int, group: Group) -> str | None:
-    current = group.parents.get(sid)
-    for _ in range(len(group.spans)):
-        if current is None:
-            return None
-        name = group.facts[current].agent_name
-        if group.facts[current].role is Role.AGENT and name is not None:
-            return name
-        current = group.parents.get(current)
-    return None
+def _tree(group: Group) -> _Tree:
+    facts, parents = group.facts, group.parents
+    order = list(_top_down((s.span_id for s in group.spans), parents))
+    agent: dict[int, str | None] = {}
+    inside: dict[int, bool] = {}
+    for sid in order:
+        parent = parents.get(sid)
+        if parent is None:
+            agent[sid], inside[sid] = None, False
+            continue
+        pf = facts[parent]
+        agent[sid] = pf.agent_name if pf.role is Role.AGENT and pf.agent_name is not None else agent[parent]
+        inside[sid] = inside[parent] or pf.role.is_step
+    children: dict[int, list[int]] = {}
+    for span in group.spans:  # in start order, so every list of children is too
+        parent = parents.get(span.span_id)
+        if parent is not None:
+            children.setdefault(parent, []).append(span.span_id)
+    tokens: dict[int, tuple[int | None, int | None]] = {}
+    model: dict[int, str | None] = {}
+    for sid in reversed(order):  # children before parents
+        f = facts[sid]
+        kids = children.get(sid, ())
+        if f.role is Role.MODEL and (f.input_tokens is not None or f.output_tokens is not None):
+            tokens[sid] = (f.input_tokens, f.output_tokens)
+        else:
+            inp = out = None
+            for child in kids:
+                ci, co = tokens[child]
+                inp, out = _sum(inp, ci), _sum(out, co)
+            tokens[sid] = (inp, out)
+        own = f.model if f.role is Role.MODEL else None
+        model[sid] = own if own is not None else next((model[c] for c in kids if model[c] is not None), None)
+    return _Tree(agent, inside, tokens, model)
 
 
 def _trajectory_name(group: Group) -> str:
@@ -306,23 +324,9 @@ def _first(group: Group, attr: str) -> str | None:
     return None
 
 
-def _step_spans(group: Group) -> list[FrameworkSpan]:
+def _step_spans(group: Group, tree: _Tree) -> list[FrameworkSpan]:
     """Model, tool and retrieval spans not inside another such span, in start order."""
-    out = []
-    for span in group.spans:
-        if not group.facts[span.span_id].role.is_step:
-            continue
-        current = group.parents.get(span.span_id)
-        inside = False
-        for _ in range(len(group.spans)):
-            if current is None:
-                break
-            if group.facts[current].role.is_step:
-                inside = True
-                break
-            current = group.parents.get(current)
-        if not inside:
-            out.append(span)
+    out = [s for s in group.spans if group.facts[s.span_id].role.is_step and not tree.inside_step[s.span_id]]
     out.sort(key=lambda s: (_start(s), s.end_ns if isinstance(s.end_ns, int) else 0, s.span_id))
     return out
 
@@ -344,16 +348,15 @@ class _Built:
     error: str | None
 
 
-def _build_step(index: int, span: FrameworkSpan, group: Group, children: Mapping[int, list[int]], name: str) -> _Built:
+def _build_step(index: int, span: FrameworkSpan, group: Group, tree: _Tree, name: str) -> _Built:
     f = group.facts[span.span_id]
-    fold = _Fold()
-    _fold(span.span_id, children, group.facts, fold)
-    model = f.model if f.model is not None else (fold.models[0] if fold.models else None)
+    input_tokens, output_tokens = tree.tokens[span.span_id]
+    model = f.model if f.model is not None else tree.model[span.span_id]
     tool = f.tool_name if f.role is not Role.MODEL else None
     if f.role is Role.TOOL and tool is None:
         tool = span.name if isinstance(span.name, str) else None
     attributes: dict[str, str] = {}
-    agent = _nearest_agent(span.span_id, group)
+    agent = tree.agent[span.span_id]
     if agent is not None and agent != name:
         attributes["agent"] = agent
     if f.tool_call_id is not None:
@@ -362,8 +365,8 @@ def _build_step(index: int, span: FrameworkSpan, group: Group, children: Mapping
         attributes["provider"] = f.provider
     metadata = StepMetadata(
         tool_used=tool,
-        input_tokens=fold.input_tokens,
-        output_tokens=fold.output_tokens,
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
         model=model,
         attributes=attributes,
     )
@@ -403,13 +406,9 @@ def _verdict(root_error: str | None, built: Sequence[_Built]) -> Verdict:
 def build_framework_trajectory(group: Group) -> Trajectory:
     """The scored trajectory of one group (see docs/frameworks.md for every rule)."""
     root = group.root
-    children: dict[int, list[int]] = {}
-    for span in group.spans:  # in start order, so children are too
-        parent = group.parents.get(span.span_id)
-        if parent is not None:
-            children.setdefault(parent, []).append(span.span_id)
+    tree = _tree(group)
     name = _trajectory_name(group)
-    built = [_build_step(i, span, group, children, name) for i, span in enumerate(_step_spans(group))]
+    built = [_build_step(i, span, group, tree, name) for i, span in enumerate(_step_spans(group, tree))]
     steps = tuple(b.step for b in built)
     root_facts = group.facts[root.span_id]
     root_error = root_facts.error
