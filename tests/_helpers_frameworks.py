@@ -61,6 +61,37 @@ CASES: dict[str, tuple[str, str, list[str], set[int], str, float]] = {
         1.0,
     ),
     "langgraph_tool_raises": ("LangGraph", "openinference", ["llm fake-chat", "lg_get_time"], {1}, "failure", 0.15),
+    # An agent called inside a tool: its model call folds into the tool's step.
+    "pydantic_ai_delegation": (
+        "router_agent",
+        "gen_ai",
+        ["chat router-fn", "ask_expert", "chat router-fn"],
+        set(),
+        "success",
+        1.0,
+    ),
+    # A handoff: the triage agent's steps, then the weather agent's, marked with its name.
+    "openai_agents_handoff": (
+        "triage_agent",
+        "openinference",
+        ["llm canned-triage", "handoff to weather_agent", "llm canned-weather", "oai_get_weather", "llm canned-weather"],
+        set(),
+        "success",
+        1.0,
+    ),
+}
+
+#: Per step (model, agent attribute) where a scenario nests agents; every other scenario's model
+#: steps use expected["model"] and no step has an agent attribute.
+NESTED_STEPS: dict[str, list[tuple[str | None, str | None]]] = {
+    "pydantic_ai_delegation": [("router-fn", None), ("expert-model", None), ("router-fn", None)],
+    "openai_agents_handoff": [
+        ("canned-triage", None),
+        (None, None),
+        ("canned-weather", "weather_agent"),
+        (None, "weather_agent"),
+        ("canned-weather", "weather_agent"),
+    ],
 }
 
 
@@ -89,11 +120,19 @@ def check_trajectory(name: str, t: Trajectory, expected: dict[str, Any], root: F
     assert t.metadata.total_input_tokens == expected["usage"]["input_tokens"]
     assert t.metadata.total_output_tokens == expected["usage"]["output_tokens"]
     model_steps = [s for s in t.steps if s.action.startswith(("chat ", "llm "))]
-    assert all(s.metadata and s.metadata.model == expected["model"] and s.metadata.input_tokens for s in model_steps)
     tool_steps = [s for s in t.steps if s not in model_steps]
+    assert all(s.metadata and s.metadata.input_tokens and s.metadata.output_tokens for s in model_steps)
     assert [s.metadata.tool_used for s in tool_steps if s.metadata] == expected["tool_calls"]
-    assert all(s.metadata and s.metadata.input_tokens is None for s in tool_steps)
-    assert t.metadata.models_used == (expected["model"],)
+    if name in NESTED_STEPS:
+        assert [(s.metadata.model, s.metadata.attributes.get("agent")) for s in t.steps if s.metadata] == NESTED_STEPS[name]
+    else:
+        assert all(s.metadata and s.metadata.model == expected["model"] for s in model_steps)
+        assert all(s.metadata and "agent" not in s.metadata.attributes for s in t.steps)
+    # A tool step has tokens only when a model call ran inside it (an agent used as a tool).
+    for s in tool_steps:
+        assert s.metadata is not None
+        assert (s.metadata.input_tokens is not None) == (s.metadata.model is not None)
+    assert t.metadata.models_used == tuple(expected["models"])
     assert t.metadata.tools_invoked == tuple(dict.fromkeys(expected["tool_calls"]))
     assert t.quality == quality
     if verdict == "success":

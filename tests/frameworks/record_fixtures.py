@@ -49,11 +49,10 @@ def main(directory: Path = FIXTURES) -> None:
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     scenarios.install(provider)
     directory.mkdir(parents=True, exist_ok=True)
-    for framework in scenarios.FRAMEWORKS:
-        for scenario in scenarios.SCENARIOS:
-            spans, expected = record(exporter, framework, scenario)
-            write(directory, f"{framework}_{scenario}", spans, expected)
-            print(f"{framework}_{scenario}: {len(spans)} spans, {expected}")
+    for framework, scenario in scenarios.ALL:
+        spans, expected = record(exporter, framework, scenario)
+        write(directory, f"{framework}_{scenario}", spans, expected)
+        print(f"{framework}_{scenario}: {len(spans)} spans, {expected}")
 
 
 if __name__ == "__main__":

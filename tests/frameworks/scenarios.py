@@ -28,7 +28,7 @@ from openai.types.responses import ResponseFunctionToolCall, ResponseOutputMessa
 from openinference.instrumentation.langchain import LangChainInstrumentor
 from openinference.instrumentation.openai_agents import OpenAIAgentsInstrumentor
 from opentelemetry.sdk.trace import TracerProvider
-from pydantic_ai import Agent, InstrumentationSettings
+from pydantic_ai import Agent, InstrumentationSettings, RunContext
 from pydantic_ai.messages import ModelMessage, TextPart, ToolCallPart, ToolReturnPart
 from pydantic_ai.messages import ModelResponse as PaiResponse
 from pydantic_ai.models.function import AgentInfo, FunctionModel
@@ -37,6 +37,11 @@ from pydantic_ai.models.test import TestModel
 Expected = dict[str, Any]
 SCENARIOS = ("two_tools", "tool_raises")
 FRAMEWORKS = ("pydantic_ai", "openai_agents", "langgraph")
+#: Runs with a nested agent: pydantic-ai's agent delegation (an agent called inside a tool) and
+#: an Agents SDK handoff (the run moves from one agent to another).
+NESTED = (("pydantic_ai", "delegation"), ("openai_agents", "handoff"))
+#: Every (framework, scenario) there is a fixture of.
+ALL = (*((f, s) for f in FRAMEWORKS for s in SCENARIOS), *NESTED)
 
 _installed: list[TracerProvider] = []
 
@@ -73,7 +78,30 @@ def _weather_function(messages: list[ModelMessage], info: AgentInfo) -> PaiRespo
     return PaiResponse(parts=[TextPart("; ".join(str(p.content) for p in returned))])
 
 
+def _router_function(messages: list[ModelMessage], info: AgentInfo) -> PaiResponse:
+    """A FunctionModel: ask the expert once, then answer."""
+    if not any(isinstance(p, ToolReturnPart) for m in messages for p in getattr(m, "parts", ())):
+        return PaiResponse(parts=[ToolCallPart("ask_expert", {"question": "What is the weather?"}, "call_1")])
+    return PaiResponse(parts=[TextPart("The expert says it is sunny.")])
+
+
+def _delegation() -> Expected:
+    expert: Agent[None, str] = Agent(TestModel(custom_output_text="It is sunny.", model_name="expert-model"), name="expert_agent")
+    router: Agent[None, str] = Agent(FunctionModel(_router_function, model_name="router-fn"), name="router_agent")
+
+    @router.tool
+    async def ask_expert(ctx: RunContext[None], question: str) -> str:
+        answer = await expert.run(question, usage=ctx.usage)  # pydantic-ai's delegation: one usage for both
+        return answer.output
+
+    result = router.run_sync("What is the weather?")
+    usage = result.usage
+    return _expected("router-fn", usage.input_tokens, usage.output_tokens, ["ask_expert"], False, ["router-fn", "expert-model"])
+
+
 def pydantic_ai(scenario: str) -> Expected:
+    if scenario == "delegation":
+        return _delegation()
     if scenario == "two_tools":
         agent: Agent[None, str] = Agent(FunctionModel(_weather_function, model_name="weather-fn"), name="weather_agent")
 
@@ -157,7 +185,24 @@ def oai_get_time(city: str) -> str:
     raise ToolBroke(f"clock broken for {city}")
 
 
+def _handoff() -> Expected:
+    weather_model = CannedModel(
+        "canned-weather",
+        [([_call("oai_get_weather", {"city": "Paris"}, "c2")], 30, 6), ([_message("Sunny in Paris.")], 50, 4)],
+    )
+    weather = OAIAgent(name="weather_agent", model=weather_model, tools=[oai_get_weather])
+    triage_model = CannedModel("canned-triage", [([_call("transfer_to_weather_agent", {}, "c1")], 20, 3)])
+    triage = OAIAgent(name="triage_agent", model=triage_model, handoffs=[weather])
+    result = Runner.run_sync(triage, "What is the weather in Paris?")
+    usage = result.context_wrapper.usage
+    # The handoff is a tool call of the model's: OpenInference names its span "handoff to weather_agent".
+    calls = ["handoff to weather_agent", "oai_get_weather"]
+    return _expected("canned-triage", usage.input_tokens, usage.output_tokens, calls, False, ["canned-triage", "canned-weather"])
+
+
 def openai_agents(scenario: str) -> Expected:
+    if scenario == "handoff":
+        return _handoff()
     if scenario == "two_tools":
         model = CannedModel(
             "canned-gpt",
@@ -251,8 +296,15 @@ def langgraph(scenario: str) -> Expected:
     return _expected("fake-chat", usage["input_tokens"], usage["output_tokens"], calls, failed)
 
 
-def _expected(model: str, inp: int, out: int, calls: list[str], failed: bool) -> Expected:
-    return {"usage": {"input_tokens": inp, "output_tokens": out}, "tool_calls": calls, "model": model, "failed": failed}
+def _expected(model: str, inp: int, out: int, calls: list[str], failed: bool, models: list[str] | None = None) -> Expected:
+    """The framework's own report of the run: usage, tool calls in order, the model(s), whether it raised."""
+    return {
+        "usage": {"input_tokens": inp, "output_tokens": out},
+        "tool_calls": calls,
+        "model": model,
+        "models": models if models is not None else [model],
+        "failed": failed,
+    }
 
 
 RUNNERS: dict[str, Callable[[str], Expected]] = {

@@ -48,8 +48,7 @@ def shape(path: Path) -> list[tuple[Any, ...]]:
     )
 
 
-@pytest.mark.parametrize("framework", scenarios.FRAMEWORKS)
-@pytest.mark.parametrize("scenario", scenarios.SCENARIOS)
+@pytest.mark.parametrize(("framework", "scenario"), scenarios.ALL)
 def test_rerecorded_fixture_has_the_committed_shape(
     framework: str, scenario: str, provider_and_exporter: tuple[TracerProvider, InMemorySpanExporter], tmp_path: Path
 ) -> None:

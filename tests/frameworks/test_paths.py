@@ -35,7 +35,7 @@ from trajectories.export import assemble_trajectories, record_from_span
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")])))
-CASES = [(f, s) for f in scenarios.FRAMEWORKS for s in scenarios.SCENARIOS]
+CASES = list(scenarios.ALL)
 ID_MASK = (1 << 63) - 1
 
 
@@ -127,7 +127,7 @@ def test_serve_over_otlp_http(provider_and_exporter: tuple[TracerProvider, InMem
         server.send_signal(signal.SIGTERM)
         _, stderr = server.communicate(timeout=60)
     assert server.returncode in (0, -signal.SIGTERM), stderr.decode()
-    assert re.search(rb"stopped; 6 trajectories", stderr), stderr.decode()
+    assert re.search(rb"stopped; 8 trajectories", stderr), stderr.decode()
     with SQLiteTrajectoryStore(db) as store:
         for name, _, expected, root in runs:
             check_trajectory(name, store.get(root.context.span_id & ID_MASK), expected, record_from_span(root))

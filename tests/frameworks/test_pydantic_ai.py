@@ -15,3 +15,9 @@ def test_two_tool_calls(spans: InMemorySpanExporter) -> None:
 def test_a_tool_that_raises(spans: InMemorySpanExporter) -> None:
     t = run_and_check(spans, "pydantic_ai", "tool_raises")
     assert any(s.outcome.is_failure for s in t.steps)
+
+
+def test_delegation(spans: InMemorySpanExporter) -> None:
+    """An agent called inside a tool (pydantic-ai's agent delegation): one trajectory, the nested agent's calls in it."""
+    t = run_and_check(spans, "pydantic_ai", "delegation")
+    assert len(t.metadata.models_used) == 2
