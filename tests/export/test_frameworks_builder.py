@@ -140,6 +140,43 @@ def test_nesting_transparent_agents_steps_by_parent_links_and_no_double_counting
     assert t.quality == 1.0
 
 
+def test_an_openllmetry_trace() -> None:
+    """Traceloop's decorators (workflow/task/agent/tool spans) around its OpenAI instrumentation's spans."""
+
+    def entity(kind: str, name: str, **extra: Any) -> dict[str, Any]:
+        return {"traceloop.span.kind": kind, "traceloop.entity.name": name, **extra}
+
+    def openai_chat(**usage: int) -> dict[str, Any]:
+        return {
+            "llm.request.type": "chat",
+            "gen_ai.system": "openai",
+            "gen_ai.request.model": "gpt-4o",
+            "llm.usage.total_tokens": 1,
+            **usage,
+        }
+
+    session = {"traceloop.association.properties.session_id": "s-9"}
+    exc = ("exception", {"exception.type": "TimeoutError", "exception.message": "search timed out"})
+    spans = [
+        span(1, None, "trip_planner.workflow", 0, 100, entity("workflow", "trip_planner", **session)),
+        span(2, 1, "plan.task", 1, 30, entity("task", "plan")),
+        span(3, 2, "openai.chat", 2, 10, openai_chat(**{"gen_ai.usage.prompt_tokens": 9, "gen_ai.usage.completion_tokens": 3})),
+        span(4, 2, "search.tool", 11, 29, entity("tool", "search"), status=ERROR, events=(exc,)),
+        span(5, 1, "booker.agent", 31, 90, entity("agent", "booker")),
+        span(6, 5, "openai.chat", 32, 40, openai_chat(**{"gen_ai.usage.input_tokens": 4, "gen_ai.usage.output_tokens": 1})),
+    ]  # fmt: skip
+    [g] = group_trace(spans).groups
+    t = build_framework_trajectory(g)
+    assert t.metadata.attributes == {"trajectory.name": "trip_planner", "source": "openllmetry"}
+    assert [s.action for s in t.steps] == ["chat gpt-4o", "search", "chat gpt-4o"]
+    assert [s.metadata.attributes.get("agent") for s in t.steps if s.metadata] == [None, None, "booker"]
+    assert t.steps[1].outcome == FailureOutcome("TimeoutError: search timed out")
+    assert (t.metadata.total_input_tokens, t.metadata.total_output_tokens) == (13, 4)
+    assert t.metadata.session_id == "s-9"
+    assert t.metadata.tools_invoked == ("search",)
+    assert t.verdict == PartialVerdict(2 / 3)
+
+
 def test_two_agent_runs_under_one_http_span_are_two_trajectories() -> None:
     spans = [
         span(1, None, "POST /chat", 0, 100, {"http.method": "POST"}),
