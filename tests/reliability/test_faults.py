@@ -21,11 +21,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from _helpers_faults import STEPS, dead_letter_ids, ids, run_app
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-from trajectories.config import Configuration, configure
+from tests.helpers.faults import STEPS, dead_letter_ids, ids, run_app
+from trajectories.config import Configuration, TrajectorySpanProcessor, configure
 from trajectories.export import CallbackSink, ListSink, TrajectoryExporter
 from trajectories.model import Trajectory
 from trajectories.store import SQLiteTrajectoryStore, StoreSink
@@ -35,10 +34,10 @@ N = 50
 
 def pipeline(
     sinks: list[object], dead: Path, **exporter_options: object
-) -> tuple[TracerProvider, BatchSpanProcessor, TrajectoryExporter, Configuration]:
+) -> tuple[TracerProvider, TrajectorySpanProcessor, TrajectoryExporter, Configuration]:
     exporter = TrajectoryExporter(sinks, dead_letter_path=dead, **exporter_options)  # type: ignore[arg-type]
     provider = TracerProvider()
-    processor = BatchSpanProcessor(exporter, schedule_delay_millis=50)
+    processor = TrajectorySpanProcessor(exporter, schedule_delay_millis=50)
     provider.add_span_processor(processor)
     return provider, processor, exporter, Configuration(exporter, provider, processor, None, False)
 
@@ -366,7 +365,7 @@ def test_shutdown_takes_over_from_a_sink_that_never_returns(tmp_path: Path, capl
     dead = tmp_path / "dead.jsonl"
     exporter = TrajectoryExporter([CallbackSink(never, name="never"), got], dead_letter_path=dead, sink_timeout=0.1)
     provider = TracerProvider()
-    processor = BatchSpanProcessor(exporter, schedule_delay_millis=50, max_export_batch_size=8)
+    processor = TrajectorySpanProcessor(exporter, schedule_delay_millis=50, max_export_batch_size=8)
     provider.add_span_processor(processor)
     config = Configuration(exporter, provider, processor, None, False)
     config.exit_timeout_millis = 300

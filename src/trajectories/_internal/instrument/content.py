@@ -27,13 +27,14 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import json
+import logging
 import math
 import re
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ..errors import logger, report_internal_error
+from ..diagnostics import report_internal_error
 from ..validate import shown
 
 __all__ = [
@@ -44,6 +45,8 @@ __all__ = [
     "redact_secrets",
     "render_content",
 ]
+
+_logger = logging.getLogger(__name__)
 
 MAX_DEPTH = 8
 MAX_ITEMS = 100
@@ -280,10 +283,10 @@ def render_content(value: Any, redact: Callable[[Any], Any], limit: int) -> str 
         data = redact(data)
     except Exception as exc:
         content_counters.count_failure()
-        logger.warning("trajectories: the redaction hook raised %s; the step's content is not recorded", type(exc).__name__)
+        _logger.warning("the redaction hook raised %s; the step's content is not recorded", type(exc).__name__)
         return None
     try:
         return fit(to_json_values(data, limit), limit)
     except Exception:
-        report_internal_error("rendering a step's content")
+        report_internal_error("rendering a step's content", logger=_logger)
         return None

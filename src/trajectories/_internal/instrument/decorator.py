@@ -103,7 +103,7 @@ def _wrap_sync(func: Callable[P, R], options: StepOptions, binder: Binder | None
         # Content capture off (the default): this one test is all it costs.
         capturing = settings.capture_content if capture is None else capture
         if capturing and binder is not None:
-            handle._capture(A.STEP_INPUT_ATTRIBUTE, binder(args, kwargs))
+            handle.capture_content(A.STEP_INPUT_ATTRIBUTE, binder(args, kwargs))
         tokens = handle.activate()
         try:
             result = func(*args, **kwargs)
@@ -113,7 +113,7 @@ def _wrap_sync(func: Callable[P, R], options: StepOptions, binder: Binder | None
             raise
         handle.deactivate(tokens)
         if capturing:
-            handle._capture(A.STEP_OUTPUT_ATTRIBUTE, result)
+            handle.capture_content(A.STEP_OUTPUT_ATTRIBUTE, result)
         handle.finish(None)
         return result
 
@@ -130,7 +130,7 @@ def _wrap_coroutine(
         handle = begin_step(options)
         capturing = settings.capture_content if capture is None else capture
         if capturing and binder is not None:
-            handle._capture(A.STEP_INPUT_ATTRIBUTE, binder(args, kwargs))
+            handle.capture_content(A.STEP_INPUT_ATTRIBUTE, binder(args, kwargs))
         tokens = handle.activate()
         try:
             result = await func(*args, **kwargs)
@@ -140,7 +140,7 @@ def _wrap_coroutine(
             raise
         handle.deactivate(tokens)
         if capturing:
-            handle._capture(A.STEP_OUTPUT_ATTRIBUTE, result)
+            handle.capture_content(A.STEP_OUTPUT_ATTRIBUTE, result)
         handle.finish(None)
         return result
 

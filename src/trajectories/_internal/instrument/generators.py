@@ -35,7 +35,7 @@ def wrap_generator(
         handle = begin_step(options)
         handle.is_generator = True
         if binder is not None and (settings.capture_content if capture is None else capture):
-            handle._capture(A.STEP_INPUT_ATTRIBUTE, binder(args, kwargs))  # the arguments only: items stream by
+            handle.capture_content(A.STEP_INPUT_ATTRIBUTE, binder(args, kwargs))  # the arguments only: items stream by
         tokens = handle.activate()
         try:
             gen = func(*args, **kwargs)
@@ -94,7 +94,7 @@ def wrap_async_generator(
         handle = begin_step(options)
         handle.is_generator = True
         if binder is not None and (settings.capture_content if capture is None else capture):
-            handle._capture(A.STEP_INPUT_ATTRIBUTE, binder(args, kwargs))
+            handle.capture_content(A.STEP_INPUT_ATTRIBUTE, binder(args, kwargs))
         tokens = handle.activate()
         try:
             agen = func(*args, **kwargs)
