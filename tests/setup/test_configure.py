@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 import textwrap
@@ -245,3 +246,30 @@ def test_max_queue_size(fresh: None, monkeypatch: pytest.MonkeyPatch) -> None:
         configure(tracer_provider=provider, store=False, max_queue_size=0)
     with pytest.raises(TypeError, match="max_queue_size"):
         configure(tracer_provider=provider, store=False, max_queue_size="big")  # type: ignore[arg-type]
+
+
+def test_configure_again_resets_the_embedder(fresh: None, tmp_path: Path) -> None:
+    from trajectories._internal.embedding import HashingEmbedder
+
+    def mine(text: str) -> list[float]:
+        return [1.0, 0.0]
+
+    configure(embedder=mine, dead_letter_path=tmp_path / "d", store=False)
+    assert settings.embedder is mine
+    configure(dead_letter_path=tmp_path / "d", store=False)
+    assert isinstance(settings.embedder, HashingEmbedder)
+
+
+def test_a_configured_exporter_names_its_queue_when_trajectories_arrive_incomplete(
+    fresh: None, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = configure(dead_letter_path=tmp_path / "d", store=False)
+    with caplog.at_level(logging.WARNING, logger="trajectories"):
+        with trajectory("short"):
+            with step("a"):
+                pass
+            config.processor.force_flush()  # the step reaches the exporter; the root is still running
+            config.exporter.shutdown()  # ... and never arrives
+    (message,) = [r.getMessage() for r in caplog.records if "emitted incomplete" in r.getMessage()]
+    assert message.startswith("1 trajectory emitted incomplete (1 without its root span, 0 step spans missing)")
+    assert "max_queue_size" in message

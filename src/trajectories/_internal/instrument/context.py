@@ -11,19 +11,25 @@ makes OpenTelemetry log "Failed to detach context" (opentelemetry-python #2606).
 from __future__ import annotations
 
 import contextlib
+import logging
 import weakref
-from contextvars import ContextVar
+from collections.abc import Sequence
+from contextvars import ContextVar, Token
 from typing import TYPE_CHECKING, Any
 
+from opentelemetry import context as otel_context
 from opentelemetry import trace
 
+from ..diagnostics import report_internal_error
 from ..version import __version__
 
 if TYPE_CHECKING:
     from .step_handle import StepHandle
     from .trajectory_handle import TrajectoryHandle
 
-__all__ = ["CURRENT_STEP", "CURRENT_TRAJECTORY", "get_tracer"]
+__all__ = ["CURRENT_STEP", "CURRENT_TRAJECTORY", "get_tracer", "restore_context"]
+
+_logger = logging.getLogger(__name__)
 
 CURRENT_TRAJECTORY: ContextVar[TrajectoryHandle | None] = ContextVar("trajectories.current_trajectory", default=None)
 CURRENT_STEP: ContextVar[StepHandle | None] = ContextVar("trajectories.current_step", default=None)
@@ -50,3 +56,26 @@ def get_tracer(provider: trace.TracerProvider | None) -> trace.Tracer:
         with contextlib.suppress(TypeError):  # an unhashable provider: no cache
             _tracers[provider] = tracer
     return tracer
+
+
+def restore_context(otel_token: object, resets: Sequence[tuple[ContextVar[Any], Token[Any]]], what: str) -> None:
+    """Undo an attach: reset our context variables (*resets*, innermost first), then detach
+    OpenTelemetry's context. Never raises.
+
+    When the tokens were made in another context (a ``with`` block inside an async generator
+    that another task finalised), everything is left as it is rather than make OpenTelemetry
+    log "Failed to detach context": the tokens belong to that other context.
+    """
+    try:
+        for var, token in resets:
+            var.reset(token)
+    except ValueError:
+        _logger.debug("%s exited in another context; its context is left as is", what)
+        return
+    except Exception:
+        report_internal_error(f"detaching the context of {what}", logger=_logger)
+        return
+    try:
+        otel_context.detach(otel_token)  # type: ignore[arg-type]
+    except Exception:
+        report_internal_error(f"detaching the context of {what}", logger=_logger)

@@ -22,7 +22,7 @@ from ..model.trajectory import StepMetadata, TrajectoryStep
 from ..settings import settings
 from ..validate import Embedding, check_embedding, check_int, check_str, check_str_seq, check_unit
 from .content import redact_secrets, render_content
-from .context import CURRENT_STEP, CURRENT_TRAJECTORY, get_tracer
+from .context import CURRENT_STEP, CURRENT_TRAJECTORY, get_tracer, restore_context
 from .spans import step_end_attributes, step_span_name, step_start_attributes
 
 if TYPE_CHECKING:
@@ -267,24 +267,9 @@ class StepHandle:
         return otel_token, CURRENT_STEP.set(self)
 
     def deactivate(self, tokens: tuple[object, object] | None) -> None:
-        if tokens is None:
-            return
-        otel_token, step_token = tokens
-        try:
-            CURRENT_STEP.reset(step_token)  # type: ignore[arg-type]
-        except ValueError:
-            # Exited in another context than it was entered (a `with step()` inside an async
-            # generator finalised by another task). Both tokens belong to that other context:
-            # leave it alone rather than make OpenTelemetry log "Failed to detach context".
-            _logger.debug("step %r exited in another context; its context is left as is", self.action)
-            return
-        except Exception:
-            report_internal_error("detaching a step's context", logger=_logger)
-            return
-        try:
-            otel_context.detach(otel_token)  # type: ignore[arg-type]
-        except Exception:
-            report_internal_error("detaching a step's context", logger=_logger)
+        if tokens is not None:
+            otel_token, step_token = tokens
+            restore_context(otel_token, [(CURRENT_STEP, step_token)], f"step {self.action!r}")  # type: ignore[list-item]
 
     def finish(self, exc: BaseException | None, *, end_ns: int | None = None, outcome: StepOutcome | None = None) -> None:
         """End the span and hand the finished step to its trajectory. Idempotent; never raises."""

@@ -36,7 +36,7 @@ from ..validate import (
     clamp_unit,
     shown,
 )
-from .context import CURRENT_STEP, CURRENT_TRAJECTORY, get_tracer
+from .context import CURRENT_STEP, CURRENT_TRAJECTORY, get_tracer, restore_context
 from .registry import StepRegistry
 from .rules import decide_verdict
 from .spans import evaluation_event, root_end_attributes, root_start_attributes
@@ -246,21 +246,8 @@ class TrajectoryHandle:
 
     def _detach(self, tokens: tuple[object, object, object]) -> None:
         otel_token, traj_token, step_token = tokens
-        try:
-            CURRENT_STEP.reset(step_token)  # type: ignore[arg-type]
-            CURRENT_TRAJECTORY.reset(traj_token)  # type: ignore[arg-type]
-        except ValueError:
-            # Exited in another context than it was entered (an agent written as an async
-            # generator, finalised by another task): the tokens belong to that context.
-            _logger.debug("trajectory %r exited in another context; its context is left as is", self.name)
-            return
-        except Exception:
-            report_internal_error("detaching a trajectory's context", logger=_logger)
-            return
-        try:
-            otel_context.detach(otel_token)  # type: ignore[arg-type]
-        except Exception:
-            report_internal_error("detaching a trajectory's context", logger=_logger)
+        resets = [(CURRENT_STEP, step_token), (CURRENT_TRAJECTORY, traj_token)]
+        restore_context(otel_token, resets, f"trajectory {self.name!r}")  # type: ignore[arg-type]
 
     # ---------------------------------------------------------------- the end
 

@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 from ...exceptions import JSONFormatError
 from ...exceptions import join_path as _join
+from .. import verdict as V
 from ..outcome import (
     FailureOutcome,
     NeedsRetryOutcome,
@@ -17,19 +18,11 @@ from ..outcome import (
 )
 from ..trajectory import StepMetadata, Trajectory, TrajectoryId, TrajectoryMetadata, TrajectoryStep
 from ..verdict import (
-    CapabilityLimit,
-    ExternalFailure,
     FailureVerdict,
-    InsufficientContext,
-    InvalidInput,
     PartialVerdict,
-    ReasoningError,
     ReasoningErrorType,
     RecoveredVerdict,
-    ResourceConstraint,
     RootCause,
-    ToolFailure,
-    Unknown,
     Verdict,
 )
 from .scalars import (
@@ -105,24 +98,24 @@ def _r_cause(value: object, path: str) -> RootCause:
     )
     name, content, p = variant(value, path, "RootCause", names)
     if name == "InsufficientContext":
-        return InsufficientContext(Struct(content, p, name, ("missing",), NO_OPTIONAL).get("missing", read_str_list))
+        return V.InsufficientContext(Struct(content, p, name, ("missing",), NO_OPTIONAL).get("missing", read_str_list))
     if name == "InvalidInput":
-        return InvalidInput(Struct(content, p, name, ("details",), NO_OPTIONAL).get("details", read_str))
+        return V.InvalidInput(Struct(content, p, name, ("details",), NO_OPTIONAL).get("details", read_str))
     if name == "ToolFailure":
         s = Struct(content, p, name, ("tool", "error"), NO_OPTIONAL)
-        return ToolFailure(s.get("tool", read_str), s.get("error", read_str))
+        return V.ToolFailure(s.get("tool", read_str), s.get("error", read_str))
     if name == "ReasoningError":
         s = Struct(content, p, name, ("error_type", "description"), NO_OPTIONAL)
-        return ReasoningError(s.get("error_type", _r_error_type), s.get("description", read_str))
+        return V.ReasoningError(s.get("error_type", _r_error_type), s.get("description", read_str))
     if name == "ResourceConstraint":
         s = Struct(content, p, name, ("resource", "limit"), NO_OPTIONAL)
-        return ResourceConstraint(s.get("resource", read_str), s.get("limit", read_str))
+        return V.ResourceConstraint(s.get("resource", read_str), s.get("limit", read_str))
     if name == "ExternalFailure":
         s = Struct(content, p, name, ("service", "error"), NO_OPTIONAL)
-        return ExternalFailure(s.get("service", read_str), s.get("error", read_str))
+        return V.ExternalFailure(s.get("service", read_str), s.get("error", read_str))
     if name == "CapabilityLimit":
-        return CapabilityLimit(Struct(content, p, name, ("limitation",), NO_OPTIONAL).get("limitation", read_str))
-    return Unknown(Struct(content, p, name, ("details",), NO_OPTIONAL).get("details", read_str))
+        return V.CapabilityLimit(Struct(content, p, name, ("limitation",), NO_OPTIONAL).get("limitation", read_str))
+    return V.Unknown(Struct(content, p, name, ("details",), NO_OPTIONAL).get("details", read_str))
 
 
 def _r_reflection_attempts(value: object, path: str) -> int:

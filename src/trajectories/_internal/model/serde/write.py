@@ -7,6 +7,7 @@ shortest decimal, and a NaN or infinity is refused with a JSONFormatError naming
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from datetime import datetime, timezone
@@ -27,20 +28,12 @@ from ..outcome import (
 )
 from ..trajectory import StepMetadata, Trajectory, TrajectoryMetadata, TrajectoryStep
 from ..verdict import (
-    CapabilityLimit,
-    ExternalFailure,
     FailureVerdict,
-    InsufficientContext,
-    InvalidInput,
     PartialVerdict,
-    ReasoningError,
     ReasoningErrorType,
     RecoveredVerdict,
-    ResourceConstraint,
     RootCause,
     SuccessVerdict,
-    ToolFailure,
-    Unknown,
     Verdict,
 )
 from .f32 import shortest_f32_list
@@ -100,23 +93,18 @@ def _w_outcome(o: StepOutcome, path: str) -> Any:
 
 
 def _w_cause(c: RootCause, path: str) -> Any:
-    if isinstance(c, InsufficientContext):
-        return {"InsufficientContext": {"missing": list(c.missing)}}
-    if isinstance(c, InvalidInput):
-        return {"InvalidInput": {"details": c.details}}
-    if isinstance(c, ToolFailure):
-        return {"ToolFailure": {"tool": c.tool, "error": c.error}}
-    if isinstance(c, ReasoningError):
-        return {"ReasoningError": {"error_type": c.error_type.name, "description": c.description}}
-    if isinstance(c, ResourceConstraint):
-        return {"ResourceConstraint": {"resource": c.resource, "limit": c.limit}}
-    if isinstance(c, ExternalFailure):
-        return {"ExternalFailure": {"service": c.service, "error": c.error}}
-    if isinstance(c, CapabilityLimit):
-        return {"CapabilityLimit": {"limitation": c.limitation}}
-    if isinstance(c, Unknown):
-        return {"Unknown": {"details": c.details}}
-    raise JSONFormatError(f"cannot write {type(c).__name__}: not a RootCause variant", path)
+    """``{"Variant": {field: value, ...}}``, fields in declaration order (the Rust order)."""
+    if not dataclasses.is_dataclass(c):
+        raise JSONFormatError(f"cannot write {type(c).__name__}: not a RootCause variant", path)
+    content: dict[str, Any] = {}
+    for f in dataclasses.fields(c):
+        value = getattr(c, f.name)
+        if isinstance(value, tuple):
+            value = list(value)
+        elif isinstance(value, ReasoningErrorType):
+            value = value.name
+        content[f.name] = value
+    return {c.variant: content}
 
 
 def _w_verdict(v: Verdict, path: str) -> Any:
