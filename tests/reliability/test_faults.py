@@ -123,8 +123,8 @@ def test_a_slow_sink_does_not_slow_the_application(tmp_path: Path) -> None:
 
 def test_a_sink_that_blocks(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """A sink that does not return: the application runs on, flush() returns False on time
-    instead of hanging, other sinks keep getting trajectories... and once it returns, nothing
-    was lost."""
+    instead of hanging (it delivers around the blocked sink and says that it could not deliver
+    everything), other sinks keep getting trajectories... and once it returns, nothing was lost."""
     caplog.set_level(logging.WARNING, logger="trajectories")
     gate = threading.Event()
     entered = threading.Event()
@@ -151,7 +151,10 @@ def test_a_sink_that_blocks(tmp_path: Path, caplog: pytest.LogCaptureFixture) ->
         gate.set()
     assert app_time < 2.0
     assert flush_time < 2.0
-    assert any("flush did not finish within 300 ms" in r.getMessage() for r in caplog.records)
+    # Either the flush found the sink already counted as blocked and delivered around it, or it
+    # called into the sink just before that and gave up after its 300 ms: both say so.
+    said = [r.getMessage() for r in caplog.records]
+    assert any("sink blocking is blocked" in m or "flush did not finish within 300 ms" in m for m in said), said
     assert config.flush()
     config.shutdown()
 

@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import threading
+import weakref
+from collections.abc import Callable
 
-__all__ = ["InternalErrorCounter", "internal_errors", "report_internal_error"]
+__all__ = ["InternalErrorCounter", "internal_errors", "report_internal_error", "reset_in_forked_child"]
 
 _logger = logging.getLogger(__name__)
 
@@ -64,3 +67,19 @@ def report_internal_error(
         counter.increment()
     with contextlib.suppress(Exception):  # a logging handler that raises
         (logger or _logger).error("internal error while %s", what, exc_info=True)
+
+
+def reset_in_forked_child(method: Callable[[], None]) -> None:
+    """Call the bound *method* in a child process right after ``os.fork`` (fresh locks, empty
+    queues: a child must not inherit a lock held by the parent's threads, nor deliver the
+    parent's work). Holds the object weakly, so registering does not keep it alive."""
+    if not hasattr(os, "register_at_fork"):
+        return
+    weak = weakref.WeakMethod(method)
+
+    def after_fork_in_child() -> None:
+        bound = weak()
+        if bound is not None:
+            bound()
+
+    os.register_at_fork(after_in_child=after_fork_in_child)

@@ -12,7 +12,6 @@ import logging
 import os
 import threading
 import time
-import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -21,7 +20,7 @@ from typing import Any
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from ..diagnostics import InternalErrorCounter, report_internal_error
+from ..diagnostics import InternalErrorCounter, report_internal_error, reset_in_forked_child
 from ..model.trajectory import Trajectory
 from ..text import plural
 from ..validate import check_int, check_positive
@@ -135,15 +134,7 @@ class TrajectoryExporter(SpanExporter):
         #: names its batch queue here; the receiver and import have none).
         self.loss_hint = "dropped before they reached the exporter, still running at shutdown, or idle longer than max_age"
         self._done = False
-        if hasattr(os, "register_at_fork"):
-            weak = weakref.WeakMethod(self._after_fork_in_child)
-
-            def after_fork_in_child() -> None:
-                method = weak()
-                if method is not None:
-                    method()
-
-            os.register_at_fork(after_in_child=after_fork_in_child)
+        reset_in_forked_child(self._after_fork_in_child)
 
     def _new_buffer(self) -> TraceBuffer:
         traces, spans, age, late, max_bytes = self._bounds
@@ -229,7 +220,8 @@ class TrajectoryExporter(SpanExporter):
         """Deliver every complete trajectory and retry failed deliveries; emit expired ones.
 
         Trajectories still waiting for their root stay pending: a flush in the middle of a
-        trajectory never sends half of it.
+        trajectory never sends half of it. Returns False when something is left undelivered
+        (failed deliveries waiting for a retry: a sink that raised or is blocked).
         """
         try:
             with self._lock:
@@ -237,7 +229,8 @@ class TrajectoryExporter(SpanExporter):
             self._deliver(ready, always=True)
         except Exception:
             report_internal_error("flushing", logger=logger, counter=self._internal_errors)
-        return True
+            return False
+        return self._delivery.retries_pending == 0
 
     def shutdown(self, timeout_millis: float = 30_000) -> None:
         """Emit everything pending (incomplete ones flagged), deliver, dead-letter what fails, close sinks.

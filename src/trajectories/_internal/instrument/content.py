@@ -171,9 +171,11 @@ class _Cut(str):
 
 
 def _cut(text: str, keep: int) -> str:
+    """*text* cut to *keep* characters (marked with its full length), then made valid UTF-8:
+    cut first, so that a 50 MB string costs what its kept part costs."""
     if len(text) <= keep:
-        return text
-    out = _Cut(text[:keep])
+        return _clean(text)
+    out = _Cut(_clean(text[:keep]))
     out.full = len(text)
     return out
 
@@ -196,7 +198,7 @@ def to_json_values(value: Any, limit: int) -> Any:
         if isinstance(value, _Cut):  # already cut (the second pass, after redaction)
             return value
         if isinstance(value, str):
-            return _cut(_clean(value if type(value) is str else str.__str__(value)), keep)
+            return _cut(value if type(value) is str else str.__str__(value), keep)
         if isinstance(value, int):
             return int(value) if abs(value) < 1 << 63 else _repr(value, limit)
         if isinstance(value, float):

@@ -21,14 +21,14 @@ from ..model.outcome import FailureOutcome, StepOutcome
 from ..model.trajectory import StepMetadata, TrajectoryStep
 from ..settings import settings
 from ..validate import Embedding, check_embedding, check_int, check_str, check_str_seq, check_unit
-from .content import redact_secrets, render_content
+from .content import Binder, redact_secrets, render_content
 from .context import CURRENT_STEP, CURRENT_TRAJECTORY, get_tracer, restore_context
 from .spans import step_end_attributes, step_span_name, step_start_attributes
 
 if TYPE_CHECKING:
     from .trajectory_handle import TrajectoryHandle
 
-__all__ = ["StepHandle", "StepOptions", "begin_step"]
+__all__ = ["StepCall", "StepHandle", "StepOptions", "begin_step"]
 
 _logger = logging.getLogger(__name__)
 
@@ -393,3 +393,53 @@ def begin_step(options: StepOptions) -> StepHandle:
     except Exception:
         report_internal_error("starting a step", logger=_logger)
     return handle
+
+
+class StepCall:
+    """One call of a decorated function as a step: started (and current) when made; the wrapper
+    then reports how the call ended. Shared by every kind of wrapper (sync, coroutine, generators)."""
+
+    __slots__ = ("capturing", "handle", "tokens")
+
+    def __init__(
+        self,
+        options: StepOptions,
+        binder: Binder | None,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        *,
+        generator: bool = False,
+    ) -> None:
+        self.handle = handle = begin_step(options)
+        handle.is_generator = generator
+        # Content capture off (the default): this one test is all it costs.
+        self.capturing = settings.capture_content if options.capture is None else options.capture
+        if self.capturing and binder is not None:
+            handle.capture_content(A.STEP_INPUT_ATTRIBUTE, binder(args, kwargs))
+        self.tokens = handle.activate()
+
+    def failed(self, exc: BaseException) -> None:
+        """The call raised *exc* (which the wrapper re-raises unchanged)."""
+        self.handle.deactivate(self.tokens)
+        self.handle.finish(exc)
+
+    def returned(self, result: Any) -> None:
+        """The call returned *result*."""
+        handle = self.handle
+        handle.deactivate(self.tokens)
+        if self.capturing:
+            handle.capture_content(A.STEP_OUTPUT_ATTRIBUTE, result)
+        handle.finish(None)
+
+    def paused(self) -> None:
+        """A generator handed its creator the generator object, or its consumer an item: not current now."""
+        self.handle.deactivate(self.tokens)
+
+    def resume(self) -> None:
+        """A generator's body runs again: current again until :meth:`paused` or it ends."""
+        self.tokens = self.handle.activate()
+
+    def ended(self, exc: BaseException | None) -> None:
+        """A generator finished (*exc* None: returned or was closed early) or raised."""
+        self.handle.deactivate(self.tokens)
+        self.handle.finish(exc)

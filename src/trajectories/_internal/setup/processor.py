@@ -14,14 +14,13 @@ from __future__ import annotations
 import logging
 import os
 import threading
-import weakref
 from collections import deque
 
 from opentelemetry import context as otel_context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExporter
 
-from ..diagnostics import report_internal_error
+from ..diagnostics import report_internal_error, reset_in_forked_child
 from ..validate import check_int
 
 __all__ = ["DEFAULT_MAX_QUEUE_SIZE", "TrajectorySpanProcessor"]
@@ -86,15 +85,7 @@ class TrajectorySpanProcessor(SpanProcessor):
         #: Spans pushed out of the full queue before they reached the exporter.
         self.dropped = 0
         self._reset()
-        if hasattr(os, "register_at_fork"):
-            weak = weakref.WeakMethod(self._reset)
-
-            def after_fork_in_child() -> None:
-                method = weak()
-                if method is not None:
-                    method()
-
-            os.register_at_fork(after_in_child=after_fork_in_child)
+        reset_in_forked_child(self._reset)
 
     def _reset(self) -> None:
         """Fresh state: at start, and in a forked child (the parent's queue and worker stay the parent's)."""
