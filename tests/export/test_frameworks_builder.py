@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from _helpers_frameworks import CASES, check_scenario
+from tests.helpers.frameworks import CASES, check_scenario
 from trajectories._internal.export.frameworks import (
     REASON_CYCLE,
     REASON_NO_AGENT_OR_MODEL,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from _helpers_frameworks import check_scenario
-from frameworks import scenarios
+from tests.frameworks import scenarios
+from tests.helpers.frameworks import check_scenario
 from trajectories.export import record_from_span
 from trajectories.model import Trajectory
 

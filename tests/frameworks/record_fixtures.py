@@ -17,14 +17,14 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE.parent)]
+sys.path[:0] = [str(HERE.parents[1])]  # the repository root: tests is a package
 
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider  # noqa: E402
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor  # noqa: E402
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter  # noqa: E402
 
-from _otlp_helpers import otlp_json  # noqa: E402
-from frameworks import scenarios  # noqa: E402
+from tests.frameworks import scenarios  # noqa: E402
+from tests.helpers.otlp import otlp_json  # noqa: E402
 
 FIXTURES = HERE.parent / "fixtures" / "frameworks"
 BATCH = 4  # spans per line

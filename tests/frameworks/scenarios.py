@@ -92,7 +92,7 @@ def _delegation() -> Expected:
     @router.tool
     async def ask_expert(ctx: RunContext[None], question: str) -> str:
         answer = await expert.run(question, usage=ctx.usage)  # pydantic-ai's delegation: one usage for both
-        return answer.output
+        return str(answer.output)
 
     result = router.run_sync("What is the weather?")
     usage = result.usage

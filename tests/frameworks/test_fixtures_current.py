@@ -15,7 +15,7 @@ import pytest
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from frameworks import record_fixtures, scenarios
+from tests.frameworks import record_fixtures, scenarios
 from trajectories._internal.otlp.files import iter_otlp_file
 
 SHAPE_KEYS = (

@@ -4,7 +4,7 @@ NEEDS THE LEAD'S EXPORTER INTEGRATION (issue 13): these tests call the SDK as a 
 (``trajectories.export.assemble_trajectories``, ``configure()`` with no ``trajectory()`` in the
 app, ``trajectories import FILE``, ``trajectories serve``, the examples in examples/), and
 expect each framework run to come out as the same trajectory the builder makes of its spans
-(tests/_helpers_frameworks.py checks every fact). They fail until the unified exporter feeds
+(tests/helpers/frameworks.py checks every fact). They fail until the unified exporter feeds
 spans without ``trajectory.id`` to ``group_trace`` / ``build_framework_trajectory``
 (src/trajectories/_internal/export/frameworks.py); they are not skipped, so that they cannot
 be forgotten.
@@ -28,8 +28,8 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from _helpers_frameworks import check_trajectory
-from frameworks import record_fixtures, scenarios
+from tests.frameworks import record_fixtures, scenarios
+from tests.helpers.frameworks import check_trajectory
 from trajectories import SQLiteTrajectoryStore, Trajectory, configure
 from trajectories.export import assemble_trajectories, record_from_span
 

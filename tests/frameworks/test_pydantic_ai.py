@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from frameworks._live import run_and_check
+from tests.frameworks._live import run_and_check
 
 
 def test_two_tool_calls(spans: InMemorySpanExporter) -> None:

@@ -36,7 +36,8 @@ from ...model import (
     compute_quality,
 )
 from ..conventions import NOT_GENAI, Role, SpanFacts, error_text, span_facts
-from .assembly import ns_to_datetime, trajectory_id_of
+from ..model.constants import ns_to_datetime
+from .trace import trajectory_id_of
 
 __all__ = [
     "REASON_CYCLE",

@@ -146,7 +146,7 @@ def check_trajectory(name: str, t: Trajectory, expected: dict[str, Any], root: F
         cause = t.verdict.cause
         assert isinstance(cause, ToolFailure)
         assert cause.tool == expected["tool_calls"][-1]
-        assert cause.error.startswith("frameworks.scenarios.ToolBroke: clock broken for ")
+        assert cause.error.startswith("tests.frameworks.scenarios.ToolBroke: clock broken for ")
         assert t.steps[-1].outcome == FailureOutcome(cause.error)
     assert t.total_latency_ms == (root.end_ns - root.start_ns) // MS
     assert t.steps[0].timestamp >= t.started_at
