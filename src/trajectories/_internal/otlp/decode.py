@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..exceptions import OTLPDecodeError
-from ..export.records import SpanRecord
+from ..records import SpanRecord
 
 __all__ = ["DecodeResult", "decode_json", "decode_protobuf"]
 
