@@ -351,9 +351,9 @@ def merge_foreign(
     sdk = {s.span_id: s for s in sdk_steps}
     member_ids = set(members) | set(sdk)
     spans = {s.span_id: s for s in foreign if s.span_id not in member_ids}
-    ordered_sdk = [s.step for s in sdk_steps]
     if not spans:
-        return Merged(tuple(ordered_sdk), (), ())
+        steps = tuple(s.step for s in sdk_steps)
+        return Merged(steps, *_used(steps, [Usage()] * len(steps)))
     parents: dict[int, int] = {}
     anchor_of_top: dict[int, int] = {}
     for sid, span in spans.items():
@@ -398,9 +398,14 @@ def merge_foreign(
         steps = tuple(_renumbered(p[3], i, new_index_of) for i, p in enumerate(placed))
     else:
         steps = tuple(p[3] for p in placed)
+    return Merged(steps, *_used(steps, [p[4] for p in placed]), len(own_steps))
+
+
+def _used(steps: Sequence[TrajectoryStep], usages: Sequence[Usage]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The models and tools of *steps* and of what was inside each (*usages*), in order of first use."""
     models: dict[str, None] = {}
     tools: dict[str, None] = {}
-    for step, (*_, u) in zip(steps, placed, strict=True):
+    for step, u in zip(steps, usages, strict=True):
         meta = step.metadata
         if meta is not None and meta.model is not None:
             models[meta.model] = None
@@ -408,4 +413,4 @@ def merge_foreign(
         if meta is not None and meta.tool_used is not None:
             tools[meta.tool_used] = None
         tools.update(dict.fromkeys(u.tools))
-    return Merged(steps, tuple(models), tuple(tools), len(own_steps))
+    return tuple(models), tuple(tools)
