@@ -80,10 +80,8 @@ $(FRAMEWORKS_STAMP): $(FRAMEWORKS_VENV)/bin/python pyproject.toml
 	$(FRAMEWORKS_VENV)/bin/python -m pip install -q -e '.[dev,server,otlp,frameworks]'
 	touch $(FRAMEWORKS_STAMP)
 
-# tests/frameworks/test_paths.py (configure(), serve, import, the examples) needs the unified
-# exporter's framework integration (issue 13): drop the --ignore when it lands.
 frameworks: $(FRAMEWORKS_STAMP)
-	$(FRAMEWORKS_VENV)/bin/python -m pytest -q tests/frameworks --ignore=tests/frameworks/test_paths.py
+	$(FRAMEWORKS_VENV)/bin/python -m pytest -q tests/frameworks
 
 clean:
 	rm -rf $(VENV) $(PHOENIX_VENV) $(BENCH_VENV) $(FRAMEWORKS_VENV) build dist src/*.egg-info .mypy_cache .ruff_cache

@@ -96,13 +96,17 @@ def _import_otlp(args: argparse.Namespace, name: str, progress: Progress) -> int
     try:
         with open_from(args) as store:
             source = sys.stdin if args.input == "-" else args.input
-            emitted, incomplete, bad = import_otlp_file(source, StoreSink(store), report=report, progress=Progress("spans read"))
+            stats, bad = import_otlp_file(source, StoreSink(store), report=report, progress=Progress("spans read"))
     except OSError as exc:
         raise CLIError(f"cannot read {name}: {exc.strerror or exc}", EXIT_BAD_DATA) from None
     progress.finish()
+    emitted, incomplete = stats.trajectories_emitted, stats.incomplete
+    unrelated = ", ".join(f"{n} {reason}" for reason, n in sorted(stats.unrelated_by_reason.items()))
     print(
         f"imported {emitted} trajectories from OTLP spans"
+        + (f" ({stats.framework_trajectories} from agent frameworks)" if stats.framework_trajectories else "")
         + (f" ({incomplete} incomplete: their root span was not in the file)" if incomplete else "")
+        + (f", {stats.unrelated_spans} spans in no trajectory ({unrelated})" if stats.unrelated_spans else "")
         + (f", {bad} invalid lines skipped" if bad else ""),
         file=sys.stderr,
     )

@@ -19,6 +19,7 @@ from ..model.trajectory import Trajectory
 from ..otlp.service import DEFAULT_MAX_PENDING_BYTES, serve
 from ..records import SpanRecord
 from ..store.sink import StoreSink
+from ..text import plural
 from .common import EXIT_BAD_DATA, EXIT_OK, EXIT_USAGE, CLIError, open_from
 from .render import Progress
 
@@ -49,12 +50,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             sinks.append(_print_sink)
 
         def summary(stats: ExporterStats) -> None:
-            print(
-                f"trajectories serve: stopped; {stats.trajectories_emitted} trajectories "
-                f"({stats.incomplete} incomplete), {stats.spans_seen} spans, {stats.late_spans} late, "
-                f"{stats.sink_failures} sink failures, {stats.dead_lettered} dead-lettered",
-                file=sys.stderr,
-            )
+            print(f"trajectories serve: stopped; {stats_line(stats)}", file=sys.stderr)
 
         where = store.path if hasattr(store, "path") else "the store"
         print(
@@ -74,10 +70,22 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def stats_line(stats: ExporterStats) -> str:
+    """What an exporter did, in one line: trajectories (from frameworks), spans, and every span of no
+    trajectory by reason (nothing is dropped silently)."""
+    unrelated = ", ".join(f"{n} {reason}" for reason, n in sorted(stats.unrelated_by_reason.items()))
+    return (
+        f"{stats.trajectories_emitted} {plural(stats.trajectories_emitted, 'trajectory', 'trajectories')} "
+        f"({stats.incomplete} incomplete, {stats.framework_trajectories} from agent frameworks), "
+        f"{stats.spans_seen} spans, {stats.late_spans} late, {stats.unrelated_spans} in no trajectory"
+        f"{f' ({unrelated})' if unrelated else ''}, {stats.sink_failures} sink failures, {stats.dead_lettered} dead-lettered"
+    )
+
+
 def import_otlp_file(
     source: Any, sink: Callable[[Trajectory], Any] | Any, *, report: Callable[[int, str], None], progress: Progress | None = None
-) -> tuple[int, int, int]:
-    """Assemble the trajectories in an OTLP JSON-lines file; returns (trajectories, incomplete, bad lines)."""
+) -> tuple[ExporterStats, int]:
+    """Assemble the trajectories in an OTLP JSON-lines file; returns the exporter's statistics and the bad lines."""
     from ..otlp.files import iter_otlp_file
 
     exporter = TrajectoryExporter([sink], max_age=1e9)
@@ -101,7 +109,7 @@ def import_otlp_file(
             f"{stats.sink_failures} trajectories could not be stored; they were written to {exporter.dead_letter_path}",
             EXIT_BAD_DATA,
         )
-    return stats.trajectories_emitted, stats.incomplete, bad
+    return stats, bad
 
 
 def looks_like_otlp(path: str) -> bool:

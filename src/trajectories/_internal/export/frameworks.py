@@ -38,6 +38,7 @@ from ..records import SpanLike
 from .trace import trajectory_id_of
 
 __all__ = [
+    "PendingGroup",
     "REASON_CYCLE",
     "REASON_NO_AGENT_OR_MODEL",
     "REASON_OUTSIDE_AGENT",
@@ -67,6 +68,26 @@ REASON_SDK_TRAJECTORY = "sdk_trajectory"
 #: The spans read here: any :class:`~trajectories.export.SpanLike` (``parent_is_remote``, ``events``
 #: and ``status_message`` are read where the span has them: SpanRecord and the SDK view do).
 FrameworkSpan = SpanLike
+
+
+@dataclass(slots=True)
+class PendingGroup:
+    """A group on its way to the sinks, shaped like a pending SDK trajectory for the exporter's
+    bookkeeping: always complete (its spans are all there when its part of the trace is)."""
+
+    group: Group
+    seq: int = 0
+    missing_steps: int = 0
+    flagged_incomplete: bool = False
+    complete: bool = True
+
+    @property
+    def id(self) -> int:
+        return self.group.root.span_id & _ID_MASK
+
+    @property
+    def root(self) -> FrameworkSpan:
+        return self.group.root
 
 
 @dataclass(frozen=True, slots=True)
