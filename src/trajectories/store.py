@@ -20,6 +20,7 @@ from ._internal.store.base import (
     TrajectoryNotFoundError,
     TrajectoryStore,
 )
+from ._internal.store.overview import GroupStat, ModelTokens, StoreOverview, TimeBucket
 from ._internal.store.sink import StoreSink
 from ._internal.store.sqlite import SQLiteTrajectoryStore
 
@@ -27,11 +28,15 @@ __all__ = [
     "DEFAULT_DB_PATH",
     "ENV_DB",
     "CorruptTrajectoryError",
+    "GroupStat",
+    "ModelTokens",
     "SQLiteTrajectoryStore",
     "SimilarHit",
     "StoreError",
+    "StoreOverview",
     "StoreSink",
     "StoreStats",
+    "TimeBucket",
     "TrajectoryFilter",
     "TrajectoryNotFoundError",
     "TrajectoryStore",
@@ -39,6 +44,10 @@ __all__ = [
 ]
 
 
-def open_store(path: str | os.PathLike[str] | None = None, *, embedder: Embedder | None = None) -> TrajectoryStore:
-    """Open (creating if needed) the store at *path*, else ``$TRAJECTORIES_DB``, else ``./trajectories.db``."""
-    return SQLiteTrajectoryStore(path, embedder=embedder)
+def open_store(
+    path: str | os.PathLike[str] | None = None, *, embedder: Embedder | None = None, create: bool = True
+) -> TrajectoryStore:
+    """Open (creating if needed) the store at *path*, else ``$TRAJECTORIES_DB``, else ``./trajectories.db``.
+
+    ``create=False`` opens only an existing store (:class:`StoreError` if there is none)."""
+    return SQLiteTrajectoryStore(path, embedder=embedder, create=create)

@@ -42,6 +42,7 @@ from .codec import (
     to_micros,
 )
 from .index import EmbeddingIndex
+from .overview import StoreOverview
 from .schema import (
     ROW_COLUMNS,
     SCHEMA,
@@ -52,6 +53,7 @@ from .schema import (
     rollback,
     row_for,
 )
+from .sqlite_overview import sqlite_overview
 
 __all__ = ["SCHEMA_VERSION", "SQLiteTrajectoryStore"]
 
@@ -71,13 +73,24 @@ class SQLiteTrajectoryStore(TrajectoryStore):
     processes that open the same file.
 
     ``embedder`` turns ``similar("text")`` into an embedding; None (the default) uses the
-    process-wide embedder from ``configure()`` at the time of the query.
+    process-wide embedder from ``configure()`` at the time of the query. ``create=False`` opens
+    only an existing database (StoreError if the file is missing) and never creates one: what
+    read-only callers (the CLI's reading commands, the web viewer) use.
     """
 
     def __init__(
-        self, path: str | os.PathLike[str] | None = None, *, embedder: Embedder | None = None, timeout: float = 30.0
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        embedder: Embedder | None = None,
+        timeout: float = 30.0,
+        create: bool = True,
     ) -> None:
         self.path = resolve_db_path(path)
+        if not isinstance(create, bool):
+            raise TypeError(f"create must be a bool, got {type(create).__name__}: {shown(create)}")
+        if not create and not os.path.isfile(self.path):
+            raise StoreError(f"no trajectory database at {shown(self.path)} (it is not created by a command that only reads)")
         if embedder is not None and not callable(embedder):
             raise TypeError(f"embedder must be callable (str -> vector), got {type(embedder).__name__}: {shown(embedder)}")
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
@@ -479,6 +492,12 @@ class SQLiteTrajectoryStore(TrajectoryStore):
             compressed=int(compressed),
             key_lessons=int(lessons),
         )
+
+    def overview(self, filter: TrajectoryFilter | None = None, *, buckets: int = 24, top: int = 10) -> StoreOverview:
+        buckets = check_count("buckets", buckets)
+        top = check_count("top", top)
+        where, params = self._where(filter)
+        return sqlite_overview(self._query, where, params, buckets=buckets, top=top)
 
     # ------------------------------------------------------------------ distillation results
     def save_distillation(self, compressed: Sequence[Any], lessons: Sequence[Any], *, prune_ids: Sequence[int] = ()) -> None:
