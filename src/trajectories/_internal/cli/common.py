@@ -48,8 +48,10 @@ class CLIError(Exception):
         self.code = code
 
 
-def open_from(args: argparse.Namespace) -> TrajectoryStore:
-    return SQLiteTrajectoryStore(getattr(args, "db", None))
+def open_from(args: argparse.Namespace, *, create: bool = True) -> TrajectoryStore:
+    """The store of ``--db`` / ``$TRAJECTORIES_DB``; commands that only read pass ``create=False``
+    so that a mistyped path is an error (exit 4), not a new empty database."""
+    return SQLiteTrajectoryStore(getattr(args, "db", None), create=create)
 
 
 def parse_time(text: str) -> datetime:
