@@ -30,6 +30,7 @@ FAILED_ID = 2
 NESTED_ID = 1
 FILLER = 60  # more than one page (50)
 _EMBED = HashingEmbedder()
+LESSON = "check the token first"
 
 
 def _step(
@@ -113,7 +114,11 @@ def ui_trajectories() -> list[Trajectory]:
             t,
             query="How do I reset my password?",
             session="s-nested",
-            extra={"recalled": json.dumps([{"id": FAILED_ID, "similarity": 0.91, "lesson": "check the token first", "helped": True}, 7])},
+            extra={
+                "recalled": json.dumps(
+                    [{"id": FAILED_ID, "similarity": 0.91, "lesson": "check the token first", "helped": True}, 7]
+                )
+            },
         )
     )
     out.append(

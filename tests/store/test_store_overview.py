@@ -7,8 +7,8 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from _helpers_ui import ui_trajectories
 
+from _helpers_ui import ui_trajectories
 from trajectories.model import FailureOutcome, FailureVerdict, RecoveredVerdict
 from trajectories.store import SQLiteTrajectoryStore, StoreError, TrajectoryFilter, open_store
 
@@ -66,10 +66,15 @@ def test_overview_matches_python_over_the_same_trajectories(store: SQLiteTraject
 
 def test_overview_filter_top_and_empty(store: SQLiteTrajectoryStore, tmp_path: Path) -> None:
     ov = store.overview(TrajectoryFilter(verdict="failure"), buckets=3, top=1)
-    assert ov.total == 2 and ov.by_verdict["failure"] == 2 and ov.by_verdict["success"] == 0
-    assert len(ov.slowest_actions) == 1 and len(ov.timeline) <= 3
+    assert ov.total == 2
+    assert ov.by_verdict["failure"] == 2
+    assert ov.by_verdict["success"] == 0
+    assert len(ov.slowest_actions) == 1
+    assert len(ov.timeline) <= 3
     empty = SQLiteTrajectoryStore(tmp_path / "empty.db").overview()
-    assert empty.total == 0 and empty.timeline == [] and empty.first_started is None
+    assert empty.total == 0
+    assert empty.timeline == []
+    assert empty.first_started is None
     assert empty.to_dict()["by_verdict"]["success"] == 0
     with pytest.raises(ValueError, match="buckets"):
         store.overview(buckets=-1)

@@ -7,11 +7,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from _helpers_ui import FAILED_ID, FILLER, NESTED_ID, XSS, XSS_ID, fill_ui_store
 from starlette.testclient import TestClient
 
-from trajectories.store import SQLiteTrajectoryStore
+from _helpers_ui import FAILED_ID, FILLER, NESTED_ID, XSS, XSS_ID, fill_ui_store
 from trajectories._internal.ui.app import COOKIE, CSP, PAGE_SIZE, create_app
+from trajectories.store import SQLiteTrajectoryStore
 
 TOTAL = 5 + FILLER
 
@@ -32,11 +32,14 @@ def row_ids(html: str) -> list[int]:
     return [int(m) for m in re.findall(r'<tr class="row [^"]*" data-id="traj-(\d+)"', html)]
 
 
-@pytest.mark.parametrize("path", ["/", "/overview", "/lessons", f"/trajectories/{FAILED_ID}", "/trajectories/99999", "/static/ui.css"])
+@pytest.mark.parametrize(
+    "path", ["/", "/overview", "/lessons", f"/trajectories/{FAILED_ID}", "/trajectories/99999", "/static/ui.css"]
+)
 def test_every_response_carries_the_security_headers(client: TestClient, path: str) -> None:
     r = client.get(path)
     assert r.headers["content-security-policy"] == CSP
-    assert "script-src 'none'" in CSP and "default-src 'self'" in CSP
+    assert "script-src 'none'" in CSP
+    assert "default-src 'self'" in CSP
     assert r.headers["x-content-type-options"] == "nosniff"
     assert r.headers["x-frame-options"] == "DENY"
 
@@ -45,7 +48,8 @@ def test_pages_have_no_scripts_and_no_inline_styles_or_other_origins(client: Tes
     for path in ("/", "/overview", "/lessons", f"/trajectories/{NESTED_ID}", f"/trajectories/{XSS_ID}"):
         html = client.get(path).text
         assert "<script" not in html
-        assert "style=" not in html and "<style" not in html
+        assert "style=" not in html
+        assert "<style" not in html
         assert not re.search(r'(src|href)="(https?:)?//', html)
 
 
@@ -58,7 +62,8 @@ def test_list_is_newest_first_and_paged_by_the_store(client: TestClient, store: 
     assert ids == expected[:PAGE_SIZE]
     second = client.get("/?page=2")
     assert row_ids(second.text) == expected[PAGE_SIZE:]
-    assert 'rel="prev"' in second.text and 'rel="next"' not in second.text
+    assert 'rel="prev"' in second.text
+    assert 'rel="next"' not in second.text
     assert row_ids(client.get("/?page=99").text) == expected[PAGE_SIZE:]  # clamped to the last page
 
 
@@ -66,7 +71,8 @@ def test_failure_and_success_rows_are_marked_differently(client: TestClient) -> 
     html = client.get("/").text
     assert re.search(rf'class="row verdict-row-failure" data-id="traj-{FAILED_ID}"', html)
     assert re.search(rf'class="row verdict-row-success" data-id="traj-{NESTED_ID}"', html)
-    assert 'class="badge verdict-failure"' in html and 'class="badge verdict-success"' in html
+    assert 'class="badge verdict-failure"' in html
+    assert 'class="badge verdict-success"' in html
 
 
 @pytest.mark.parametrize(
@@ -97,7 +103,8 @@ def test_bad_filter_values_are_a_400_page(client: TestClient, query: str) -> Non
 def test_search_finds_similar_text_above_the_floor(client: TestClient) -> None:
     html = client.get("/?q=reset my password").text
     ids = row_ids(html)
-    assert ids and ids[0] == NESTED_ID
+    assert ids
+    assert ids[0] == NESTED_ID
     assert "similar trajectories (similarity ≥ 0.25" in html
     nothing = client.get("/?q=zzqx vvkj").text
     assert row_ids(nothing) == []
@@ -112,7 +119,8 @@ def test_trajectory_page_shows_steps_nested_quality_parts_and_recall(client: Tes
     assert "mean step quality <b>1.000</b> × verdict factor <b>1.000</b>" in html
     assert "How do I reset my password?" in html
     assert f'<a href="/trajectories/{FAILED_ID}">traj-{FAILED_ID}</a>' in html
-    assert "check the token first" in html and "0.910" in html
+    assert "check the token first" in html
+    assert "0.910" in html
     assert '<a href="/trajectories/7">traj-7</a>' in html
 
 
@@ -128,7 +136,8 @@ def test_hostile_text_is_escaped_everywhere(client: TestClient) -> None:
     escaped = XSS.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&#34;")
     for path in (f"/trajectories/{XSS_ID}", "/?verdict=failure", "/overview", "/lessons"):
         html = client.get(path).text
-        assert "<script>" not in html and "<img src=x" not in html, path
+        assert "<script>" not in html, path
+        assert "<img src=x" not in html, path
         assert escaped in html, path
 
 
@@ -161,8 +170,10 @@ def test_token_header_cookie_and_query(store: SQLiteTrajectoryStore) -> None:
     assert r.status_code == 303
     assert r.headers["location"] == "/?verdict=failure"
     cookie = r.headers["set-cookie"]
-    assert cookie.startswith(f"{COOKIE}=") and "s3cret" not in cookie
-    assert "HttpOnly" in cookie and "SameSite=strict" in cookie.replace("Strict", "strict")
+    assert cookie.startswith(f"{COOKIE}=")
+    assert "s3cret" not in cookie
+    assert "HttpOnly" in cookie
+    assert "SameSite=strict" in cookie.replace("Strict", "strict")
     assert client.get("/?verdict=failure").status_code == 200  # the client kept the cookie
     assert client.get("/static/ui.css").status_code == 200
     client.cookies.clear()

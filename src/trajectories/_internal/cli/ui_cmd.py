@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 
@@ -31,7 +32,9 @@ def cmd_ui(args: argparse.Namespace) -> int:
         raise missing_extra("ui", "ui", exc) from None
     token = args.token or os.environ.get(ENV_TOKEN) or None
     if args.host not in LOOPBACK and token is None:
-        print(f"trajectories: warning: serving the viewer on {args.host} without a token (--token or ${ENV_TOKEN})", file=sys.stderr)
+        print(
+            f"trajectories: warning: serving the viewer on {args.host} without a token (--token or ${ENV_TOKEN})", file=sys.stderr
+        )
     with open_from(args, create=False) as store:
         hosts = [*LOOPBACK, "[::1]"] if args.host in LOOPBACK else None
         app = create_app(store, token=token, allowed_hosts=hosts)
@@ -40,10 +43,9 @@ def cmd_ui(args: argparse.Namespace) -> int:
         suffix = "?token=..." if token else ""
         print(f"trajectories ui: http://{shown_host}:{args.port}/{suffix} (read-only) -> {where}", file=sys.stderr, flush=True)
         config = uvicorn.Config(app, host=args.host, port=args.port, log_level="warning", access_log=False)
-        try:
+        # uvicorn re-raises the SIGINT it handled after a graceful stop: that is the normal way out.
+        with contextlib.suppress(KeyboardInterrupt):
             uvicorn.Server(config).run()
-        except KeyboardInterrupt:  # uvicorn re-raises the SIGINT it handled after a graceful stop
-            pass
         print("trajectories ui: stopped", file=sys.stderr)
     return EXIT_OK
 

@@ -79,8 +79,13 @@ class StoreOverview:
 
         def groups(items: list[GroupStat]) -> list[dict[str, Any]]:
             return [
-                {"name": g.name, "steps": g.steps, "failures": g.failures, "avg_latency_ms": g.avg_latency_ms,
-                 "max_latency_ms": g.max_latency_ms}
+                {
+                    "name": g.name,
+                    "steps": g.steps,
+                    "failures": g.failures,
+                    "avg_latency_ms": g.avg_latency_ms,
+                    "max_latency_ms": g.max_latency_ms,
+                }
                 for g in items
             ]
 
@@ -90,8 +95,13 @@ class StoreOverview:
             "last_started": iso(self.last_started),
             "by_verdict": dict(self.by_verdict),
             "timeline": [
-                {"start": iso(b.start), "end": iso(b.end), "count": b.count, "successes": b.successes,
-                 "avg_quality": b.avg_quality}
+                {
+                    "start": iso(b.start),
+                    "end": iso(b.end),
+                    "count": b.count,
+                    "successes": b.successes,
+                    "avg_quality": b.avg_quality,
+                }
                 for b in self.timeline
             ],
             "root_causes": [{"kind": k, "count": n} for k, n in self.root_causes],

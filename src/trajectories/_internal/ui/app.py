@@ -190,16 +190,32 @@ def create_app(store: TrajectoryStore, *, token: str | None = None, allowed_host
             hits = store.similar(form["q"], PAGE_SIZE, min_quality=f.min_quality, verdict=f.verdict)
             rows = [(h.trajectory, h.similarity) for h in hits if h.similarity >= DEFAULT_MIN_SIMILARITY]
             return page(
-                request, "list.html", form=form, rows=rows, total=len(rows), number=1, pages=1, link=link,
-                searching=True, min_similarity=DEFAULT_MIN_SIMILARITY,
+                request,
+                "list.html",
+                form=form,
+                rows=rows,
+                total=len(rows),
+                number=1,
+                pages=1,
+                link=link,
+                searching=True,
+                min_similarity=DEFAULT_MIN_SIMILARITY,
             )
         total = store.count(f)
         pages = max(1, -(-total // PAGE_SIZE))
         number = min(number, pages)
         ts = store.list(f, limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE)
         return page(
-            request, "list.html", form=form, rows=[(t, None) for t in ts], total=total, number=number, pages=pages,
-            link=link, searching=False, min_similarity=DEFAULT_MIN_SIMILARITY,
+            request,
+            "list.html",
+            form=form,
+            rows=[(t, None) for t in ts],
+            total=total,
+            number=number,
+            pages=pages,
+            link=link,
+            searching=False,
+            min_similarity=DEFAULT_MIN_SIMILARITY,
         )
 
     def find(ref: str) -> Trajectory:
@@ -215,9 +231,16 @@ def create_app(store: TrajectoryStore, *, token: str | None = None, allowed_host
         t = find(request.path_params["ref"])
         items, extra = views.recalled_items(t)
         return page(
-            request, "trajectory.html", t=t, rows=views.step_rows(t), parts=views.quality_parts(t),
-            cause=views.root_cause_text(t), query=t.metadata.attributes.get(views.QUERY_ATTRIBUTE),
-            recalled=items, recall_extra=extra, name=views.trajectory_name(t),
+            request,
+            "trajectory.html",
+            t=t,
+            rows=views.step_rows(t),
+            parts=views.quality_parts(t),
+            cause=views.root_cause_text(t),
+            query=t.metadata.attributes.get(views.QUERY_ATTRIBUTE),
+            recalled=items,
+            recall_extra=extra,
+            name=views.trajectory_name(t),
         )
 
     def overview_page(request: Request) -> Response:
@@ -227,11 +250,19 @@ def create_app(store: TrajectoryStore, *, token: str | None = None, allowed_host
         except NotImplementedError:
             return page(request, "error.html", 501, title="Overview", message="this store backend has no overview()")
         return page(
-            request, "overview.html", ov=ov, form=form, chart=time_chart(ov),
+            request,
+            "overview.html",
+            ov=ov,
+            form=form,
+            chart=time_chart(ov),
             verdict_bars=bars([(k, float(n), str(n)) for k, n in ov.by_verdict.items()], "verdict-"),
             cause_bars=bars([(k, float(n), str(n)) for k, n in ov.root_causes]),
-            model_bars=bars([(m.model, float(m.input_tokens + m.output_tokens), f"{m.input_tokens} in / {m.output_tokens} out")
-                             for m in ov.models]),
+            model_bars=bars(
+                [
+                    (m.model, float(m.input_tokens + m.output_tokens), f"{m.input_tokens} in / {m.output_tokens} out")
+                    for m in ov.models
+                ]
+            ),
         )
 
     def lessons_page(request: Request) -> Response:

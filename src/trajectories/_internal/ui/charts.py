@@ -24,7 +24,10 @@ class Bar:
 def bars(items: list[tuple[str, float, str]], css_prefix: str = "") -> list[Bar]:
     """Horizontal bars for (label, value, text) items, scaled to the largest value."""
     top = max((v for _, v, _ in items), default=0.0) or 1.0
-    return [Bar(label, value, text, round(1000.0 * value / top, 1), f"{css_prefix}{label}" if css_prefix else "") for label, value, text in items]
+    return [
+        Bar(label, value, text, round(1000.0 * value / top, 1), f"{css_prefix}{label}" if css_prefix else "")
+        for label, value, text in items
+    ]
 
 
 @dataclass(frozen=True, slots=True)

@@ -210,8 +210,8 @@ def _item(raw: Any) -> RecalledItem | None:
     if isinstance(raw, int):
         return RecalledItem(trajectory_id=raw)
     if isinstance(raw, str):
-        ref = raw.removeprefix("traj-")
-        return RecalledItem(trajectory_id=int(ref)) if ref.isdigit() else RecalledItem(text=raw)
+        number = raw.removeprefix("traj-")
+        return RecalledItem(trajectory_id=int(number)) if number.isdigit() else RecalledItem(text=raw)
     if not isinstance(raw, dict):
         return None
     ref = raw.get("id", raw.get("trajectory_id"))
