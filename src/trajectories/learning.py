@@ -13,6 +13,7 @@ from ._internal.learning.analyze import (
     VerdictAnalyzer,
     analyze,
 )
+from ._internal.learning.findings import Finding, classify_error, findings
 from ._internal.learning.distill import DistillConfig, DistillError, DistillResult, MemoryDistiller, distill
 from ._internal.learning.lessons import CompressedTrajectory, KeyLesson
 from ._internal.learning.recall import PastExperience, Recall, lessons_for
@@ -23,6 +24,7 @@ __all__ = [
     "DistillError",
     "DistillResult",
     "FailurePattern",
+    "Finding",
     "KeyLesson",
     "MemoryDistiller",
     "PastExperience",
@@ -32,6 +34,8 @@ __all__ = [
     "VerdictAnalysis",
     "VerdictAnalyzer",
     "analyze",
+    "classify_error",
     "distill",
+    "findings",
     "lessons_for",
 ]

@@ -11,15 +11,40 @@ from ..outcome import (
     FailureOutcome,
     NeedsRetryOutcome,
     PartialOutcome,
+    RecoveredVerdict,
     SkippedOutcome,
     StepOutcome,
+    Verdict,
 )
 from ..store.codec import trajectory_name
 from ..trajectory import Trajectory, TrajectoryStep
 
-__all__ = ["Progress", "outcome_text", "render_table", "render_tree", "summary_row", "trajectory_summary"]
+__all__ = [
+    "Progress",
+    "outcome_text",
+    "plural",
+    "render_table",
+    "render_tree",
+    "summary_row",
+    "trajectory_summary",
+    "verdict_text",
+]
 
 SUMMARY_HEADERS = ("ID", "NAME", "VERDICT", "QUALITY", "STEPS", "LATENCY", "STARTED")
+
+
+def plural(n: int, word: str, words: str | None = None) -> str:
+    """``1 trajectory``, ``2 trajectories``: *words* is the plural when it is not *word* + "s"."""
+    return f"{n} {word if n == 1 else (words or word + 's')}"
+
+
+def verdict_text(verdict: Verdict) -> str:
+    """The verdict as the CLI prints it: ruvllm's description, except that a recovery says which
+    quality it names (the verdict's final quality, not the trajectory's) and counts attempts right."""
+    if isinstance(verdict, RecoveredVerdict):
+        attempts = plural(verdict.reflection_attempts, "attempt")
+        return f"Recovered after {attempts}, final quality {verdict.final_quality:.0%}"
+    return verdict.description
 
 
 def render_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
@@ -122,7 +147,7 @@ def render_tree(t: Trajectory) -> str:
     name = trajectory_name(t) or "-"
     lines = [
         f"{t.id}  {name}  uuid {t.uuid}",
-        f"verdict: {t.verdict.description}  quality {t.quality:.3f}  {t.total_latency_ms} ms  "
+        f"verdict: {verdict_text(t.verdict)}  trajectory quality {t.quality:.3f}  {t.total_latency_ms} ms  "
         f"started {t.started_at.isoformat().replace('+00:00', 'Z')}",
     ]
     md = t.metadata
