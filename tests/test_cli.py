@@ -191,7 +191,7 @@ def test_export_import_roundtrip_with_a_bad_line(db: Path, tmp_path: Path) -> No
         assert list(a.iter_all()) == list(b.iter_all())
     r = run("import", "-", db=new_db, stdin=out.read_text().splitlines()[0] + "\n")
     assert r.returncode == 0
-    assert "imported 1 trajectories" in r.stderr
+    assert "imported 1 trajectory\n" in r.stderr
     with SQLiteTrajectoryStore(new_db) as b:
         assert b.count() == 3  # re-import replaced, no duplicate
     r = run("export", "--verdict", "failure", db=db)
