@@ -13,8 +13,8 @@ from ._internal.learning.analyze import (
     VerdictAnalyzer,
     analyze,
 )
-from ._internal.learning.findings import Finding, classify_error, findings
 from ._internal.learning.distill import DistillConfig, DistillError, DistillResult, MemoryDistiller, distill
+from ._internal.learning.findings import Finding, classify_error, findings
 from ._internal.learning.lessons import CompressedTrajectory, KeyLesson
 from ._internal.learning.recall import PastExperience, Recall, lessons_for
 

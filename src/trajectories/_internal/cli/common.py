@@ -56,7 +56,9 @@ def open_from(args: argparse.Namespace, *, create: bool = True) -> TrajectorySto
     if not create:
         path = resolve_db_path(getattr(args, "db", None))
         if not os.path.isfile(path):
-            raise CLIError(f"no trajectory database at {path!r} (check --db or ${ENV_DB}; only writing commands create one)", EXIT_DB)
+            raise CLIError(
+                f"no trajectory database at {path!r} (check --db or ${ENV_DB}; only writing commands create one)", EXIT_DB
+            )
     return SQLiteTrajectoryStore(getattr(args, "db", None), create=create)
 
 
@@ -134,7 +136,9 @@ def dumps_readable(value: Any, indent: int = 2, _level: int = 0) -> str:
     pad = " " * (indent * (_level + 1))
     end = " " * (indent * _level)
     if isinstance(value, dict) and value:
-        items = [f"{pad}{json.dumps(str(k), ensure_ascii=False)}: {dumps_readable(v, indent, _level + 1)}" for k, v in value.items()]
+        items = [
+            f"{pad}{json.dumps(str(k), ensure_ascii=False)}: {dumps_readable(v, indent, _level + 1)}" for k, v in value.items()
+        ]
         return "{\n" + ",\n".join(items) + "\n" + end + "}"
     if isinstance(value, (list, tuple)) and value:
         if all(_is_number(x) for x in value):

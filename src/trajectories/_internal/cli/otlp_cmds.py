@@ -149,14 +149,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: a
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=4318, help="port (default 4318, OTLP/HTTP's)")
     p.add_argument("--token", default=None, help=f"require 'Authorization: Bearer TOKEN' (default ${ENV_TOKEN})")
-    p.add_argument("--max-body", type=int, default=16 * 1024 * 1024, metavar="BYTES", help="largest request body, measured after gunzip (default 16 MiB)")
+    p.add_argument(
+        "--max-body",
+        type=int,
+        default=16 * 1024 * 1024,
+        metavar="BYTES",
+        help="largest request body, measured after gunzip (default 16 MiB)",
+    )
     p.add_argument(
         "--max-pending-bytes",
         type=int,
         default=DEFAULT_MAX_PENDING_BYTES,
         metavar="BYTES",
-        help="most body bytes held for traces waiting for their root; beyond, the oldest are stored incomplete "
-        "(default 256 MiB)",
+        help="most body bytes held for traces waiting for their root; beyond, the oldest are stored incomplete (default 256 MiB)",
     )
     p.add_argument(
         "--max-age",

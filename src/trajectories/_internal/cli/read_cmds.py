@@ -208,7 +208,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: a
         "succeed by name, what it missed or the error it raised, whether a retry can help — a timeout can, a "
         "permission error cannot), then ruvllm's verdict analysis exactly as the crate computes it: root cause, "
         "contributing factors, failure patterns, recovery strategies, lessons, category, confidence, improvements. "
-        "--json prints ruvllm's fields and a separate \"findings\" list.",
+        '--json prints ruvllm\'s fields and a separate "findings" list.',
     )
     p.add_argument("id", help="traj-N, N or the uuid")
     p.add_argument("--json", action="store_true", help="print JSON")

@@ -137,8 +137,11 @@ def findings(trajectory: Trajectory) -> tuple[Finding, ...]:
             out.append(Finding("verdict", f"partial ({v.completion_ratio:.0%} complete): not successful: {names}"))
         else:
             out.append(
-                Finding("verdict", f"partial ({v.completion_ratio:.0%} complete) although every step succeeded: the "
-                        "missing part was never attempted")
+                Finding(
+                    "verdict",
+                    f"partial ({v.completion_ratio:.0%} complete) although every step succeeded: the "
+                    "missing part was never attempted",
+                )
             )
     elif isinstance(v, FailureVerdict):
         cause = v.cause
@@ -166,8 +169,14 @@ def findings(trajectory: Trajectory) -> tuple[Finding, ...]:
         slowest = max(t.steps, key=lambda s: s.latency_ms)
         share = slowest.latency_ms / t.total_latency_ms
         if len(t.steps) > 1 and share >= 0.5:
-            out.append(Finding("latency", f"{_name(slowest)} took {slowest.latency_ms} ms, {share:.0%} of the trajectory", slowest.index))
+            out.append(
+                Finding("latency", f"{_name(slowest)} took {slowest.latency_ms} ms, {share:.0%} of the trajectory", slowest.index)
+            )
     low = [s for s in t.steps if s.confidence < 0.5]
     if low:
-        out.append(Finding("confidence", "low confidence (< 0.5): " + ", ".join(f"#{s.index} {s.action!r} {s.confidence:.2f}" for s in low)))
+        out.append(
+            Finding(
+                "confidence", "low confidence (< 0.5): " + ", ".join(f"#{s.index} {s.action!r} {s.confidence:.2f}" for s in low)
+            )
+        )
     return tuple(out)
