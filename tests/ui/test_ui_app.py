@@ -106,6 +106,9 @@ def test_search_finds_similar_text_above_the_floor(client: TestClient) -> None:
     assert ids
     assert ids[0] == NESTED_ID
     assert "similar trajectories (similarity ≥ 0.25" in html
+    punctuation = client.get("/?q=!!!")
+    assert punctuation.status_code == 400
+    assert "cannot search for this text" in punctuation.text
     nothing = client.get("/?q=zzqx vvkj").text
     assert row_ids(nothing) == []
     assert "no trajectories match" in nothing

@@ -17,28 +17,73 @@ __all__ = ["sqlite_overview"]
 
 Query = Callable[[str, Sequence[Any]], list[Any]]
 
-_FAILED = "json_type(s.value, '$.outcome.Failure') IS NOT NULL"
-_LATENCY = "json_extract(s.value, '$.latency_ms')"
-_STEPS = "FROM trajectories AS t, json_each(t.json, '$.steps') AS s"
-
 
 def _snake(variant: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", variant).lower()
 
 
 def _and(where: str, clause: str) -> str:
+    """The store's WHERE clause (placeholders only: values are parameters) and one constant clause."""
     return f"{where} AND {clause}" if where else f" WHERE {clause}"
 
 
-def _groups(query: Query, where: str, params: list[Any], key: str, order: str, top: int, extra: str = "") -> list[GroupStat]:
-    clause = f"{key} IS NOT NULL" + (f" AND {extra}" if extra else "")
-    sql = (
-        f"SELECT {key} AS g, count(*), sum({_FAILED}), avg({_LATENCY}), max({_LATENCY}) {_STEPS}"
-        f"{_and(where, clause)} GROUP BY g {order} LIMIT ?"
-    )
+# Step groups: the SQL is spelled out in full (no fragment is interpolated, only the WHERE clause).
+_GROUP_SQL = {
+    ("action", "slow"): (
+        "json_extract(s.value, '$.action') IS NOT NULL",
+        "SELECT json_extract(s.value, '$.action') AS g, count(*),"
+        " sum(json_type(s.value, '$.outcome.Failure') IS NOT NULL),"
+        " avg(json_extract(s.value, '$.latency_ms')), max(json_extract(s.value, '$.latency_ms'))"
+        " FROM trajectories AS t, json_each(t.json, '$.steps') AS s{where}"
+        " GROUP BY g ORDER BY avg(json_extract(s.value, '$.latency_ms')) DESC, g LIMIT ?",
+    ),
+    ("action", "failing"): (
+        "json_extract(s.value, '$.action') IS NOT NULL",
+        "SELECT json_extract(s.value, '$.action') AS g, count(*),"
+        " sum(json_type(s.value, '$.outcome.Failure') IS NOT NULL),"
+        " avg(json_extract(s.value, '$.latency_ms')), max(json_extract(s.value, '$.latency_ms'))"
+        " FROM trajectories AS t, json_each(t.json, '$.steps') AS s{where}"
+        " GROUP BY g HAVING sum(json_type(s.value, '$.outcome.Failure') IS NOT NULL) > 0"
+        " ORDER BY sum(json_type(s.value, '$.outcome.Failure') IS NOT NULL) DESC, g LIMIT ?",
+    ),
+    ("tool", "slow"): (
+        "json_extract(s.value, '$.metadata.tool_used') IS NOT NULL",
+        "SELECT json_extract(s.value, '$.metadata.tool_used') AS g, count(*),"
+        " sum(json_type(s.value, '$.outcome.Failure') IS NOT NULL),"
+        " avg(json_extract(s.value, '$.latency_ms')), max(json_extract(s.value, '$.latency_ms'))"
+        " FROM trajectories AS t, json_each(t.json, '$.steps') AS s{where}"
+        " GROUP BY g ORDER BY avg(json_extract(s.value, '$.latency_ms')) DESC, g LIMIT ?",
+    ),
+    ("tool", "failing"): (
+        "json_extract(s.value, '$.metadata.tool_used') IS NOT NULL",
+        "SELECT json_extract(s.value, '$.metadata.tool_used') AS g, count(*),"
+        " sum(json_type(s.value, '$.outcome.Failure') IS NOT NULL),"
+        " avg(json_extract(s.value, '$.latency_ms')), max(json_extract(s.value, '$.latency_ms'))"
+        " FROM trajectories AS t, json_each(t.json, '$.steps') AS s{where}"
+        " GROUP BY g HAVING sum(json_type(s.value, '$.outcome.Failure') IS NOT NULL) > 0"
+        " ORDER BY sum(json_type(s.value, '$.outcome.Failure') IS NOT NULL) DESC, g LIMIT ?",
+    ),
+}
+_MODELS_SQL = (
+    "SELECT json_extract(s.value, '$.metadata.model') AS g, count(*),"
+    " sum(coalesce(json_extract(s.value, '$.metadata.input_tokens'), 0)),"
+    " sum(coalesce(json_extract(s.value, '$.metadata.output_tokens'), 0))"
+    " FROM trajectories AS t, json_each(t.json, '$.steps') AS s{where}"
+    " GROUP BY g ORDER BY sum(coalesce(json_extract(s.value, '$.metadata.input_tokens'), 0))"
+    " + sum(coalesce(json_extract(s.value, '$.metadata.output_tokens'), 0)) DESC, g LIMIT ?"
+)
+_CAUSES_SQL = (
+    "SELECT (SELECT key FROM json_each(t.json, CASE t.verdict WHEN 'failure' THEN '$.verdict.Failure'"
+    " ELSE '$.verdict.RecoveredViaReflection.original_failure' END) LIMIT 1) AS c, count(*)"
+    " FROM trajectories AS t{where} GROUP BY c"
+)
+
+
+def _groups(query: Query, base_where: str, params: list[Any], by: str, order: str, top: int) -> list[GroupStat]:
+    clause, sql = _GROUP_SQL[(by, order)]
     return [
         GroupStat(str(name), int(n), int(failed or 0), float(avg or 0.0), int(mx or 0))
-        for name, n, failed, avg, mx in query(sql, [*params, top])
+        for name, n, failed, avg, mx in query(sql.format(where=_and(base_where, clause)), [*params, top])
     ]
 
 
@@ -66,29 +111,14 @@ def sqlite_overview(query: Query, where: str, params: list[Any], *, buckets: int
         )
     ]
     causes: dict[str, int] = {}
-    failed_or_recovered = "verdict IN ('failure', 'recovered_via_reflection')"
-    cause_sql = (
-        "SELECT (SELECT key FROM json_each(t.json, CASE t.verdict WHEN 'failure' THEN '$.verdict.Failure'"
-        " ELSE '$.verdict.RecoveredViaReflection.original_failure' END) LIMIT 1) AS c, count(*)"
-        f" FROM trajectories AS t{_and(where, failed_or_recovered)} GROUP BY c"
-    )
-    for variant, n in query(cause_sql, params):
+    cause_where = _and(where, "verdict IN ('failure', 'recovered_via_reflection')")
+    for variant, n in query(_CAUSES_SQL.format(where=cause_where), params):
         kind = _snake(str(variant)) if variant else "unknown"
         causes[kind] = causes.get(kind, 0) + int(n)
-    action = "json_extract(s.value, '$.action')"
-    tool = "json_extract(s.value, '$.metadata.tool_used')"
-    slow = "ORDER BY avg(" + _LATENCY + ") DESC, g"
-    failing = "HAVING sum(" + _FAILED + ") > 0 ORDER BY sum(" + _FAILED + ") DESC, g"
-    model = "json_extract(s.value, '$.metadata.model')"
-    tin = "coalesce(json_extract(s.value, '$.metadata.input_tokens'), 0)"
-    tout = "coalesce(json_extract(s.value, '$.metadata.output_tokens'), 0)"
+    model_where = _and(where, "json_extract(s.value, '$.metadata.model') IS NOT NULL")
     models = [
         ModelTokens(str(m), int(n), int(i or 0), int(o or 0))
-        for m, n, i, o in query(
-            f"SELECT {model} AS g, count(*), sum({tin}), sum({tout}) {_STEPS}{_and(where, f'{model} IS NOT NULL')}"
-            f" GROUP BY g ORDER BY sum({tin}) + sum({tout}) DESC, g LIMIT ?",
-            [*params, top],
-        )
+        for m, n, i, o in query(_MODELS_SQL.format(where=model_where), [*params, top])
     ]
     return StoreOverview(
         total=int(total),
@@ -97,9 +127,9 @@ def sqlite_overview(query: Query, where: str, params: list[Any], *, buckets: int
         by_verdict=by_verdict,
         timeline=timeline,
         root_causes=sorted(causes.items(), key=lambda kv: (-kv[1], kv[0])),
-        slowest_actions=_groups(query, where, params, action, slow, top),
-        failing_actions=_groups(query, where, params, action, failing, top),
-        slowest_tools=_groups(query, where, params, tool, slow, top),
-        failing_tools=_groups(query, where, params, tool, failing, top),
+        slowest_actions=_groups(query, where, params, "action", "slow", top),
+        failing_actions=_groups(query, where, params, "action", "failing", top),
+        slowest_tools=_groups(query, where, params, "tool", "slow", top),
+        failing_tools=_groups(query, where, params, "tool", "failing", top),
         models=models,
     )

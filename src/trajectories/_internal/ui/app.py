@@ -187,7 +187,10 @@ def create_app(store: TrajectoryStore, *, token: str | None = None, allowed_host
             return "/?" + urlencode({**kept, "page": str(n)})
 
         if form["q"]:
-            hits = store.similar(form["q"], PAGE_SIZE, min_quality=f.min_quality, verdict=f.verdict)
+            try:
+                hits = store.similar(form["q"], PAGE_SIZE, min_quality=f.min_quality, verdict=f.verdict)
+            except ValueError as exc:  # e.g. text the embedder turns into a zero vector
+                raise _BadRequest(f"cannot search for this text: {exc}") from None
             rows = [(h.trajectory, h.similarity) for h in hits if h.similarity >= DEFAULT_MIN_SIMILARITY]
             return page(
                 request,
