@@ -4,12 +4,13 @@ trajectories in Python; and create=False, which never makes a database."""
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from _helpers_ui import ui_trajectories
-from trajectories.model import FailureOutcome, FailureVerdict, RecoveredVerdict
+from trajectories.model import FailureOutcome, FailureVerdict, RecoveredVerdict, TrajectoryId
 from trajectories.store import SQLiteTrajectoryStore, StoreError, TrajectoryFilter, open_store
 
 
@@ -80,6 +81,19 @@ def test_overview_filter_top_and_empty(store: SQLiteTrajectoryStore, tmp_path: P
         store.overview(buckets=-1)
     with pytest.raises(TypeError, match="top"):
         store.overview(top="3")  # type: ignore[arg-type]
+
+
+def test_overview_follows_writes(store: SQLiteTrajectoryStore, tmp_path: Path) -> None:
+    first = store.overview()
+    assert store.overview() == first  # unchanged store: the same figures
+    extra = ui_trajectories()[0]
+    store.add(replace(extra, id=TrajectoryId(424242)))
+    after = store.overview()
+    assert after.total == first.total + 1
+    other = SQLiteTrajectoryStore(store.path)  # a write through another connection counts too
+    other.delete([424242])
+    other.close()
+    assert store.overview().total == first.total
 
 
 def test_create_false_opens_only_an_existing_database(tmp_path: Path) -> None:

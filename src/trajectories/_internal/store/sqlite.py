@@ -108,6 +108,8 @@ class SQLiteTrajectoryStore(TrajectoryStore):
         self._index_seq = -1
         self._index_lock = threading.Lock()
         self._warned_dims: set[tuple[int, int]] = set()
+        self._overview_cache: dict[tuple[Any, ...], tuple[int, StoreOverview]] = {}
+        self._overview_lock = threading.Lock()
         self._closed = False
         #: Rows skipped because they could not be read (listings, export, the index).
         self.skipped_rows = 0
@@ -497,7 +499,20 @@ class SQLiteTrajectoryStore(TrajectoryStore):
         buckets = check_count("buckets", buckets)
         top = check_count("top", top)
         where, params = self._where(filter)
-        return sqlite_overview(self._query, where, params, buckets=buckets, top=top)
+        # The step figures scan the stored JSON: the result is kept until the next write (any
+        # process's write bumps ``seq``), so a dashboard that is reloaded costs one small query.
+        seq = int(self._query("SELECT value FROM meta WHERE key = 'seq'")[0][0])
+        key = (filter, buckets, top)
+        with self._overview_lock:
+            cached = self._overview_cache.get(key)
+            if cached is not None and cached[0] == seq:
+                return cached[1]
+        result = sqlite_overview(self._query, where, params, buckets=buckets, top=top)
+        with self._overview_lock:
+            if len(self._overview_cache) >= 16:
+                self._overview_cache.clear()
+            self._overview_cache[key] = (seq, result)
+        return result
 
     # ------------------------------------------------------------------ distillation results
     def save_distillation(self, compressed: Sequence[Any], lessons: Sequence[Any], *, prune_ids: Sequence[int] = ()) -> None:

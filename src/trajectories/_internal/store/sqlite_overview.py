@@ -27,50 +27,19 @@ def _and(where: str, clause: str) -> str:
     return f"{where} AND {clause}" if where else f" WHERE {clause}"
 
 
-# Step groups: the SQL is spelled out in full (no fragment is interpolated, only the WHERE clause).
-_GROUP_SQL = {
-    ("action", "slow"): (
-        "json_extract(s.value, '$.action') IS NOT NULL",
-        "SELECT json_extract(s.value, '$.action') AS g, count(*),"
-        " sum(json_type(s.value, '$.outcome.Failure') IS NOT NULL),"
-        " avg(json_extract(s.value, '$.latency_ms')), max(json_extract(s.value, '$.latency_ms'))"
-        " FROM trajectories AS t, json_each(t.json, '$.steps') AS s{where}"
-        " GROUP BY g ORDER BY avg(json_extract(s.value, '$.latency_ms')) DESC, g LIMIT ?",
-    ),
-    ("action", "failing"): (
-        "json_extract(s.value, '$.action') IS NOT NULL",
-        "SELECT json_extract(s.value, '$.action') AS g, count(*),"
-        " sum(json_type(s.value, '$.outcome.Failure') IS NOT NULL),"
-        " avg(json_extract(s.value, '$.latency_ms')), max(json_extract(s.value, '$.latency_ms'))"
-        " FROM trajectories AS t, json_each(t.json, '$.steps') AS s{where}"
-        " GROUP BY g HAVING sum(json_type(s.value, '$.outcome.Failure') IS NOT NULL) > 0"
-        " ORDER BY sum(json_type(s.value, '$.outcome.Failure') IS NOT NULL) DESC, g LIMIT ?",
-    ),
-    ("tool", "slow"): (
-        "json_extract(s.value, '$.metadata.tool_used') IS NOT NULL",
-        "SELECT json_extract(s.value, '$.metadata.tool_used') AS g, count(*),"
-        " sum(json_type(s.value, '$.outcome.Failure') IS NOT NULL),"
-        " avg(json_extract(s.value, '$.latency_ms')), max(json_extract(s.value, '$.latency_ms'))"
-        " FROM trajectories AS t, json_each(t.json, '$.steps') AS s{where}"
-        " GROUP BY g ORDER BY avg(json_extract(s.value, '$.latency_ms')) DESC, g LIMIT ?",
-    ),
-    ("tool", "failing"): (
-        "json_extract(s.value, '$.metadata.tool_used') IS NOT NULL",
-        "SELECT json_extract(s.value, '$.metadata.tool_used') AS g, count(*),"
-        " sum(json_type(s.value, '$.outcome.Failure') IS NOT NULL),"
-        " avg(json_extract(s.value, '$.latency_ms')), max(json_extract(s.value, '$.latency_ms'))"
-        " FROM trajectories AS t, json_each(t.json, '$.steps') AS s{where}"
-        " GROUP BY g HAVING sum(json_type(s.value, '$.outcome.Failure') IS NOT NULL) > 0"
-        " ORDER BY sum(json_type(s.value, '$.outcome.Failure') IS NOT NULL) DESC, g LIMIT ?",
-    ),
-}
-_MODELS_SQL = (
-    "SELECT json_extract(s.value, '$.metadata.model') AS g, count(*),"
-    " sum(coalesce(json_extract(s.value, '$.metadata.input_tokens'), 0)),"
-    " sum(coalesce(json_extract(s.value, '$.metadata.output_tokens'), 0))"
-    " FROM trajectories AS t, json_each(t.json, '$.steps') AS s{where}"
-    " GROUP BY g ORDER BY sum(coalesce(json_extract(s.value, '$.metadata.input_tokens'), 0))"
-    " + sum(coalesce(json_extract(s.value, '$.metadata.output_tokens'), 0)) DESC, g LIMIT ?"
+# One pass over the steps (the JSON of each row is parsed once), grouped three ways. Only the
+# groups come back (one row per distinct action, tool and model); the WHERE clause is the only
+# interpolation.
+_STEPS_SQL = (
+    "WITH st AS MATERIALIZED (SELECT json_extract(s.value, '$.action') AS action,"
+    " json_extract(s.value, '$.metadata.tool_used') AS tool, json_extract(s.value, '$.metadata.model') AS model,"
+    " json_extract(s.value, '$.latency_ms') AS ms, json_type(s.value, '$.outcome.Failure') IS NOT NULL AS failed,"
+    " coalesce(json_extract(s.value, '$.metadata.input_tokens'), 0) AS tin,"
+    " coalesce(json_extract(s.value, '$.metadata.output_tokens'), 0) AS tout"
+    " FROM trajectories AS t, json_each(t.json, '$.steps') AS s{where})"
+    " SELECT 'action', action, count(*), sum(failed), avg(ms), max(ms), 0, 0 FROM st WHERE action IS NOT NULL GROUP BY action"
+    " UNION ALL SELECT 'tool', tool, count(*), sum(failed), avg(ms), max(ms), 0, 0 FROM st WHERE tool IS NOT NULL GROUP BY tool"
+    " UNION ALL SELECT 'model', model, count(*), 0, 0, 0, sum(tin), sum(tout) FROM st WHERE model IS NOT NULL GROUP BY model"
 )
 _CAUSES_SQL = (
     "SELECT (SELECT key FROM json_each(t.json, CASE t.verdict WHEN 'failure' THEN '$.verdict.Failure'"
@@ -79,12 +48,12 @@ _CAUSES_SQL = (
 )
 
 
-def _groups(query: Query, base_where: str, params: list[Any], by: str, order: str, top: int) -> list[GroupStat]:
-    clause, sql = _GROUP_SQL[(by, order)]
-    return [
-        GroupStat(str(name), int(n), int(failed or 0), float(avg or 0.0), int(mx or 0))
-        for name, n, failed, avg, mx in query(sql.format(where=_and(base_where, clause)), [*params, top])
-    ]
+def _slowest(groups: list[GroupStat], top: int) -> list[GroupStat]:
+    return sorted(groups, key=lambda g: (-g.avg_latency_ms, g.name))[:top]
+
+
+def _failing(groups: list[GroupStat], top: int) -> list[GroupStat]:
+    return sorted((g for g in groups if g.failures), key=lambda g: (-g.failures, g.name))[:top]
 
 
 def sqlite_overview(query: Query, where: str, params: list[Any], *, buckets: int, top: int) -> StoreOverview:
@@ -115,11 +84,14 @@ def sqlite_overview(query: Query, where: str, params: list[Any], *, buckets: int
     for variant, n in query(_CAUSES_SQL.format(where=cause_where), params):
         kind = _snake(str(variant)) if variant else "unknown"
         causes[kind] = causes.get(kind, 0) + int(n)
-    model_where = _and(where, "json_extract(s.value, '$.metadata.model') IS NOT NULL")
-    models = [
-        ModelTokens(str(m), int(n), int(i or 0), int(o or 0))
-        for m, n, i, o in query(_MODELS_SQL.format(where=model_where), [*params, top])
-    ]
+    groups: dict[str, list[GroupStat]] = {"action": [], "tool": []}
+    models: list[ModelTokens] = []
+    for by, name, n, failed, avg, mx, tin, tout in query(_STEPS_SQL.format(where=where), params):
+        if by == "model":
+            models.append(ModelTokens(str(name), int(n), int(tin or 0), int(tout or 0)))
+        else:
+            groups[str(by)].append(GroupStat(str(name), int(n), int(failed or 0), float(avg or 0.0), int(mx or 0)))
+    models.sort(key=lambda m: (-(m.input_tokens + m.output_tokens), m.model))
     return StoreOverview(
         total=int(total),
         first_started=from_micros(int(first)),
@@ -127,9 +99,9 @@ def sqlite_overview(query: Query, where: str, params: list[Any], *, buckets: int
         by_verdict=by_verdict,
         timeline=timeline,
         root_causes=sorted(causes.items(), key=lambda kv: (-kv[1], kv[0])),
-        slowest_actions=_groups(query, where, params, "action", "slow", top),
-        failing_actions=_groups(query, where, params, "action", "failing", top),
-        slowest_tools=_groups(query, where, params, "tool", "slow", top),
-        failing_tools=_groups(query, where, params, "tool", "failing", top),
-        models=models,
+        slowest_actions=_slowest(groups["action"], top),
+        failing_actions=_failing(groups["action"], top),
+        slowest_tools=_slowest(groups["tool"], top),
+        failing_tools=_failing(groups["tool"], top),
+        models=models[:top],
     )
