@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Playwright, sync_playwright
 
-from _helpers_ui import fill_ui_store
-from browser._helpers_browser import CHROMIUM, LAUNCH_ARGS, TOKEN, Viewer, Watched
+from tests.helpers.browser import CHROMIUM, LAUNCH_ARGS, TOKEN, Viewer, Watched
+from tests.helpers.ui import fill_ui_store
 from trajectories.store import SQLiteTrajectoryStore
 
 os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")

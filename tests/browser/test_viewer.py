@@ -7,8 +7,8 @@ import re
 
 from playwright.sync_api import Browser, expect
 
-from _helpers_ui import FAILED_ID, XSS, XSS_ID
-from browser._helpers_browser import TOKEN, Viewer, Watched
+from tests.helpers.browser import TOKEN, Viewer, Watched
+from tests.helpers.ui import FAILED_ID, XSS, XSS_ID
 
 
 def _row_ids(w: Watched) -> list[str]:

@@ -16,15 +16,16 @@ from pathlib import Path
 
 import pytest
 
-from _helpers_store import step, traj
-from trajectories._internal import serde
+from tests.helpers import paths
+from tests.helpers.store import step, traj
 from trajectories._internal.cli.main import build_parser
 from trajectories._internal.embedding import HashingEmbedder
+from trajectories._internal.model import serde
 from trajectories.learning import analyze
 from trajectories.model import RootCause, StepOutcome, Verdict
 from trajectories.store import SQLiteTrajectoryStore
 
-SRC = str(Path(__file__).resolve().parents[2] / "src")
+SRC = str(paths.SRC)
 
 
 def _env(db: Path | None) -> dict[str, str]:

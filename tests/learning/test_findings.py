@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from _helpers_store import step, traj
+from tests.helpers.store import step, traj
 from trajectories.learning import analyze, classify_error, findings
 from trajectories.model import RootCause, StepOutcome, Verdict
 

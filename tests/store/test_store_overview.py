@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from _helpers_ui import ui_trajectories
+from tests.helpers.ui import ui_trajectories
 from trajectories.model import FailureOutcome, FailureVerdict, RecoveredVerdict, TrajectoryId
 from trajectories.store import SQLiteTrajectoryStore, StoreError, TrajectoryFilter, open_store
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
-from _helpers_ui import FAILED_ID, FILLER, NESTED_ID, XSS, XSS_ID, fill_ui_store
+from tests.helpers.ui import FAILED_ID, FILLER, NESTED_ID, XSS, XSS_ID, fill_ui_store
 from trajectories._internal.ui.app import COOKIE, CSP, PAGE_SIZE, create_app
 from trajectories.store import SQLiteTrajectoryStore
 

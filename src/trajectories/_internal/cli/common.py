@@ -10,9 +10,9 @@ from datetime import datetime, timezone
 from typing import Any
 from uuid import UUID
 
+from ..model.trajectory import Trajectory
 from ..store.base import ENV_DB, TrajectoryFilter, TrajectoryStore, resolve_db_path
 from ..store.sqlite import SQLiteTrajectoryStore
-from ..trajectory import Trajectory
 
 __all__ = [
     "EXIT_BAD_DATA",

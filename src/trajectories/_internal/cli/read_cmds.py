@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from .. import serde
 from ..learning.analyze import analyze
 from ..learning.findings import findings
+from ..model import serde
 from .common import (
     EXIT_NOT_FOUND,
     EXIT_OK,

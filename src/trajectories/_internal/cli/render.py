@@ -7,17 +7,16 @@ from collections.abc import Sequence
 from typing import IO, Any
 
 from ... import attributes
-from ..outcome import (
+from ..model.outcome import (
     FailureOutcome,
     NeedsRetryOutcome,
     PartialOutcome,
-    RecoveredVerdict,
     SkippedOutcome,
     StepOutcome,
-    Verdict,
 )
+from ..model.trajectory import Trajectory, TrajectoryStep
+from ..model.verdict import RecoveredVerdict, Verdict
 from ..store.codec import trajectory_name
-from ..trajectory import Trajectory, TrajectoryStep
 
 __all__ = [
     "Progress",

@@ -12,17 +12,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from ..outcome import (
-    FailureOutcome,
-    FailureVerdict,
-    NeedsRetryOutcome,
-    PartialOutcome,
-    PartialVerdict,
-    RecoveredVerdict,
-    SkippedOutcome,
-    ToolFailure,
-)
-from ..trajectory import Trajectory, TrajectoryStep
+from ..model.outcome import FailureOutcome, NeedsRetryOutcome, PartialOutcome, SkippedOutcome
+from ..model.trajectory import Trajectory, TrajectoryStep
+from ..model.verdict import FailureVerdict, PartialVerdict, RecoveredVerdict, ToolFailure
 from ..validate import shown
 
 __all__ = ["ERROR_KINDS", "Finding", "classify_error", "findings"]

@@ -14,9 +14,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..exceptions import OTLPDecodeError
 from ..export.records import SpanRecord
 
-__all__ = ["DecodeResult", "OTLPDecodeError", "decode_json", "decode_protobuf"]
+__all__ = ["DecodeResult", "decode_json", "decode_protobuf"]
 
 _MAX_ARRAY = 65_536
 # What the protobuf fields can hold: times are fixed64, attribute ints int64.
@@ -25,10 +26,6 @@ _I64 = (-(1 << 63), (1 << 63) - 1)
 # OTLP Span.flags: bit 8 says whether bit 9 (the parent is remote) is known.
 _HAS_IS_REMOTE = 0x100
 _IS_REMOTE = 0x200
-
-
-class OTLPDecodeError(ValueError):
-    """The body is not an OTLP ExportTraceServiceRequest."""
 
 
 @dataclass(slots=True)

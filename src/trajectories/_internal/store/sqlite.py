@@ -21,26 +21,13 @@ from typing import Any
 from uuid import UUID
 
 from ..embedding import Embedder
-from ..trajectory import Trajectory
-from ..validate import shown
-from .base import (
-    CorruptTrajectoryError,
-    SimilarHit,
-    StoreError,
-    StoreStats,
-    TrajectoryFilter,
-    TrajectoryNotFoundError,
-    TrajectoryStore,
-    check_verdict_kind,
-    resolve_db_path,
-)
-from .codec import (
-    blob_to_embedding,
-    decode_json,
-    from_db_id,
-    to_db_id,
-    to_micros,
-)
+from ..exceptions import CorruptTrajectoryError, StoreError, TrajectoryNotFoundError
+from ..model.lessons import CompressedTrajectory, KeyLesson
+from ..model.trajectory import Trajectory
+from ..model.verdict import VERDICT_KINDS
+from ..validate import check_count, check_id, shown
+from .base import SimilarHit, StoreStats, TrajectoryFilter, TrajectoryStore, check_verdict_kind, resolve_db_path
+from .codec import blob_to_embedding, decode_json, dumps_plain, from_db_id, to_db_id, to_micros
 from .index import EmbeddingIndex
 from .overview import StoreOverview
 from .schema import (
@@ -48,8 +35,6 @@ from .schema import (
     SCHEMA,
     SCHEMA_VERSION,
     Connection,
-    check_count,
-    check_id,
     rollback,
     row_for,
 )
@@ -57,7 +42,7 @@ from .sqlite_overview import sqlite_overview
 
 __all__ = ["SCHEMA_VERSION", "SQLiteTrajectoryStore"]
 
-logger = logging.getLogger("trajectories.store")
+logger = logging.getLogger(__name__)
 
 
 def _file_id(path: str) -> tuple[int, int] | None:
@@ -476,7 +461,7 @@ class SQLiteTrajectoryStore(TrajectoryStore):
         total, avg, tin, tout = self._query(
             "SELECT count(*), avg(quality), coalesce(sum(input_tokens), 0), coalesce(sum(output_tokens), 0) FROM trajectories"
         )[0]
-        by_verdict = dict.fromkeys(("success", "failure", "partial", "recovered_via_reflection"), 0)
+        by_verdict = dict.fromkeys(VERDICT_KINDS, 0)
         for kind, n in self._query("SELECT verdict, count(*) FROM trajectories GROUP BY verdict"):
             by_verdict[str(kind)] = int(n)
         actions = self._query(
@@ -515,9 +500,10 @@ class SQLiteTrajectoryStore(TrajectoryStore):
         return result
 
     # ------------------------------------------------------------------ distillation results
-    def save_distillation(self, compressed: Sequence[Any], lessons: Sequence[Any], *, prune_ids: Sequence[int] = ()) -> None:
-        from .codec import dumps_plain as dumps
-
+    def save_distillation(
+        self, compressed: Sequence[CompressedTrajectory], lessons: Sequence[KeyLesson], *, prune_ids: Sequence[int] = ()
+    ) -> None:
+        dumps = dumps_plain
         comp_rows = [(to_db_id(int(c.original_id)), to_micros(c.compressed_at), dumps(c.to_dict())) for c in compressed]
         lesson_rows = [(lesson.content, float(lesson.score), dumps(lesson.to_dict())) for lesson in lessons]
         prune = [to_db_id(check_id("prune_ids[]", v)) for v in prune_ids]
@@ -534,10 +520,8 @@ class SQLiteTrajectoryStore(TrajectoryStore):
 
         self._write(work)
 
-    def compressed(self) -> builtins.list[Any]:
-        from ..learning.lessons import CompressedTrajectory
-
-        out: builtins.list[Any] = []
+    def compressed(self) -> builtins.list[CompressedTrajectory]:
+        out: builtins.list[CompressedTrajectory] = []
         for (text,) in self._query("SELECT json FROM compressed ORDER BY original_id"):
             try:
                 out.append(CompressedTrajectory.from_dict(json.loads(text)))
@@ -546,10 +530,8 @@ class SQLiteTrajectoryStore(TrajectoryStore):
                 logger.warning("skipping a damaged compressed trajectory: %s", exc)
         return out
 
-    def key_lessons(self) -> builtins.list[Any]:
-        from ..learning.lessons import KeyLesson
-
-        out: builtins.list[Any] = []
+    def key_lessons(self) -> builtins.list[KeyLesson]:
+        out: builtins.list[KeyLesson] = []
         for (text,) in self._query("SELECT json FROM key_lessons ORDER BY score DESC, content"):
             try:
                 out.append(KeyLesson.from_dict(json.loads(text)))
