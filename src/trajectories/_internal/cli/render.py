@@ -17,6 +17,7 @@ from ..model.outcome import (
 from ..model.trajectory import Trajectory, TrajectoryStep
 from ..model.verdict import RecoveredVerdict, Verdict
 from ..store.codec import trajectory_name
+from ..text import plural as text_plural
 
 __all__ = [
     "Progress",
@@ -33,8 +34,8 @@ SUMMARY_HEADERS = ("ID", "NAME", "VERDICT", "QUALITY", "STEPS", "LATENCY", "STAR
 
 
 def plural(n: int, word: str, words: str | None = None) -> str:
-    """``1 trajectory``, ``2 trajectories``: *words* is the plural when it is not *word* + "s"."""
-    return f"{n} {word if n == 1 else (words or word + 's')}"
+    """The count and its noun: ``1 trajectory``, ``2 trajectories`` (*words* defaults to *word* + "s")."""
+    return f"{n} {text_plural(n, word, words or word + 's')}"
 
 
 def verdict_text(verdict: Verdict) -> str:
