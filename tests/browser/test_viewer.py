@@ -58,6 +58,12 @@ def test_each_step_is_on_the_timeline(watched: Watched, viewer: Viewer) -> None:
         box = row.locator("rect.wf-bar").bounding_box()
         assert box is not None
         assert box["width"] > 0
+    starts = [
+        page.locator(f'table.waterfall tr.step[data-index="{s.index}"] rect.wf-bar').bounding_box()["x"]  # type: ignore[index]
+        for s in sorted(demo.steps, key=lambda s: s.timestamp)
+    ]
+    assert starts == sorted(starts)  # a waterfall: each bar starts where its step started
+    assert starts[-1] > starts[0]
     failed = [s for s in demo.steps if s.outcome.kind == "failure"]
     assert failed
     expect(page.locator("pre.exception").first).to_have_text(failed[0].outcome.error)  # type: ignore[attr-defined]

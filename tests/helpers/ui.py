@@ -4,6 +4,7 @@ recall data, a key lesson, and one trajectory whose every text field is hostile 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import numpy as np
@@ -79,6 +80,7 @@ def _traj(
     extra: dict[str, str] | None = None,
 ) -> Trajectory:
     attrs = {attributes.TRAJECTORY_NAME_ATTRIBUTE: name, "query": query, **(extra or {})}
+    steps = [replace(s, timestamp=started + (s.timestamp - T0)) for s in steps]  # steps are built relative to T0
     return Trajectory.build(
         steps,
         verdict,

@@ -119,6 +119,8 @@ def test_trajectory_page_shows_steps_nested_quality_parts_and_recall(client: Tes
     steps = re.findall(r'<tr class="step outcome-(\w+)" data-index="(\d)"(?: data-parent="(\d)")?', html)
     assert [(i, p) for _, i, p in steps] == [("0", ""), ("1", "0"), ("2", "1"), ("3", "")]
     assert 'class="action depth-2"' in html  # read_article under search_kb under plan
+    bars = [float(x) for x in re.findall(r'<rect class="wf-bar outcome-\w+" x="([\d.]+)"', html)]
+    assert bars == [0.0, 250.0, 500.0, 750.0]  # steps 25 ms apart in a 100 ms trajectory
     assert "mean step quality <b>1.000</b> × verdict factor <b>1.000</b>" in html
     assert "How do I reset my password?" in html
     assert f'<a href="/trajectories/{FAILED_ID}">traj-{FAILED_ID}</a>' in html
