@@ -8,9 +8,9 @@ docs/exporter.md.
 
 from ._internal.export.assembly import assemble_trajectories
 from ._internal.export.exporter import DEFAULT_DEAD_LETTER_PATH, ExporterStats, TrajectoryExporter
-from ._internal.export.records import SpanLike, SpanRecord, record_from_span
 from ._internal.export.sinks import CallbackSink, JsonlSink, ListSink, Sink, StreamSink
 from ._internal.otlp.service import receiver_app, serve
+from ._internal.records import SpanLike, SpanRecord, record_from_span
 
 __all__ = [
     "DEFAULT_DEAD_LETTER_PATH",

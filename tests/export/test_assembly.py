@@ -249,9 +249,12 @@ def test_foreign_spans_fold_into_the_nearest_step_and_the_totals() -> None:
         with h.step(tid, 1, "answer"):
             h.foreign("chat", {**chat("gpt-y", 2, 2), A.GEN_AI_REQUEST_MODEL: 5, A.GEN_AI_RESPONSE_MODEL: "gpt-y-2024"})
             h.foreign("agent", {A.GEN_AI_OPERATION_NAME: "invoke_agent", A.GEN_AI_USAGE_INPUT_TOKENS: 999})  # aggregate
-        h.foreign("chat", chat("gpt-z", 1, 0))  # directly under the root: totals only
+        h.foreign("chat", chat("gpt-z", 1, 0))  # a model call under the root, in no step: a step of its own
     (got,) = assemble_trajectories([record_from_span(s) for s in h.spans()])
-    m0, m1 = (s.metadata for s in got.steps)
+    assert [(s.index, s.action) for s in got.steps] == [(0, "think"), (1, "answer"), (2, "chat gpt-z")]
+    m0, m1, m2 = (s.metadata for s in got.steps)
+    assert m2 is not None
+    assert (m2.input_tokens, m2.output_tokens, m2.model, m2.tool_used) == (1, 0, "gpt-z", None)
     assert m0 is not None
     assert (m0.input_tokens, m0.output_tokens, m0.model, m0.tool_used) == (107, 3, "own", "grep")
     assert m1 is not None

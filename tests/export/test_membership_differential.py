@@ -182,8 +182,11 @@ def test_any_arrival_order_loses_nothing_and_accounts_for_what_came_late(
     late = exporter.stats.late_spans
     for t in streamed:
         p = pure[int(t.id)]
-        # steps wait for their root's step count: only foreign spans can come too late to fold in
-        assert [(s.index, s.action, s.outcome) for s in t.steps] == [(s.index, s.action, s.outcome) for s in p.steps]
+        # SDK steps wait for their root's step count: only foreign spans (folds, or steps of their
+        # own) can come too late, and then the exporter counted them as late
+        ours = [(s.action, s.outcome) for s in t.steps if s.action.startswith("act")]
+        assert ours == [(s.action, s.outcome) for s in p.steps if s.action.startswith("act")]
+        assert len(t.steps) <= len(p.steps)
         assert t.metadata.total_input_tokens <= p.metadata.total_input_tokens
         if t != p:
             assert late > 0, (t, p)

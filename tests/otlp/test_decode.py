@@ -11,8 +11,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import StatusCode
 
 from tests.helpers.otlp import json_body, otlp_json, protobuf_body
-from trajectories._internal.export.records import SpanRecord
 from trajectories._internal.otlp.decode import decode_json, decode_protobuf
+from trajectories._internal.records import SpanRecord
 from trajectories.exceptions import OTLPDecodeError
 
 

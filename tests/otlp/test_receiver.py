@@ -20,9 +20,9 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from tests.helpers.otlp import json_body, protobuf_body
-from trajectories._internal.export.records import SpanRecord
 from trajectories._internal.otlp.receiver import ReceiverStats, create_app
 from trajectories._internal.otlp.server import running_in_thread
+from trajectories._internal.records import SpanRecord
 
 TOKEN = "s3cret-token"
 

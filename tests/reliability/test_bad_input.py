@@ -37,9 +37,9 @@ from trajectories import Trajectory, TrajectoryExporter, analyze, distill, lesso
 from trajectories import attributes as A
 from trajectories._internal.diagnostics import internal_errors
 from trajectories._internal.export.assembly import assemble_trajectories
-from trajectories._internal.export.records import SpanRecord
 from trajectories._internal.export.trace import trajectory_id_of
 from trajectories._internal.otlp.decode import decode_json, decode_protobuf
+from trajectories._internal.records import SpanRecord
 from trajectories.exceptions import OTLPDecodeError
 from trajectories.export import ListSink
 from trajectories.model import JSONFormatError, iter_jsonl_lines, read_jsonl

@@ -469,7 +469,7 @@ def test_dead_letter_path_is_fixed_when_the_exporter_is_made(tmp_path: Path, mon
 
 
 def _record(span_id: int, attributes: dict[str, Any]) -> Any:
-    from trajectories._internal.export.records import SpanRecord
+    from trajectories._internal.records import SpanRecord
 
     return SpanRecord(1, span_id, None, "root", 1, 2, attributes)
 

@@ -23,10 +23,10 @@ from trajectories import REDACTED, configure, redact_secrets, step, trajectory
 from trajectories import attributes as A
 from trajectories._internal.diagnostics import internal_errors
 from trajectories._internal.export.assembly import assemble_trajectories
-from trajectories._internal.export.records import record_from_span
 from trajectories._internal.instrument import step_handle
 from trajectories._internal.instrument.content import fit, render_content, to_json_values
 from trajectories._internal.otlp.decode import decode_protobuf
+from trajectories._internal.records import record_from_span
 from trajectories._internal.settings import settings as sdk_settings
 from trajectories.config import content_counters
 

@@ -16,10 +16,10 @@ from collections.abc import Callable
 from typing import Any
 
 from ..export.exporter import ExporterStats, TrajectoryExporter
-from ..export.records import SpanRecord
 from ..export.sinks import JsonlSink
 from ..model.trajectory import Trajectory
 from ..otlp.service import DEFAULT_MAX_PENDING_BYTES, serve
+from ..records import SpanRecord
 from ..store.sink import StoreSink
 from .common import EXIT_BAD_DATA, EXIT_OK, CLIError, open_from
 from .render import Progress, plural

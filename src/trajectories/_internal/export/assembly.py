@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ..model.trajectory import Trajectory
+from ..records import SpanLike
 from .build import build_trajectory
-from .records import SpanLike
 from .trace import PendingTrajectory, TraceState, trajectory_id_of
 
 __all__ = ["assemble_trajectories"]

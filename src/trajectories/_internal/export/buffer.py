@@ -19,7 +19,7 @@ from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from .records import SpanLike
+from ..records import SpanLike
 from .trace import PendingTrajectory, TraceState, trajectory_id_of
 
 __all__ = ["BufferCounters", "TraceBuffer"]

@@ -15,7 +15,8 @@ from typing import Any
 
 from ... import attributes as A
 from ..exceptions import JSONFormatError
-from ..model.aggregate import ratio_verdict, totals, unique
+from ..foreign import Merged, SdkStep, merge_foreign
+from ..model.aggregate import ratio_verdict, totals
 from ..model.constants import EMPTY_EMBEDDING, U32_MAX, U64_MAX, elapsed_ms, ns_to_datetime
 from ..model.outcome import StepOutcome
 from ..model.serde import from_dict
@@ -29,9 +30,9 @@ from ..model.trajectory import (
     trusted,
 )
 from ..model.verdict import RootCause, Verdict
+from ..records import SpanLike
 from ..validate import Embedding, check_embedding, f32
-from .records import SpanLike
-from .trace import Fold, PendingTrajectory, opt_int
+from .trace import PendingTrajectory, opt_int
 
 __all__ = ["build_trajectory"]
 
@@ -135,20 +136,13 @@ def _verdict(root: SpanLike, steps: Sequence[TrajectoryStep]) -> Verdict:
 # --------------------------------------------------------------------------- building
 
 
-def _step(span: SpanLike, folds: Sequence[Fold]) -> TrajectoryStep:
+def _step(span: SpanLike) -> TrajectoryStep:
     attrs = span.attributes
     confidence = min(1.0, max(0.0, _number(attrs, A.STEP_CONFIDENCE, 1.0)))
     tool = _opt_str(attrs, A.GEN_AI_TOOL_NAME)
     model = _opt_str(attrs, A.GEN_AI_REQUEST_MODEL)
     inp = opt_int(attrs, A.GEN_AI_USAGE_INPUT_TOKENS)
     out = opt_int(attrs, A.GEN_AI_USAGE_OUTPUT_TOKENS)
-    for f in folds:
-        if f.input_tokens is not None:
-            inp = _sum_u64(inp or 0, f.input_tokens)
-        if f.output_tokens is not None:
-            out = _sum_u64(out or 0, f.output_tokens)
-        model = model if model is not None else f.model
-        tool = tool if tool is not None else f.tool
     tags = _str_seq(attrs.get(A.STEP_TAGS))
     step_attrs = _prefixed(attrs, A.STEP_ATTRIBUTES_PREFIX)
     for span_key, meta_key in _CONTENT:
@@ -176,34 +170,47 @@ def _step(span: SpanLike, folds: Sequence[Fold]) -> TrajectoryStep:
     )
 
 
+def _steps(pending: PendingTrajectory, name: str | None) -> Merged:
+    """The SDK's steps in index order (ties by start), with the framework spans under the trajectory."""
+    ordered = sorted(pending.steps.values(), key=lambda s: (opt_int(s.attributes, A.STEP_INDEX) or 0, s.start_ns))
+    sdk = [SdkStep(s.span_id, s.start_ns, _step(s)) for s in ordered]
+    return merge_foreign(sdk, pending.members(), pending.foreign, name)
+
+
+def _own_tokens(attrs: Mapping[str, Any], sdk_steps: Sequence[SpanLike]) -> tuple[int, int]:
+    """Tokens recorded on the trajectory itself, in no step: ``trajectory.own_usage.*``, or (spans
+    of an SDK before it wrote those) the root's totals less its steps' own tokens."""
+    own_in = opt_int(attrs, A.TRAJECTORY_OWN_INPUT_TOKENS)
+    own_out = opt_int(attrs, A.TRAJECTORY_OWN_OUTPUT_TOKENS)
+    if own_in is not None or own_out is not None:
+        return own_in or 0, own_out or 0
+    steps_in = sum(opt_int(s.attributes, A.GEN_AI_USAGE_INPUT_TOKENS) or 0 for s in sdk_steps)
+    steps_out = sum(opt_int(s.attributes, A.GEN_AI_USAGE_OUTPUT_TOKENS) or 0 for s in sdk_steps)
+    total_in = opt_int(attrs, A.GEN_AI_USAGE_INPUT_TOKENS) or 0
+    total_out = opt_int(attrs, A.GEN_AI_USAGE_OUTPUT_TOKENS) or 0
+    return max(0, total_in - steps_in), max(0, total_out - steps_out)
+
+
 def build_trajectory(pending: PendingTrajectory) -> Trajectory:
     """The scored Trajectory of *pending*: complete if its root arrived, else flagged incomplete."""
-    folds = sorted(pending.folds, key=lambda f: f.start_ns)
-    by_step: dict[int, list[Fold]] = {}
-    for f in folds:
-        if f.step is not None and f.step in pending.steps:
-            by_step.setdefault(f.step, []).append(f)
-    if len(pending.steps) > 1:
-        ordered = sorted(
-            pending.steps.items(), key=lambda item: (opt_int(item[1].attributes, A.STEP_INDEX) or 0, item[1].start_ns)
-        )
-    else:
-        ordered = list(pending.steps.items())
-    steps = tuple(_step(span, by_step.get(span_id, ())) for span_id, span in ordered)
-    fold_in = sum(f.input_tokens or 0 for f in folds)
-    fold_out = sum(f.output_tokens or 0 for f in folds)
-    # Folded facts in step order, then those under the root directly.
-    fold_order = sorted(folds, key=lambda f: f.step is None)
     root = pending.root
     if root is None:
-        return _incomplete(pending, steps, fold_order)
+        return _incomplete(pending, _steps(pending, None))
     attrs = root.attributes
-    verdict = _verdict(root, steps)
-    models = attrs.get(A.TRAJECTORY_MODELS_USED)
-    base_models = _str_seq(models) if models is not None else unique(s.metadata.model for s in steps if s.metadata)
-    tools = attrs.get(A.TRAJECTORY_TOOLS_INVOKED)
-    base_tools = _str_seq(tools) if tools is not None else unique(s.metadata.tool_used for s in steps if s.metadata)
     name = _opt_str(attrs, A.GEN_AI_AGENT_NAME)
+    merged = _steps(pending, name)
+    steps = merged.steps
+    verdict = _verdict(root, steps)
+    own_in, own_out = _own_tokens(attrs, list(pending.steps.values()))
+    total = totals(
+        steps,
+        input_tokens=own_in,
+        output_tokens=own_out,
+        models=_str_seq(attrs.get(A.TRAJECTORY_MODELS_USED)),
+        tools=_str_seq(attrs.get(A.TRAJECTORY_TOOLS_INVOKED)),
+        step_models=merged.models,
+        step_tools=merged.tools,
+    )
     user_attrs = _prefixed(attrs, A.TRAJECTORY_ATTRIBUTES_PREFIX)
     meta_attrs = {A.TRAJECTORY_NAME_ATTRIBUTE: name, **user_attrs} if name is not None else user_attrs
     missing = pending.missing_steps
@@ -216,10 +223,10 @@ def build_trajectory(pending: PendingTrajectory) -> Trajectory:
         session_id=_opt_str(attrs, A.SESSION_ID) or _opt_str(attrs, A.GEN_AI_CONVERSATION_ID),
         user_id=_opt_str(attrs, A.USER_ID),
         request_type=_opt_str(attrs, A.TRAJECTORY_REQUEST_TYPE),
-        total_input_tokens=_sum_u64(opt_int(attrs, A.GEN_AI_USAGE_INPUT_TOKENS) or 0, fold_in),
-        total_output_tokens=_sum_u64(opt_int(attrs, A.GEN_AI_USAGE_OUTPUT_TOKENS) or 0, fold_out),
-        models_used=unique([*base_models, *(f.model for f in fold_order)]),
-        tools_invoked=unique([*base_tools, *(f.tool for f in fold_order)]),
+        total_input_tokens=total.input_tokens,
+        total_output_tokens=total.output_tokens,
+        models_used=total.models,
+        tools_invoked=total.tools,
         tags=_str_seq(attrs.get(A.TRAJECTORY_TAGS)),
         attributes=meta_attrs,
     )
@@ -241,18 +248,13 @@ def build_trajectory(pending: PendingTrajectory) -> Trajectory:
     )
 
 
-def _incomplete(pending: PendingTrajectory, steps: tuple[TrajectoryStep, ...], folds: Sequence[Fold]) -> Trajectory:
+def _incomplete(pending: PendingTrajectory, merged: Merged) -> Trajectory:
     spans = list(pending.steps.values())
-    start = min((s.start_ns for s in spans), default=min((f.start_ns for f in folds), default=0))
+    start = min((s.start_ns for s in spans), default=0)
     end = max((s.end_ns for s in spans), default=start)
+    steps = merged.steps
     verdict = ratio_verdict(steps, success_if_all=False)
-    total = totals(
-        steps,
-        input_tokens=_sum_u64(*(f.input_tokens or 0 for f in folds if f.step is None)),
-        output_tokens=_sum_u64(*(f.output_tokens or 0 for f in folds if f.step is None)),
-        models=[f.model for f in folds],
-        tools=[f.tool for f in folds],
-    )
+    total = totals(steps, step_models=merged.models, step_tools=merged.tools)
     metadata = TrajectoryMetadata(
         total_input_tokens=total.input_tokens,
         total_output_tokens=total.output_tokens,

@@ -22,12 +22,12 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from ..diagnostics import InternalErrorCounter, report_internal_error, reset_in_forked_child
 from ..model.trajectory import Trajectory
+from ..records import SpanLike, record_from_span
 from ..text import plural
 from ..validate import check_int, check_positive
 from .buffer import TraceBuffer
 from .build import build_trajectory
 from .delivery import Delivery
-from .records import SpanLike, record_from_span
 from .sinks import Sink, as_sink
 from .trace import PendingTrajectory
 

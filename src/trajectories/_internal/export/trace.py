@@ -9,8 +9,8 @@ The rules (docs/exporter.md, "Membership"):
   ``gen_ai.operation.name`` is ``invoke_agent``, a step when it has ``trajectory.step.index``,
   else an "other" member.
 - A span without one (an instrumentation's ``chat`` span, say) belongs to the trajectory of its
-  nearest member ancestor, found by parent links within the trace; it folds into that member
-  when the member is a step, into the trajectory's totals otherwise.
+  nearest member ancestor, found by parent links within the trace (what it adds — a fold into
+  a step, or a step of its own — is :mod:`..foreign`'s to say).
 - **A remote parent is a boundary.** A span whose parent lives in another process
   (``parent_is_remote``) is the top of that process's part of the trace and is never a member
   of the caller's trajectory: a service called over the network records its own work (an LLM
@@ -29,12 +29,9 @@ from typing import Any
 
 from ... import attributes as A
 from ..model.constants import ID_MASK, U64_MAX
-from .records import SpanLike
+from ..records import SpanLike
 
-__all__ = ["Fold", "PendingTrajectory", "TraceState", "fold_of", "is_root", "opt_int", "trajectory_id_of"]
-
-#: GenAI operations that aggregate their children's usage: their tokens would count twice.
-_AGGREGATE_OPERATIONS = frozenset({A.OPERATION_INVOKE_AGENT, "create_agent"})
+__all__ = ["PendingTrajectory", "TraceState", "is_root", "opt_int", "trajectory_id_of"]
 
 
 def trajectory_id_of(attributes: Mapping[str, Any]) -> int | None:
@@ -57,37 +54,6 @@ def opt_int(attributes: Mapping[str, Any], key: str) -> int | None:
     return None
 
 
-def _opt_str(attributes: Mapping[str, Any], key: str) -> str | None:
-    value = attributes.get(key)
-    return value if isinstance(value, str) else None
-
-
-@dataclass(frozen=True, slots=True)
-class Fold:
-    """What a span we did not make adds to its trajectory (and to ``step``, a step span id)."""
-
-    step: int | None
-    start_ns: int
-    input_tokens: int | None
-    output_tokens: int | None
-    model: str | None
-    tool: str | None
-
-
-def fold_of(span: SpanLike, step: int | None) -> Fold | None:
-    """The GenAI usage, model and tool of a foreign span, or None if it carries none."""
-    attrs = span.attributes
-    if attrs.get(A.GEN_AI_OPERATION_NAME) in _AGGREGATE_OPERATIONS:
-        return None
-    inp = opt_int(attrs, A.GEN_AI_USAGE_INPUT_TOKENS)
-    out = opt_int(attrs, A.GEN_AI_USAGE_OUTPUT_TOKENS)
-    model = _opt_str(attrs, A.GEN_AI_REQUEST_MODEL) or _opt_str(attrs, A.GEN_AI_RESPONSE_MODEL)
-    tool = _opt_str(attrs, A.GEN_AI_TOOL_NAME)
-    if inp is None and out is None and model is None and tool is None:
-        return None
-    return Fold(step, span.start_ns, inp, out, model, tool)
-
-
 @dataclass(slots=True)
 class PendingTrajectory:
     """The spans of one trajectory gathered so far: its root (once it arrived), steps and folds."""
@@ -98,12 +64,11 @@ class PendingTrajectory:
     root: SpanLike | None = None
     steps: dict[int, SpanLike] = field(default_factory=dict)  # span id -> step span
     others: dict[int, SpanLike] = field(default_factory=dict)  # members that are neither root nor step
-    folds: list[Fold] = field(default_factory=list)
-    foreign: int = 0  # spans we did not make, found under this trajectory (folded or not)
+    foreign: list[SpanLike] = field(default_factory=list)  # spans we did not make, found under this trajectory
 
     @property
     def span_count(self) -> int:
-        return len(self.steps) + len(self.others) + self.foreign + (self.root is not None)
+        return len(self.steps) + len(self.others) + len(self.foreign) + (self.root is not None)
 
     @property
     def missing_steps(self) -> int:
@@ -122,14 +87,12 @@ class PendingTrajectory:
     def flagged_incomplete(self) -> bool:
         return self.root is None or self.missing_steps > 0
 
-    def members(self) -> Iterator[tuple[int, int | None]]:
-        """(span id, the step span id its foreign children fold into) of every member."""
+    def members(self) -> Iterator[int]:
+        """The span id of every member."""
         if self.root is not None:
-            yield self.root.span_id, None
-        for span_id in self.steps:
-            yield span_id, span_id
-        for span_id in self.others:
-            yield span_id, None
+            yield self.root.span_id
+        yield from self.steps
+        yield from self.others
 
 
 class TraceState:
@@ -198,11 +161,11 @@ class TraceState:
     # ---------------------------------------------------------------- taking out
 
     def take(self, tid: int) -> tuple[PendingTrajectory, list[int]]:
-        """Remove trajectory *tid* with every foreign span it owns (folded in); return it and the
-        ids of all the spans removed."""
+        """Remove trajectory *tid* with every foreign span it owns; return it and the ids of all
+        the spans removed."""
         p = self.trajectories.pop(tid)
         removed: list[int] = []
-        for member_id, step in list(p.members()):
+        for member_id in list(p.members()):
             self.member_keys.discard((member_id, tid))
             if self.member_of.get(member_id) != tid:
                 continue  # a colliding span id whose first holder is another trajectory: no children of its own
@@ -215,11 +178,8 @@ class TraceState:
                 if child is None:
                     continue  # a member (it is collected from its own start) or not pending
                 removed.append(child_id)
-                p.foreign += 1
+                p.foreign.append(child)
                 self.size -= getattr(child, "size", 0)
-                fold = fold_of(child, step)
-                if fold is not None:
-                    p.folds.append(fold)
                 stack.extend(self._local_children(child_id))
         for span in (p.root, *p.steps.values(), *p.others.values()):
             if span is not None:

@@ -12,6 +12,7 @@ import logging
 import threading
 from typing import TYPE_CHECKING
 
+from ..foreign import SdkStep
 from ..model.trajectory import TrajectoryStep
 
 if TYPE_CHECKING:
@@ -29,7 +30,7 @@ class StepRegistry:
         self._lock = threading.Lock()
         self._counter = itertools.count()
         self._open: dict[int, StepHandle] = {}
-        self._records: list[TrajectoryStep] = []
+        self._records: list[SdkStep] = []
         #: Set when the trajectory ends: steps that start afterwards record plain spans.
         self.closed = False
 
@@ -40,13 +41,14 @@ class StepRegistry:
             self._open[index] = step
         return index
 
-    def finished(self, index: int | None, record: TrajectoryStep | None) -> None:
-        """The step at *index* ended; *record* is what it recorded (None: nothing to keep)."""
+    def finished(self, index: int | None, record: TrajectoryStep | None, span_id: int = 0, start_ns: int = 0) -> None:
+        """The step at *index* ended; *record* is what it recorded (None: nothing to keep), its span
+        *span_id* started at *start_ns*."""
         with self._lock:
             if index is not None:
                 self._open.pop(index, None)
             if record is not None and not self.closed:
-                self._records.append(record)
+                self._records.append(SdkStep(span_id, start_ns, record))
             elif record is not None:
                 _logger.debug("step %r ended after its trajectory", record.action)
 
@@ -55,8 +57,8 @@ class StepRegistry:
         with self._lock:
             return [self._open[i] for i in sorted(self._open)]
 
-    def close(self) -> tuple[TrajectoryStep, ...]:
+    def close(self) -> list[SdkStep]:
         """Stop taking records; the finished steps in index order."""
         with self._lock:
             self.closed = True
-            return tuple(sorted(self._records, key=lambda s: s.index))
+            return sorted(self._records, key=lambda s: s.step.index)

@@ -146,15 +146,28 @@ def verdict_attributes(verdict: Verdict) -> dict[str, Any]:
 
 
 def root_end_attributes(
-    result: Trajectory, user_attributes: Mapping[str, str], *, cancelled: bool, capture_embeddings: bool
+    result: Trajectory,
+    user_attributes: Mapping[str, str],
+    *,
+    sdk_steps: int,
+    own_tokens: tuple[int, int],
+    cancelled: bool,
+    capture_embeddings: bool,
 ) -> dict[str, Any]:
-    """The root span's attributes at its end: verdict, quality, totals, lessons, embeddings."""
+    """The root span's attributes at its end: verdict, quality, totals, lessons, embeddings.
+
+    ``trajectory.step_count`` is *sdk_steps*, the step spans the SDK wrote (what the exporter waits
+    for; framework steps are spans of their own); *own_tokens* are those recorded on the
+    trajectory itself, in no step (``trajectory.own_usage.*``).
+    """
     meta = result.metadata
     attrs = verdict_attributes(result.verdict)
     attrs[A.TRAJECTORY_QUALITY] = result.quality
-    attrs[A.TRAJECTORY_STEP_COUNT] = len(result.steps)
+    attrs[A.TRAJECTORY_STEP_COUNT] = sdk_steps
     attrs[A.GEN_AI_USAGE_INPUT_TOKENS] = meta.total_input_tokens
     attrs[A.GEN_AI_USAGE_OUTPUT_TOKENS] = meta.total_output_tokens
+    attrs[A.TRAJECTORY_OWN_INPUT_TOKENS] = own_tokens[0]
+    attrs[A.TRAJECTORY_OWN_OUTPUT_TOKENS] = own_tokens[1]
     if meta.models_used:
         attrs[A.TRAJECTORY_MODELS_USED] = list(meta.models_used)
     if meta.tools_invoked:

@@ -338,7 +338,7 @@ class StepHandle:
         except Exception:
             report_internal_error("ending a step span", logger=_logger)
         if self._trajectory is not None:
-            self._trajectory.registry.finished(self.index, record)
+            self._trajectory.registry.finished(self.index, record, span.get_span_context().span_id, self.start_ns)
 
     def _metadata(self) -> StepMetadata | None:
         tags = self._options.tags if self._tags is None else self._tags

@@ -17,12 +17,14 @@ from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
 from ... import attributes as A
 from ..diagnostics import report_internal_error
 from ..embedding import embed_text
+from ..foreign import merge_foreign
 from ..model.aggregate import totals
 from ..model.cancellation import is_cancellation
 from ..model.constants import EMPTY_EMBEDDING, ID_MASK, elapsed_ms, ns_to_datetime
 from ..model.outcome import StepOutcome
 from ..model.trajectory import Trajectory, TrajectoryId, TrajectoryMetadata, compute_quality, new_trajectory_id
 from ..model.verdict import FailureVerdict, RootCause, Verdict
+from ..records import SdkSpanView
 from ..settings import settings
 from ..validate import (
     Embedding,
@@ -37,6 +39,7 @@ from ..validate import (
     shown,
 )
 from .context import CURRENT_STEP, CURRENT_TRAJECTORY, get_tracer, restore_context
+from .observer import track, untrack
 from .registry import StepRegistry
 from .rules import decide_verdict
 from .spans import evaluation_event, root_end_attributes, root_start_attributes
@@ -88,6 +91,9 @@ class TrajectoryHandle:
         self._lock = threading.Lock()
         #: The steps started under this trajectory (the instrumentation's bookkeeping).
         self.registry = StepRegistry()
+        self._foreign: list[SdkSpanView] = []  # spans the SDK did not make, ended in this trajectory's trace
+        self._traced = False  # registered with the observer (a real span started)
+        self._sdk_steps = 0
         self._entered = False
         self.result: Trajectory | None = None
         self.span: Span = trace.INVALID_SPAN
@@ -163,6 +169,12 @@ class TrajectoryHandle:
     def set_response_embedding(self, embedding: Any) -> None:
         self._response_embedding = check_embedding("embedding", embedding)
 
+    def add_foreign(self, span: SdkSpanView) -> None:
+        """A span the SDK did not make ended in this trajectory's trace (the observer's call)."""
+        with self._lock:
+            if not self.registry.closed:
+                self._foreign.append(span)
+
     @property
     def closed(self) -> bool:
         """Whether the trajectory has ended (steps started afterwards are plain spans)."""
@@ -233,6 +245,9 @@ class TrajectoryHandle:
             self.uuid = uuid_mod.UUID(int=sc.trace_id)
         self.id_int = int(self.id)
         span.set_attribute(A.TRAJECTORY_ID, self.id_int)
+        if sc.is_valid:
+            track(sc.trace_id, self)
+            self._traced = True
 
     def _end(self, exc: BaseException | None) -> None:
         tokens, self._tokens = self._tokens, None
@@ -255,12 +270,25 @@ class TrajectoryHandle:
         end_ns = time.time_ns()
         for step in self.registry.still_open():  # abandoned generators (Success) or tasks that outlived us
             step.finish(None, end_ns=end_ns, outcome=StepOutcome.success() if step.is_generator else _ABANDONED)
-        steps = self.registry.close()
+        recorded = self.registry.close()
+        if self._traced:
+            untrack(self.uuid.int)
+        with self._lock:
+            foreign, self._foreign = self._foreign, []
+        merged = merge_foreign(recorded, (self.span.get_span_context().span_id,), foreign, self.name)
+        steps = merged.steps
+        self._sdk_steps = len(recorded)
         cancelled = exc is not None and is_cancellation(exc)
         verdict = decide_verdict(self._verdict, exc, steps, cancelled=cancelled)
         with self._lock:
             total = totals(
-                steps, input_tokens=self._input_tokens, output_tokens=self._output_tokens, models=self._models, tools=self._tools
+                steps,
+                input_tokens=self._input_tokens,
+                output_tokens=self._output_tokens,
+                models=self._models,
+                tools=self._tools,
+                step_models=merged.models,
+                step_tools=merged.tools,
             )
         metadata = TrajectoryMetadata(
             session_id=self._session_id,
@@ -293,7 +321,14 @@ class TrajectoryHandle:
         span = self.span
         try:
             span.set_attributes(
-                root_end_attributes(result, self._attributes, cancelled=cancelled, capture_embeddings=settings.capture_embeddings)
+                root_end_attributes(
+                    result,
+                    self._attributes,
+                    sdk_steps=self._sdk_steps,
+                    own_tokens=(self._input_tokens, self._output_tokens),
+                    cancelled=cancelled,
+                    capture_embeddings=settings.capture_embeddings,
+                )
             )
             name, event = evaluation_event(result)
             span.add_event(name, event, timestamp=end_ns)

@@ -53,14 +53,20 @@ def totals(
     output_tokens: int = 0,
     models: Iterable[str | None] = (),
     tools: Iterable[str | None] = (),
+    step_models: Sequence[str] | None = None,
+    step_tools: Sequence[str] | None = None,
 ) -> Totals:
     """The steps' tokens plus *input_tokens*/*output_tokens* (recorded outside any step; sums
     saturate at a u64's maximum), and their models and tools followed by *models*/*tools*,
-    each once, in that order."""
+    each once, in that order. *step_models*/*step_tools*, when given, are the steps' models and
+    tools in order of first use (a step's metadata holds one model, the spans inside it may have
+    used more)."""
     metas = [s.metadata for s in steps if s.metadata is not None]
+    used_models = step_models if step_models is not None else [m.model for m in metas]
+    used_tools = step_tools if step_tools is not None else [m.tool_used for m in metas]
     return Totals(
         input_tokens=min(U64_MAX, input_tokens + sum(m.input_tokens or 0 for m in metas)),
         output_tokens=min(U64_MAX, output_tokens + sum(m.output_tokens or 0 for m in metas)),
-        models=unique([*(m.model for m in metas), *models]),
-        tools=unique([*(m.tool_used for m in metas), *tools]),
+        models=unique([*used_models, *models]),
+        tools=unique([*used_tools, *tools]),
     )

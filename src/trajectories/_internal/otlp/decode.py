@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..exceptions import OTLPDecodeError
-from ..export.records import SpanRecord
+from ..records import SpanRecord
 
 __all__ = ["DecodeResult", "decode_json", "decode_protobuf"]
 
@@ -98,6 +98,7 @@ def _pb_span(span: Any) -> SpanRecord:
         tuple((ev.name, _pb_attributes(ev.attributes)) for ev in span.events),
         int(span.status.code),
         parent_is_remote=_remote(span.flags),
+        status_message=span.status.message or None,
     )
 
 
@@ -231,6 +232,7 @@ def _json_span(span: Any) -> SpanRecord:
         tuple(events),
         _json_int(code, "status.code"),
         parent_is_remote=isinstance(flags, int) and not isinstance(flags, bool) and _remote(flags),
+        status_message=message if isinstance(status, Mapping) and isinstance(message := status.get("message"), str) else None,
     )
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import IO
 
 from ..exceptions import OTLPDecodeError
-from ..export.records import SpanRecord
+from ..records import SpanRecord
 from .decode import decode_json
 
 __all__ = ["OTLPFileLine", "iter_otlp_file"]

@@ -26,7 +26,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ..exceptions import OTLPDecodeError
-from ..export.records import SpanRecord
+from ..records import SpanRecord
 from .decode import DecodeResult, decode_json, decode_protobuf
 
 __all__ = ["ReceiverStats", "create_app"]

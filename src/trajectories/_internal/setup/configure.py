@@ -31,7 +31,7 @@ from ..store.open import open_store
 from ..store.sink import StoreSink
 from ..validate import check_int, shown
 from .configuration import Configuration, replace_current
-from .processor import DEFAULT_MAX_QUEUE_SIZE, TrajectorySpanProcessor
+from .processor import DEFAULT_MAX_QUEUE_SIZE, LiveSpanObserver, TrajectorySpanProcessor
 
 __all__ = ["DEFAULT_MAX_QUEUE_SIZE", "configure"]
 
@@ -240,9 +240,12 @@ def configure(
         previous.shutdown()
 
     provider, created = _resolve_provider(tracer_provider, service_name)
-    processor: SpanProcessor = (
-        TrajectorySpanProcessor(exporter, max_queue_size=max_queue_size) if batch else SimpleSpanProcessor(exporter)
-    )
+    processor: SpanProcessor
+    if batch:
+        processor = TrajectorySpanProcessor(exporter, max_queue_size=max_queue_size)
+    else:
+        provider.add_span_processor(LiveSpanObserver())
+        processor = SimpleSpanProcessor(exporter)
     provider.add_span_processor(processor)
     otlp_processor = _otlp_processor(otlp_endpoint, otlp, created)
     if otlp_processor is not None:

@@ -21,9 +21,10 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExporter
 
 from ..diagnostics import report_internal_error, reset_in_forked_child
+from ..instrument.observer import observe_end
 from ..validate import check_int
 
-__all__ = ["DEFAULT_MAX_QUEUE_SIZE", "TrajectorySpanProcessor"]
+__all__ = ["DEFAULT_MAX_QUEUE_SIZE", "LiveSpanObserver", "TrajectorySpanProcessor"]
 
 _logger = logging.getLogger(__name__)
 
@@ -100,6 +101,10 @@ class TrajectorySpanProcessor(SpanProcessor):
         pass
 
     def on_end(self, span: ReadableSpan) -> None:
+        try:
+            observe_end(span)  # a live trajectory learns of the framework spans in its trace
+        except Exception:
+            report_internal_error("observing a finished span", logger=_logger)
         ctx = span.context
         if ctx is None or not ctx.trace_flags.sampled:
             return
@@ -194,3 +199,15 @@ class TrajectorySpanProcessor(SpanProcessor):
             f"TrajectorySpanProcessor(exporter={type(self.exporter).__name__}, max_queue_size={self.max_queue_size}, "
             f"queued={len(self._queue)}, dropped={self.dropped})"
         )
+
+
+class LiveSpanObserver(SpanProcessor):
+    """Hands every span that ends to the live trajectory of its trace (``t.result`` then counts a
+    framework's spans as the exporter does). ``TrajectorySpanProcessor`` does this itself;
+    ``configure(batch=False)`` puts this in front of its ``SimpleSpanProcessor``."""
+
+    def on_end(self, span: ReadableSpan) -> None:
+        try:
+            observe_end(span)
+        except Exception:
+            report_internal_error("observing a finished span", logger=_logger)

@@ -60,6 +60,7 @@ class SpanRecord:
         "span_id",
         "start_ns",
         "status_code",
+        "status_message",
         "trace_id",
     )
 
@@ -77,6 +78,7 @@ class SpanRecord:
         *,
         parent_is_remote: bool = False,
         size: int = 0,
+        status_message: str | None = None,
     ) -> None:
         self.trace_id = trace_id
         self.span_id = span_id
@@ -89,6 +91,7 @@ class SpanRecord:
         self.status_code = status_code
         self.parent_is_remote = parent_is_remote
         self.size = size
+        self.status_message = status_message
 
     @property
     def events(self) -> tuple[tuple[str, Mapping[str, Any]], ...]:
@@ -154,6 +157,10 @@ class SdkSpanView:
     @property
     def status_code(self) -> int:
         return self._span.status.status_code.value
+
+    @property
+    def status_message(self) -> str | None:
+        return self._span.status.description
 
     @property
     def events(self) -> tuple[tuple[str, Mapping[str, Any]], ...]:
