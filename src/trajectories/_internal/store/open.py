@@ -11,6 +11,10 @@ from .sqlite import SQLiteTrajectoryStore
 __all__ = ["open_store"]
 
 
-def open_store(path: str | os.PathLike[str] | None = None, *, embedder: Embedder | None = None) -> TrajectoryStore:
-    """Open (creating if needed) the store at *path*, else ``$TRAJECTORIES_DB``, else ``./trajectories.db``."""
-    return SQLiteTrajectoryStore(path, embedder=embedder)
+def open_store(
+    path: str | os.PathLike[str] | None = None, *, embedder: Embedder | None = None, create: bool = True
+) -> TrajectoryStore:
+    """Open (creating if needed) the store at *path*, else ``$TRAJECTORIES_DB``, else ``./trajectories.db``.
+
+    ``create=False`` opens only an existing store (:class:`StoreError` if there is none)."""
+    return SQLiteTrajectoryStore(path, embedder=embedder, create=create)
