@@ -59,7 +59,7 @@ def test_each_step_is_on_the_timeline(watched: Watched, viewer: Viewer) -> None:
         assert box is not None
         assert box["width"] > 0
     starts = [
-        page.locator(f'table.waterfall tr.step[data-index="{s.index}"] rect.wf-bar').bounding_box()["x"]  # type: ignore[index]
+        page.locator(f'table.waterfall tr.step[data-index="{s.index}"] rect.wf-bar').bounding_box()["x"]  # type: ignore[index,unused-ignore]
         for s in sorted(demo.steps, key=lambda s: s.timestamp)
     ]
     assert starts == sorted(starts)  # a waterfall: each bar starts where its step started

@@ -30,6 +30,8 @@ Pending = PendingTrajectory | PendingGroup
 __all__ = ["BufferCounters", "Pending", "TraceBuffer"]
 
 _logger = logging.getLogger(__name__)
+#: The reason for a span that arrived after the part of the trace above it was found to be no trajectory's.
+_LATE_UNPLACED = "after_its_part"
 
 
 @dataclass(slots=True)
@@ -162,9 +164,12 @@ class TraceBuffer:
                 self._emitted_spans.add(key, self.late_memory)
                 return
             if pkey in self._released_spans:  # under a span already counted as no trajectory's
-                self.counters.unrelated_spans += 1
-                self.counters.unplaced["late_under_unplaced"] = self.counters.unplaced.get("late_under_unplaced", 0) + 1
-                self._released_spans.add(key, self.late_memory)
+                below = trace.release(span_id, below_only=True)  # and what waited under it
+                n = 1 + len(below)
+                self.counters.unrelated_spans += n
+                self.counters.unplaced[_LATE_UNPLACED] = self.counters.unplaced.get(_LATE_UNPLACED, 0) + n
+                for sid in (span_id, *below):
+                    self._released_spans.add((trace.trace_id, sid), self.late_memory)
                 return
             trace.add_foreign(span)
             return
