@@ -21,19 +21,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ...model import (
-    RootCause,
-    SuccessOutcome,
-    ToolFailure,
-    Trajectory,
-    TrajectoryId,
-    TrajectoryMetadata,
-    Verdict,
-    compute_quality,
-)
 from ..conventions import Role, SpanFacts, error_text
 from ..foreign import BuiltStep, build_step, facts_of, forest, step_spans, top_down
 from ..model.constants import elapsed_ms, ns_to_datetime
+from ..model.outcome import SuccessOutcome
+from ..model.trajectory import Trajectory, TrajectoryId, TrajectoryMetadata, compute_quality, trusted
+from ..model.verdict import RootCause, ToolFailure, Verdict
 from ..records import SpanLike
 from .trace import trajectory_id_of
 
@@ -285,18 +278,23 @@ def build_framework_trajectory(group: Group) -> Trajectory:
     attributes = {"trajectory.name": name}
     if convention is not None:
         attributes["source"] = convention
-    metadata = TrajectoryMetadata(
+    # Every value comes from the conventions' sanitising readers: the constructors' checks would only repeat them.
+    metadata = trusted(
+        TrajectoryMetadata,
         session_id=_first(group, "session_id"),
         user_id=_first(group, "user_id"),
+        request_type=None,
         total_input_tokens=input_total,
         total_output_tokens=output_total,
         models_used=tuple(models),
         tools_invoked=tuple(tools),
+        tags=(),
         attributes=attributes,
     )
     start, end = _start(root), root.end_ns if isinstance(root.end_ns, int) else 0
     trace_id = root.trace_id if isinstance(root.trace_id, int) else 0
-    return Trajectory(
+    return trusted(
+        Trajectory,
         id=TrajectoryId(root.span_id & _ID_MASK),
         uuid=uuid_mod.UUID(int=trace_id & _U128_MASK),
         query_embedding=_EMPTY_EMBEDDING,
@@ -308,4 +306,5 @@ def build_framework_trajectory(group: Group) -> Trajectory:
         started_at=ns_to_datetime(start),
         completed_at=ns_to_datetime(max(start, end)),
         metadata=metadata,
+        lessons=(),
     )
