@@ -285,6 +285,21 @@ _OUR_KEYS = sorted(
         and isinstance(getattr(A, name), str)
     }
     | {A.TRAJECTORY_ATTRIBUTES_PREFIX + "k", A.STEP_ATTRIBUTES_PREFIX + "parent_step"}
+    # the agent frameworks' conventions (docs/frameworks.md): kinds, names and token counts of any type
+    | {
+        "openinference.span.kind",
+        "llm.token_count.prompt",
+        "llm.token_count.completion",
+        "llm.model_name",
+        "tool.name",
+        "agent.name",
+        "traceloop.span.kind",
+        "traceloop.entity.name",
+        "llm.request.type",
+        "gen_ai.usage.prompt_tokens",
+        "gen_ai.usage.completion_tokens",
+        "error.type",
+    }
 )
 _I64 = st.integers(-(1 << 63), (1 << 63) - 1)
 _attr_scalars = (
@@ -308,6 +323,14 @@ _attr_scalars = (
             "[" * 3000,
             "null",
             "{}",
+            "chat",
+            "LLM",
+            "TOOL",
+            "AGENT",
+            "CHAIN",
+            "agent",
+            "workflow",
+            "tool",
         ]
     )
 )

@@ -17,12 +17,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from .conventions import NOT_GENAI, Role, SpanFacts, span_facts
 from .model.constants import U64_MAX, elapsed_ms, ns_to_datetime
 from .model.outcome import StepOutcome
 from .model.trajectory import StepMetadata, TrajectoryStep, trusted
+from .records import SpanLike
 
 __all__ = [
     "AGENT_ATTRIBUTE",
@@ -45,23 +46,8 @@ __all__ = [
 AGENT_ATTRIBUTE = "agent"
 
 
-class ForeignSpan(Protocol):
-    """What is read of a span: the fields of ``SpanRecord`` (any span view has them)."""
-
-    @property
-    def span_id(self) -> int: ...
-    @property
-    def parent_span_id(self) -> int | None: ...
-    @property
-    def name(self) -> str: ...
-    @property
-    def start_ns(self) -> int: ...
-    @property
-    def end_ns(self) -> int: ...
-    @property
-    def attributes(self) -> Mapping[str, Any]: ...
-    @property
-    def status_code(self) -> int: ...
+#: What is read of a span: the fields of ``SpanRecord`` (any span view has them).
+ForeignSpan = SpanLike
 
 
 def facts_of(span: ForeignSpan) -> SpanFacts:
@@ -280,25 +266,10 @@ class Merged:
     foreign_steps: int = 0
 
 
-def _folded(step: TrajectoryStep, usage: Usage) -> TrajectoryStep:
-    """*step* with the usage of the framework spans inside it: tokens add, model and tool fill in."""
-    meta = step.metadata
-    if usage.input_tokens is None and usage.output_tokens is None and not usage.models and not usage.tools:
-        return step
-    own_in = meta.input_tokens if meta is not None else None
-    own_out = meta.output_tokens if meta is not None else None
-    model = meta.model if meta is not None and meta.model is not None else (usage.models[0] if usage.models else None)
-    tool = meta.tool_used if meta is not None and meta.tool_used is not None else (usage.tools[0] if usage.tools else None)
-    metadata = StepMetadata(
-        tool_used=tool,
-        input_tokens=_sum(own_in, usage.input_tokens),
-        output_tokens=_sum(own_out, usage.output_tokens),
-        model=model,
-        tags=meta.tags if meta is not None else (),
-        attributes=dict(meta.attributes) if meta is not None else {},
-    )
+def _with(step: TrajectoryStep, index: int, metadata: StepMetadata | None) -> TrajectoryStep:
+    """*step* at *index* with *metadata* (every other field as it is: already checked)."""
     return TrajectoryStep._trusted(
-        step.index,
+        index,
         step.action,
         step.rationale,
         step.outcome,
@@ -310,31 +281,46 @@ def _folded(step: TrajectoryStep, usage: Usage) -> TrajectoryStep:
     )
 
 
+def _meta(meta: StepMetadata | None, **changes: Any) -> StepMetadata:
+    base: dict[str, Any] = {
+        "tool_used": None,
+        "input_tokens": None,
+        "output_tokens": None,
+        "model": None,
+        "tags": (),
+        "attributes": {},
+    }
+    if meta is not None:
+        base = {k: getattr(meta, k) for k in base}
+        base["attributes"] = dict(meta.attributes)
+    base.update(changes)
+    return StepMetadata(**base)
+
+
+def _folded(step: TrajectoryStep, usage: Usage) -> TrajectoryStep:
+    """*step* with the usage of the framework spans inside it: tokens add, model and tool fill in."""
+    meta = step.metadata
+    if usage.input_tokens is None and usage.output_tokens is None and not usage.models and not usage.tools:
+        return step
+    own = meta if meta is not None else StepMetadata()
+    metadata = _meta(
+        meta,
+        tool_used=own.tool_used if own.tool_used is not None else (usage.tools[0] if usage.tools else None),
+        input_tokens=_sum(own.input_tokens, usage.input_tokens),
+        output_tokens=_sum(own.output_tokens, usage.output_tokens),
+        model=own.model if own.model is not None else (usage.models[0] if usage.models else None),
+    )
+    return _with(step, step.index, metadata)
+
+
 def _renumbered(step: TrajectoryStep, index: int, new_index_of: Mapping[int, int]) -> TrajectoryStep:
     meta = step.metadata
     if meta is not None and "parent_step" in meta.attributes:
         old = meta.attributes["parent_step"]
         new = new_index_of.get(int(old)) if old.isdigit() else None
         if new is not None:
-            meta = StepMetadata(
-                tool_used=meta.tool_used,
-                input_tokens=meta.input_tokens,
-                output_tokens=meta.output_tokens,
-                model=meta.model,
-                tags=meta.tags,
-                attributes={**meta.attributes, "parent_step": str(new)},
-            )
-    return TrajectoryStep._trusted(
-        index,
-        step.action,
-        step.rationale,
-        step.outcome,
-        step.confidence,
-        step.latency_ms,
-        step.timestamp,
-        step.context_embedding,
-        meta,
-    )
+            meta = _meta(meta, attributes={**meta.attributes, "parent_step": str(new)})
+    return _with(step, index, meta)
 
 
 def merge_foreign(
