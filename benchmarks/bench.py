@@ -301,6 +301,7 @@ def child_exporter(quick: bool) -> dict[str, Any]:
                 "invoke_agent bench", attributes={A.GEN_AI_OPERATION_NAME: "invoke_agent", A.GEN_AI_AGENT_NAME: "bench"}
             ):
                 for i in range(9):
+                    attrs: dict[str, Any]
                     if i % 2 == 0:
                         attrs = {
                             A.GEN_AI_OPERATION_NAME: "chat",
