@@ -1,14 +1,13 @@
-"""Keep trajectories and find them again: SQLite by default, cosine similarity over query embeddings.
+"""Keep trajectories and find them again: SQLite by default, PostgreSQL + pgvector for many machines.
 
 See docs/store.md. ``open_store()`` opens the embedded default (``./trajectories.db``, or
-``$TRAJECTORIES_DB``); every backend implements :class:`TrajectoryStore`.
+``$TRAJECTORIES_DB``), or a ``postgresql://`` URL; every backend implements :class:`TrajectoryStore`.
 """
 
 from __future__ import annotations
 
-import os
+from typing import TYPE_CHECKING, Any
 
-from ._internal.embedding import Embedder
 from ._internal.store.base import (
     DEFAULT_DB_PATH,
     ENV_DB,
@@ -20,13 +19,19 @@ from ._internal.store.base import (
     TrajectoryNotFoundError,
     TrajectoryStore,
 )
+from ._internal.store.open import open_store
 from ._internal.store.sink import StoreSink
 from ._internal.store.sqlite import SQLiteTrajectoryStore
+from ._internal.store.url import redact_url
+
+if TYPE_CHECKING:
+    from ._internal.store.postgres import PostgresTrajectoryStore
 
 __all__ = [
     "DEFAULT_DB_PATH",
     "ENV_DB",
     "CorruptTrajectoryError",
+    "PostgresTrajectoryStore",
     "SQLiteTrajectoryStore",
     "SimilarHit",
     "StoreError",
@@ -36,9 +41,14 @@ __all__ = [
     "TrajectoryNotFoundError",
     "TrajectoryStore",
     "open_store",
+    "redact_url",
 ]
 
 
-def open_store(path: str | os.PathLike[str] | None = None, *, embedder: Embedder | None = None) -> TrajectoryStore:
-    """Open (creating if needed) the store at *path*, else ``$TRAJECTORIES_DB``, else ``./trajectories.db``."""
-    return SQLiteTrajectoryStore(path, embedder=embedder)
+def __getattr__(name: str) -> Any:
+    """``PostgresTrajectoryStore`` is imported on first use: it needs the postgres extra (psycopg, pgvector)."""
+    if name == "PostgresTrajectoryStore":
+        from ._internal.store.postgres import PostgresTrajectoryStore
+
+        return PostgresTrajectoryStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

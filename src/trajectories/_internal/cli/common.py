@@ -10,7 +10,7 @@ from typing import Any
 from uuid import UUID
 
 from ..store.base import TrajectoryFilter, TrajectoryStore
-from ..store.sqlite import SQLiteTrajectoryStore
+from ..store.open import open_store
 from ..trajectory import Trajectory
 
 __all__ = [
@@ -49,7 +49,7 @@ class CLIError(Exception):
 
 
 def open_from(args: argparse.Namespace) -> TrajectoryStore:
-    return SQLiteTrajectoryStore(getattr(args, "db", None))
+    return open_store(getattr(args, "db", None))
 
 
 def parse_time(text: str) -> datetime:

@@ -23,8 +23,8 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcess
 
 from ..settings import settings
 from ..store.base import TrajectoryStore
+from ..store.open import open_store
 from ..store.sink import StoreSink
-from ..store.sqlite import SQLiteTrajectoryStore
 from ..trajectory import Trajectory
 from ..validate import check_int, shown
 from .exporter import TrajectoryExporter
@@ -316,9 +316,9 @@ def _open_store(store: object) -> tuple[TrajectoryStore | None, bool]:
     if isinstance(store, TrajectoryStore):
         return store, False
     if store is True:
-        return SQLiteTrajectoryStore(None), True
+        return open_store(None), True
     if isinstance(store, (str, os.PathLike)):
-        return SQLiteTrajectoryStore(store), True
+        return open_store(store), True
     raise TypeError(f"store must be a TrajectoryStore, a path, True or False, got {type(store).__name__}: {shown(store)}")
 
 

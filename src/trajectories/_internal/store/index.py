@@ -36,7 +36,7 @@ class _Block:
         self.size = 0
         cap = 64
         self.matrix = np.zeros((cap, dim), dtype=np.float32)
-        self.ids = np.zeros(cap, dtype=np.int64)
+        self.ids = np.zeros(cap, dtype=np.uint64)  # trajectory ids span the whole u64 range
         self.quality = np.zeros(cap, dtype=np.float32)
         self.codes = np.zeros(cap, dtype=np.int8)
         self.pos: dict[int, int] = {}
@@ -147,7 +147,7 @@ class EmbeddingIndex:
             if verdict_kind is not None:
                 mask &= block.codes[:n] == _VERDICT_CODE[verdict_kind]
             if exclude:
-                mask &= ~np.isin(block.ids[:n], np.fromiter(exclude, dtype=np.int64, count=len(exclude)))
+                mask &= ~np.isin(block.ids[:n], np.fromiter(exclude, dtype=np.uint64, count=len(exclude)))
             candidates = np.flatnonzero(mask)
             if candidates.size == 0:
                 return []

@@ -43,6 +43,7 @@ from .codec import (
 )
 from .index import EmbeddingIndex
 from .schema import (
+    MIGRATIONS,
     ROW_COLUMNS,
     SCHEMA,
     SCHEMA_VERSION,
@@ -134,14 +135,20 @@ class SQLiteTrajectoryStore(TrajectoryStore):
                 for statement in SCHEMA.split(";"):
                     if statement.strip():
                         conn.execute(statement)
-                row = conn.execute("SELECT version FROM schema_version").fetchone()
-                if row is None:
-                    conn.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
-                elif row[0] > SCHEMA_VERSION:
+                row = conn.execute("SELECT max(version) FROM schema_version").fetchone()
+                version = 1 if row is None or row[0] is None else int(row[0])
+                if row is None or row[0] is None:
+                    conn.execute("INSERT INTO schema_version (version) VALUES (1)")
+                elif version > SCHEMA_VERSION:
                     raise StoreError(
-                        f"trajectory database {shown(self.path)} has schema version {row[0]}, newer than this "
+                        f"trajectory database {shown(self.path)} has schema version {version}, newer than this "
                         f"version of trajectories understands ({SCHEMA_VERSION}); upgrade the package"
                     )
+                while version < SCHEMA_VERSION:  # an older database: migrate it, in this transaction
+                    for statement in MIGRATIONS[version]:
+                        conn.execute(statement)
+                    version += 1
+                    conn.execute("UPDATE schema_version SET version = ?", (version,))
                 conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('seq', 0)")
                 conn.execute("COMMIT")
             except BaseException:
