@@ -95,6 +95,8 @@ class Proxy:
 
     def cut(self) -> None:
         if self._listener is not None:
+            with contextlib.suppress(OSError):  # wakes the thread blocked in accept(): nothing listens any more
+                self._listener.shutdown(socket.SHUT_RDWR)
             self._listener.close()
             self._listener = None
         with self._lock:
@@ -125,13 +127,19 @@ def server_url(tmp: Path) -> Iterator[str]:
     if external:
         yield external
         return
+    # pgserver keeps a lock file in the runtime directory: a temporary one unless the user has one.
+    run_dir = tmp / "run"
+    run_dir.mkdir(mode=0o700, exist_ok=True)
+    os.environ.setdefault("XDG_RUNTIME_DIR", str(run_dir))
     try:
-        import pgserver
+        from pgserver.postgres_server import get_server
     except ImportError:
         raise RuntimeError(
             f"the PostgreSQL tests need a server: pip install -e '.[postgres,postgres-test]' (make postgres) or set ${ENV_URL}"
         ) from None
-    server = pgserver.get_server(tmp, cleanup_mode="delete")
+    data = tmp / "data"
+    data.mkdir(exist_ok=True)
+    server = get_server(data, cleanup_mode="delete")
     try:
         yield server.get_uri()
     finally:
@@ -143,7 +151,7 @@ def new_database(admin_url: str, *, owner: str | None = None) -> str:
 
     name = f"traj_test_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"' + (f' OWNER "{owner}"' if owner else ""))  # type: ignore[arg-type]
+        conn.execute(f'CREATE DATABASE "{name}"' + (f' OWNER "{owner}"' if owner else ""))
     return name
 
 
@@ -151,4 +159,4 @@ def drop_database(admin_url: str, name: str) -> None:
     import psycopg
 
     with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

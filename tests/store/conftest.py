@@ -7,21 +7,29 @@ once per session, or against ``$TRAJECTORIES_TEST_POSTGRES_URL`` when that is se
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from _helpers_pg import drop_database, new_database, server_url, with_database
+from ._helpers_pg import drop_database, new_database, server_url, with_database
 from trajectories.store import TrajectoryStore, open_store
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
 
 @pytest.fixture(scope="session")
-def pg_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with server_url(tmp_path_factory.mktemp("pgdata")) as url:
-        yield url
+def pg_admin_url() -> Iterator[str]:
+    # Not under pytest's basetemp: that is private to root (0700, and other pytest runs reset it),
+    # while the server runs as its own user when the tests run as root.
+    tmp = Path(tempfile.mkdtemp(prefix="trajectories-pg-"))
+    try:
+        with server_url(tmp) as url:
+            yield url
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 @pytest.fixture

@@ -44,7 +44,7 @@ from .postgres_schema import HNSW_MAX_DIM, ensure_schema, ensure_vector_index, i
 from .schema import check_count, check_id
 from .url import is_postgres_url, redact_text, redact_url
 
-__all__ = ["PostgresTrajectoryStore"]
+__all__ = ["PostgresTrajectoryStore", "similar_query"]
 
 logger = logging.getLogger("trajectories.store")
 
@@ -103,6 +103,20 @@ def _row(t: Trajectory) -> tuple[Any, ...]:
         emb,
         dim,
     )
+
+
+def similar_query(dim: int, clauses: Sequence[str]) -> sql.Composed:
+    """The similarity query for dimension *dim*: parameters are the query vector, the *clauses*'
+    parameters, the query vector again and k. Its ``ORDER BY`` and ``WHERE dim = d`` match the
+    partial HNSW index of that dimension, so the planner can walk it; the outer query restores
+    exact order (pgvector's ``relaxed_order`` iterative scan may return near-ties out of order)."""
+    where = sql.SQL("".join(f" AND {c}" for c in clauses))  # fixed clause texts, never user input
+    distance = sql.SQL("embedding::vector({d}) <=> %s::vector({d})").format(d=sql.Literal(dim))
+    return sql.SQL(
+        "WITH hits AS MATERIALIZED (SELECT id, json, {distance} AS distance FROM trajectories"
+        " WHERE dim = {d} AND embedding IS NOT NULL{where} ORDER BY {distance} LIMIT %s)"
+        " SELECT id, json, distance FROM hits ORDER BY distance, id"
+    ).format(distance=distance, d=sql.Literal(dim), where=where)
 
 
 def _check_positive(argument: str, value: object, *, integer: bool = False) -> float:
@@ -171,7 +185,9 @@ class PostgresTrajectoryStore(TrajectoryStore):
             max_size=self.pool_size,
             configure=register_vector,
             timeout=self.connect_timeout,
-            reconnect_timeout=max(60.0, self.connect_timeout),
+            # Short: a reconnect attempt backs off exponentially until this, so a long one would keep
+            # the pool away for minutes after the server is back; a new attempt starts on demand.
+            reconnect_timeout=2 * self.connect_timeout,
             name="trajectories",
             open=True,
         )
@@ -383,13 +399,7 @@ class PostgresTrajectoryStore(TrajectoryStore):
         if excluded:
             clauses.append("id <> ALL(%s)")
             params.append(excluded)
-        where = sql.SQL("".join(f" AND {c}" for c in clauses))
-        distance = sql.SQL("embedding::vector({d}) <=> %s::vector({d})").format(d=sql.Literal(dim))
-        query_sql = sql.SQL(
-            "WITH hits AS MATERIALIZED (SELECT id, json, {distance} AS distance FROM trajectories"
-            " WHERE dim = {d} AND embedding IS NOT NULL{where} ORDER BY {distance} LIMIT %s)"
-            " SELECT id, json, distance FROM hits ORDER BY distance, id"
-        ).format(distance=distance, d=sql.Literal(dim), where=where)
+        query_sql = similar_query(dim, clauses)
         ef = str(min(1000, max(self.ef_search, k)))
 
         def work(conn: _Conn) -> builtins.list[Any]:

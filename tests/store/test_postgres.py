@@ -1,0 +1,135 @@
+"""What only the PostgreSQL store has: HNSW indexes per dimension, ef_search, lost connections,
+a server that goes away, and a URL whose password is never shown."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from urllib.parse import urlsplit
+
+import numpy as np
+import psycopg
+import pytest
+from psycopg import sql
+
+from _helpers_store import traj
+from trajectories.store import PostgresTrajectoryStore, StoreError, open_store
+
+from ._helpers_pg import Proxy, closed_port, socket_target, via_tcp, with_database
+
+pytestmark = pytest.mark.postgres
+
+SECRET = "s3cr3t-Pa55"
+
+
+def _with_password(url: str) -> str:
+    """The test server trusts local connections: a password in the URL is accepted and ignored."""
+    return with_database(url, urlsplit(url).path.lstrip("/"), password=SECRET)
+
+
+@pytest.fixture
+def proxy(pg_url: str) -> Iterator[Proxy]:
+    p = Proxy(socket_target(pg_url))
+    yield p
+    p.close()
+
+
+def test_open_store_takes_both_url_schemes(pg_url: str) -> None:
+    for url in (pg_url, "postgres://" + pg_url.split("://", 1)[1]):
+        with open_store(url) as store:
+            assert isinstance(store, PostgresTrajectoryStore)
+            store.add(traj(1))
+            assert store.count() == 1
+
+
+def test_the_password_is_in_no_repr_path_or_error(pg_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    url = _with_password(pg_url)
+    with open_store(url) as store:
+        assert SECRET not in repr(store) and SECRET not in store.path and "***" in repr(store)
+    with pytest.raises(StoreError) as caught:
+        open_store(f"postgresql://bob:{SECRET}@127.0.0.1:{closed_port()}/db")
+    assert SECRET not in str(caught.value) and "bob:***@127.0.0.1" in str(caught.value)
+    assert SECRET not in caplog.text
+
+
+def test_an_unreachable_database_is_one_line_store_error() -> None:
+    port = closed_port()
+    with pytest.raises(StoreError, match=rf"cannot open trajectory database postgresql://u:\*\*\*@127.0.0.1:{port}/x") as caught:
+        PostgresTrajectoryStore(f"postgresql://u:{SECRET}@127.0.0.1:{port}/x", connect_timeout=2)
+    assert "\n" not in str(caught.value)
+    assert caught.value.__cause__ is None and caught.value.__suppress_context__  # no chained driver traceback
+
+
+def test_one_hnsw_index_per_dimension_used_by_similar(pg_url: str) -> None:
+    from trajectories._internal.store.postgres import similar_query
+
+    with PostgresTrajectoryStore(pg_url) as store:
+        store.add_many([traj(1, embedding=(1.0, 0.0, 0.0)), traj(2, embedding=(1.0, 0.0, 0.0, 0.0)), traj(3, embedding=())])
+        store.add(traj(4, embedding=np.ones(2001)))  # beyond HNSW's 2000 dimensions: stored, searched exactly
+        assert [h.id for h in store.similar(np.ones(2001), k=3)] == [4]
+    with psycopg.connect(pg_url) as conn:
+        names = {r[0] for r in conn.execute("SELECT indexname FROM pg_indexes WHERE indexname LIKE 'trajectories_hnsw%'")}
+        assert names == {"trajectories_hnsw_3", "trajectories_hnsw_4"}
+        conn.execute("SET enable_seqscan = off")  # a tiny table: make the planner show it can walk the index
+        rows = conn.execute(
+            sql.SQL("EXPLAIN ") + similar_query(3, ["verdict = %s"]),
+            ["[1,0,0]", "success", "[1,0,0]", 5],
+        ).fetchall()
+        plan = "\n".join(r[0] for r in rows)
+    assert "trajectories_hnsw_3" in plan
+
+
+def test_ef_search_is_an_option_and_checked(pg_url: str) -> None:
+    with PostgresTrajectoryStore(pg_url, ef_search=400) as store:
+        assert store.ef_search == 400
+        store.add(traj(1))
+        assert [h.id for h in store.similar([1.0, 0.0, 0.0], k=1)] == [1]
+    for bad in (0, -1, 1001, 2.5, True):
+        with pytest.raises(ValueError, match="ef_search"):
+            PostgresTrajectoryStore(pg_url, ef_search=bad)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="postgresql://"):
+        PostgresTrajectoryStore("sqlite:///x.db")
+
+
+def test_connections_lost_mid_use_are_retried(pg_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    with PostgresTrajectoryStore(pg_url, pool_size=2) as store:
+        store.add(traj(1))
+        with psycopg.connect(pg_url, autocommit=True) as admin:
+            killed = admin.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            ).fetchone()
+        assert killed is not None and killed[0] >= 1
+        with caplog.at_level(logging.WARNING, logger="trajectories.store"):
+            store.add(traj(2))  # the pooled connection is dead: retried on a new one
+            assert store.count() == 2
+        assert "retrying" in caplog.text
+
+
+def test_a_database_that_goes_away_raises_store_error_then_recovers(proxy: Proxy, pg_url: str) -> None:
+    url = via_tcp(pg_url, proxy.port)
+    with PostgresTrajectoryStore(url, connect_timeout=2, retries=2) as store:
+        store.add(traj(1))
+        proxy.cut()
+        with pytest.raises(StoreError, match=r"write to trajectory database .* failed") as caught:
+            store.add(traj(2))
+        assert "\n" not in str(caught.value)
+        with pytest.raises(StoreError):
+            store.count()
+        proxy.restore()
+        for attempt in range(20):  # the pool reconnects once the server is back (after its backoff)
+            try:
+                store.add(traj(2))
+                break
+            except StoreError:
+                time.sleep(0.5)
+        assert store.count() == 2, attempt
+
+
+def test_a_closed_store_refuses(pg_url: str) -> None:
+    store = PostgresTrajectoryStore(pg_url)
+    store.close()
+    store.close()
+    with pytest.raises(StoreError, match="closed"):
+        store.add(traj(1))
