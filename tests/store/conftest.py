@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from ._helpers_pg import drop_database, new_database, server_url, with_database
 from trajectories.store import TrajectoryStore, open_store
+
+from ._helpers_pg import drop_database, new_database, server_url, with_database
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
@@ -72,4 +73,3 @@ def opener(location: str) -> Iterator[Callable[[], TrajectoryStore]]:
 @pytest.fixture
 def store(opener: Callable[[], TrajectoryStore]) -> TrajectoryStore:
     return opener()
-

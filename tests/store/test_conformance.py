@@ -236,7 +236,8 @@ def test_verdict_analysis_and_lessons_for(store: TrajectoryStore) -> None:
     )
     recall = lessons_for([1.0, 0.0], k=2, store=store)
     assert [e.trajectory.id for e in recall.experiences] == [store.get(1).id, store.get(2).id]
-    assert analyze(store.get(2)).verdict.kind == analyze(traj(2, [step(0, "guess", StepOutcome.failure("wrong"))], verdict=FAIL)).verdict.kind
+    original = traj(2, [step(0, "guess", StepOutcome.failure("wrong"))], embedding=(0.9, 0.1), verdict=FAIL, lessons=["avoid"])
+    assert analyze(store.get(2)) == analyze(original)  # the stored trajectory analyses like the one added
 
 
 def test_store_sink_writes_into_the_store(store: TrajectoryStore) -> None:

@@ -37,10 +37,10 @@ def _set_version(location: str, version: int) -> None:
         with psycopg.connect(location, autocommit=True) as conn:
             conn.execute("UPDATE trajectories_schema_version SET version = %s", (version,))
     else:
-        conn = sqlite3.connect(location)
-        with conn:
-            conn.execute("UPDATE schema_version SET version = ?", (version,))
-        conn.close()
+        lite = sqlite3.connect(location)
+        with lite:
+            lite.execute("UPDATE schema_version SET version = ?", (version,))
+        lite.close()
 
 
 def test_a_fresh_database_gets_the_current_version(store: TrajectoryStore, location: str, backend: str) -> None:
@@ -76,7 +76,9 @@ def test_an_old_sqlite_database_from_the_v1_schema_is_migrated(tmp_path: Path) -
     conn.execute("INSERT INTO schema_version (version) VALUES (1)")
     conn.execute("INSERT INTO meta (key, value) VALUES ('seq', 1)")
     t = traj(5, [step(0, "search")])
-    conn.execute(f"INSERT INTO trajectories ({sqlite_schema.ROW_COLUMNS}) VALUES ({', '.join('?' * 17)})", (*sqlite_schema.row_for(t), 1))
+    conn.execute(
+        f"INSERT INTO trajectories ({sqlite_schema.ROW_COLUMNS}) VALUES ({', '.join('?' * 17)})", (*sqlite_schema.row_for(t), 1)
+    )
     conn.execute("INSERT INTO step_actions VALUES (5, 0, 'search')")
     conn.commit()
     indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}

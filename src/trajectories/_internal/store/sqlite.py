@@ -15,6 +15,7 @@ import logging
 import os
 import sqlite3
 import threading
+import time
 import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
@@ -67,6 +68,10 @@ def _file_id(path: str) -> tuple[int, int] | None:
     return st.st_dev, st.st_ino
 
 
+class _Locked(Exception):
+    """Opening found the file locked by another process that is creating it: try again."""
+
+
 class SQLiteTrajectoryStore(TrajectoryStore):
     """Trajectories in one SQLite file (WAL). Safe to share between threads, and between
     processes that open the same file.
@@ -99,6 +104,7 @@ class SQLiteTrajectoryStore(TrajectoryStore):
         self._closed = False
         #: Rows skipped because they could not be read (listings, export, the index).
         self.skipped_rows = 0
+        self._opened_at = time.monotonic()
         self._init_schema()
 
     # ------------------------------------------------------------------ connections
@@ -124,6 +130,14 @@ class SQLiteTrajectoryStore(TrajectoryStore):
         return holder.conn
 
     def _init_schema(self) -> None:
+        while True:
+            try:
+                self._init_schema_once()
+                return
+            except _Locked:
+                time.sleep(0.02)
+
+    def _init_schema_once(self) -> None:
         conn = self._conn()
         try:
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()
@@ -154,6 +168,14 @@ class SQLiteTrajectoryStore(TrajectoryStore):
             except BaseException:
                 rollback(conn)
                 raise
+        except sqlite3.OperationalError as exc:
+            # Processes opening a fresh file at once: switching it to WAL (or taking the write lock
+            # while another holds a read lock on a not-yet-WAL file) can report "locked" without
+            # waiting for busy_timeout. Retried until the timeout, then reported.
+            if "locked" in str(exc) and time.monotonic() < self._opened_at + self._timeout:
+                raise _Locked from exc
+            self.close()
+            raise StoreError(f"cannot open trajectory database {shown(self.path)}: {exc}") from exc
         except sqlite3.DatabaseError as exc:
             self.close()
             raise StoreError(f"cannot open trajectory database {shown(self.path)}: {exc}") from exc

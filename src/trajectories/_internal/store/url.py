@@ -58,7 +58,12 @@ def redact_url(url: str) -> str:
         pairs = parse_qsl(query, keep_blank_values=True)
         if any(k.lower() in _SECRET_PARAMS for k, _ in pairs):
             query = urlencode([(k, _MASK if k.lower() in _SECRET_PARAMS else v) for k, v in pairs], safe="*/")
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    if (netloc, query) == (parts.netloc, parts.query):
+        return url  # nothing secret: as given (urlunsplit would drop the // of postgresql:///db)
+    rebuilt = urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    if not netloc and url.startswith(f"{parts.scheme}://"):
+        rebuilt = rebuilt.replace(f"{parts.scheme}:", f"{parts.scheme}://", 1)
+    return rebuilt
 
 
 def redact_text(text: str, url: str) -> str:
