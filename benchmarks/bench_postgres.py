@@ -81,6 +81,7 @@ def server() -> Iterator[str]:
     (tmp / "data").mkdir()
     srv = get_server(tmp / "data", cleanup_mode="delete")
     try:
+        tune(srv.get_uri())  # our own throwaway server only: never ALTER SYSTEM someone else's
         yield srv.get_uri()
     finally:
         srv.cleanup()
@@ -223,7 +224,6 @@ def run(n: int, dim: int, n_queries: int, serve_n: int, quick: bool) -> dict[str
             res["sqlite_similar_failure"] = queries(lite, None, qs, truth_failed, "failure")
 
     with server() as admin:
-        tune(admin)
         url = database(admin, "bench_store")
         from trajectories.store import PostgresTrajectoryStore
 
