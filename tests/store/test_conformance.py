@@ -246,3 +246,41 @@ def test_store_sink_writes_into_the_store(store: TrajectoryStore) -> None:
     sink.send_many([traj(2), traj(1, name="again")])
     assert store.count() == 2
     assert store.get(1).metadata.attributes["trajectory.name"] == "again"
+
+
+def test_similar_with_a_listing_filter(store: TrajectoryStore) -> None:
+    """name, session, user and time filters restrict similar() too; k hits while k pass."""
+    rng = np.random.default_rng(3)
+    vecs = rng.normal(size=(300, 6)).astype(np.float32)
+    data = [
+        traj(
+            i + 1,
+            embedding=vecs[i],
+            name="rare" if i % 50 == 0 else "common",
+            session=f"s{i % 3}",
+            started=T0 + timedelta(minutes=i),
+        )
+        for i in range(300)
+    ]
+    store.add_many(data)
+    q = rng.normal(size=6).astype(np.float32)
+    sims = (vecs / np.linalg.norm(vecs, axis=1, keepdims=True)) @ (q / np.linalg.norm(q))
+    order = [int(i) for i in np.argsort(-sims)]
+
+    def expect(pred: object, k: int) -> list[int]:
+        return [i + 1 for i in order if pred(data[i])][:k]  # type: ignore[operator]
+
+    rare = store.similar(q, k=6, filter=TrajectoryFilter(name="rare"))
+    assert [h.id for h in rare] == expect(lambda t: t.metadata.attributes["trajectory.name"] == "rare", 6)
+    assert len(rare) == 6
+    window = TrajectoryFilter(session_id="s1", since=T0 + timedelta(minutes=100), until=T0 + timedelta(minutes=200))
+    got = store.similar(q, k=4, filter=window, exclude=[expect(lambda t: True, 1)[0]])
+    want = [
+        i
+        for i in expect(lambda t: t.metadata.session_id == "s1" and 100 <= int(t.id) - 1 <= 200, 5)
+        if i != expect(lambda t: True, 1)[0]
+    ][:4]
+    assert [h.id for h in got] == want
+    assert store.similar(q, k=3, filter=TrajectoryFilter(user_id="nobody")) == []
+    with pytest.raises(TypeError, match="filter"):
+        store.similar(q, filter="rare")  # type: ignore[arg-type]

@@ -127,8 +127,10 @@ class EmbeddingIndex:
         min_quality: float | None = None,
         verdict_kind: str | None = None,
         exclude: frozenset[int] = frozenset(),
+        include: list[int] | None = None,
     ) -> list[IndexHit]:
-        """Top *k* rows by cosine similarity to *query* (which must be non-zero), best first."""
+        """Top *k* rows by cosine similarity to *query* (which must be non-zero), best first;
+        only ids in *include* when it is given."""
         q = np.asarray(query, dtype=np.float32).ravel()
         block = self._blocks.get(q.size)
         if block is None or block.size == 0 or k <= 0:
@@ -136,7 +138,7 @@ class EmbeddingIndex:
         q = q / np.float32(np.linalg.norm(q))
         n = block.size
         scores = block.matrix[:n] @ q
-        if min_quality is None and verdict_kind is None and not exclude:
+        if min_quality is None and verdict_kind is None and not exclude and include is None:
             # No filter: partition the scores as they are (no mask, no copies of n rows).
             candidates = np.argpartition(scores, n - k)[n - k :] if n > k else np.arange(n)
             cand_scores = scores[candidates]
@@ -148,6 +150,8 @@ class EmbeddingIndex:
                 mask &= block.codes[:n] == _VERDICT_CODE[verdict_kind]
             if exclude:
                 mask &= ~np.isin(block.ids[:n], np.fromiter(exclude, dtype=np.uint64, count=len(exclude)))
+            if include is not None:
+                mask &= np.isin(block.ids[:n], np.asarray(include, dtype=np.uint64))
             candidates = np.flatnonzero(mask)
             if candidates.size == 0:
                 return []

@@ -406,15 +406,19 @@ class PostgresTrajectoryStore(TrajectoryStore):
         min_quality: float | None = None,
         verdict: str | None = None,
         exclude: Iterable[int] = (),
+        filter: TrajectoryFilter | None = None,
     ) -> builtins.list[SimilarHit]:
         k = check_count("k", k)
         f = TrajectoryFilter(min_quality=min_quality, verdict=check_verdict_kind("verdict", verdict))
         excluded = sorted({to_db_id(check_id("exclude[]", v)) for v in exclude})
+        more, more_params = self._where(filter)
         vec = self.query_embedding(query)
         if k == 0:
             return []
         dim = int(vec.size)
         clauses, params = self._where(f)
+        clauses += more
+        params += more_params
         if excluded:
             clauses.append("id <> ALL(%s)")
             params.append(excluded)

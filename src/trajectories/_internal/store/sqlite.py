@@ -447,15 +447,21 @@ class SQLiteTrajectoryStore(TrajectoryStore):
         min_quality: float | None = None,
         verdict: str | None = None,
         exclude: Iterable[int] = (),
+        filter: TrajectoryFilter | None = None,
     ) -> builtins.list[SimilarHit]:
         k = check_count("k", k)
         f = TrajectoryFilter(min_quality=min_quality, verdict=check_verdict_kind("verdict", verdict))
         excluded = frozenset(check_id("exclude[]", v) for v in exclude)
+        where, params = self._where(filter)
         vec = self.query_embedding(query)
+        # A filter is SQL: the ids that pass it restrict the index search (exact, so k hits if k pass).
+        allowed = [from_db_id(r[0]) for r in self._query(f"SELECT id FROM trajectories{where}", params)] if where else None
         with self._index_lock:
             self._sync_index()
             other = self._index.other_dimension_count(vec.size)
-            hits = self._index.search(vec, k, min_quality=f.min_quality, verdict_kind=f.verdict, exclude=excluded)
+            hits = self._index.search(
+                vec, k, min_quality=f.min_quality, verdict_kind=f.verdict, exclude=excluded, include=allowed
+            )
         if other and (vec.size, other) not in self._warned_dims:
             self._warned_dims.add((vec.size, other))
             logger.warning(
