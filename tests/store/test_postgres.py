@@ -4,6 +4,7 @@ a server that goes away, and a URL whose password is never shown."""
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Iterator
 from urllib.parse import urlsplit
@@ -12,6 +13,7 @@ import numpy as np
 import pytest
 
 from _helpers_store import traj
+from trajectories.model import RootCause, Verdict
 from trajectories.store import StoreError, open_store
 
 from ._helpers_pg import Proxy, closed_port, socket_target, via_tcp, with_database
@@ -22,6 +24,7 @@ pytestmark = pytest.mark.postgres
 # these tests deselected) can still collect this module.
 
 SECRET = "s3cr3t-Pa55"
+FAIL = Verdict.failure(RootCause.unknown("x"))
 
 
 def _with_password(url: str) -> str:
@@ -149,6 +152,41 @@ def test_a_database_that_goes_away_raises_store_error_then_recovers(proxy: Proxy
             except StoreError:
                 time.sleep(0.5)
         assert store.count() == 2
+
+
+def test_a_forked_child_gets_its_own_connections(pg_url: str) -> None:
+    from trajectories.store import PostgresTrajectoryStore
+
+    with PostgresTrajectoryStore(pg_url) as store:
+        store.add(traj(1))
+        pid = os.fork()
+        if pid == 0:  # the child writes through the store it inherited, then leaves without cleanup
+            try:
+                store.add(traj(2))
+                os._exit(0 if store.count() == 2 else 1)
+            except BaseException:
+                os._exit(2)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        store.add(traj(3))  # the parent's connections survived the child
+        assert sorted(int(t.id) for t in store.iter_all()) == [1, 2, 3]
+
+
+def test_a_very_selective_filter_still_finds_its_rows(pg_url: str) -> None:
+    """With the iterative scan cut short (hnsw.max_scan_tuples, 20 000 by default; 50 here) a
+    filter that few rows pass would come back short: the store then asks without the index."""
+    from trajectories.store import PostgresTrajectoryStore
+
+    # enable_seqscan=off: on a table this small the planner would otherwise not use the index at all
+    options = "options=-c%20hnsw.max_scan_tuples%3D50%20-c%20enable_seqscan%3Doff"
+    url = pg_url + ("&" if "?" in pg_url else "?") + options
+    rng = np.random.default_rng(4)
+    near = list(range(1, 601))
+    with PostgresTrajectoryStore(url) as store:
+        store.add_many([traj(i, embedding=(1.0, *rng.normal(scale=0.01, size=3))) for i in near])
+        store.add_many([traj(5000 + i, embedding=(0.0, 1.0, 0.0, float(i))) for i in range(3)])
+        hits = store.similar([1.0, 0.0, 0.0, 0.0], k=3, exclude=near)  # no B-tree serves this filter: HNSW does
+        assert sorted(h.id for h in hits) == [5000, 5001, 5002]
 
 
 def test_a_closed_store_refuses(pg_url: str) -> None:

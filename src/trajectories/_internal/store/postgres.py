@@ -14,6 +14,7 @@ from __future__ import annotations
 import builtins
 import json
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -189,8 +190,13 @@ class PostgresTrajectoryStore(TrajectoryStore):
                 self._dims = indexed_dimensions(conn)
         except psycopg.Error as exc:
             raise StoreError(f"cannot open trajectory database {self.url}: {self._describe(exc)}") from None
-        self._pool: ConnectionPool[_Conn] = ConnectionPool(
-            url,
+        self._pid = os.getpid()
+        self._inherited: builtins.list[ConnectionPool[_Conn]] = []
+        self._pool = self._new_pool()
+
+    def _new_pool(self) -> ConnectionPool[_Conn]:
+        return ConnectionPool(
+            self._dsn,
             kwargs=self._connect_kwargs,
             min_size=1,
             max_size=self.pool_size,
@@ -220,6 +226,14 @@ class PostgresTrajectoryStore(TrajectoryStore):
         """Run *work* in one transaction on a pooled connection, retrying a lost connection."""
         if self._closed:
             raise StoreError(f"the store {self.url} is closed")
+        if os.getpid() != self._pid:  # forked: a connection must never cross a fork, so the child gets its own
+            with self._lock:
+                if os.getpid() != self._pid:
+                    self._pid = os.getpid()
+                    # The parent's pool is kept, untouched and never collected: closing (or freeing) its
+                    # connections here would end the parent's sessions on the server.
+                    self._inherited.append(self._pool)
+                    self._pool = self._new_pool()
         attempt = 0
         while True:
             try:
@@ -431,7 +445,14 @@ class PostgresTrajectoryStore(TrajectoryStore):
                 "SELECT set_config('hnsw.ef_search', %s, true), set_config('hnsw.iterative_scan', 'relaxed_order', true)",
                 (ef,),
             )
-            return conn.execute(query_sql, [vec, *params, vec, k]).fetchall()
+            rows = conn.execute(query_sql, [vec, *params, vec, k]).fetchall()
+            if len(rows) < k and dim <= HNSW_MAX_DIM:
+                # The iterative scan gives up after hnsw.max_scan_tuples (20 000) candidates: with a
+                # very selective filter it can find fewer than k. Then ask again without the HNSW
+                # index: exact, over the rows the filter's own indexes select.
+                conn.execute("SELECT set_config('enable_indexscan', 'off', true), set_config('enable_seqscan', 'on', true)")
+                rows = conn.execute(query_sql, [vec, *params, vec, k]).fetchall()
+            return rows
 
         rows = self._run("read from", work)
         self._warn_other_dimensions(dim)
