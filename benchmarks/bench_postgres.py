@@ -42,10 +42,32 @@ from trajectories.store import SQLiteTrajectoryStore, TrajectoryStore, open_stor
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_serve import record  # noqa: E402  (the serve benchmark's client: real spans, OTLP protobuf)
+from bench_serve import lookup  # noqa: E402  (the serve benchmark's traced tool)
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 FAIL = Verdict.failure(RootCause.unknown("bench"))
+
+
+def record(n: int) -> list[list[Any]]:
+    """The spans of *n* trajectories of 10 steps, grouped per trajectory, as bench_serve records
+    them but with a query text, so that serve embeds it (256 dimensions) and the HNSW index works."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from trajectories import trajectory
+
+    memory = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    groups: list[list[Any]] = []
+    for i in range(n):
+        with trajectory("bench", query=f"question {i} about topic {i % 97}", session_id=f"s{i % 50}", tracer_provider=provider):
+            for j in range(10):
+                lookup(j)
+        groups.append(list(memory.get_finished_spans()))
+        memory.clear()
+    return groups
 
 
 def make(i: int, emb: npt.NDArray[np.float32]) -> Trajectory:
@@ -95,6 +117,10 @@ def database(admin: str, name: str) -> str:
         conn.execute(f'CREATE DATABASE "{name}"')
     parts = urlsplit(admin)
     return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
+
+
+def note(text: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
 
 
 def pct(values: list[float], q: float) -> float:
@@ -209,10 +235,12 @@ def run(n: int, dim: int, n_queries: int, serve_n: int, quick: bool) -> dict[str
         return [int(i) + 1 for i in top[np.argsort(-scores[top])]]
 
     truth = [set(exact(q)) for q in qs]
+    warm = clustered(rng, 30, dim, centers)
     truth_failed = [set(exact(q, failures)) for q in qs]
     single = 200 if quick else 2000
     res: dict[str, Any] = {"n": n, "dim": dim, "queries": n_queries, "machine": f"{platform.machine()}, {os.cpu_count()} cores"}
     res["numpy_exact"] = queries(None, exact, qs, truth, None)
+    note(f"{n} trajectories made; SQLite store")
 
     with tempfile.TemporaryDirectory() as tmp:
         with SQLiteTrajectoryStore(Path(tmp) / "bench.db") as lite:
@@ -223,18 +251,23 @@ def run(n: int, dim: int, n_queries: int, serve_n: int, quick: bool) -> dict[str
             res["sqlite_similar"] = queries(lite, None, qs, truth, None)
             res["sqlite_similar_failure"] = queries(lite, None, qs, truth_failed, "failure")
 
+    note("PostgreSQL store: inserts")
     with server() as admin:
         url = database(admin, "bench_store")
         from trajectories.store import PostgresTrajectoryStore
 
         with PostgresTrajectoryStore(url) as pg:
             res["pg_insert"] = inserts(pg, ts, single)
+        note("PostgreSQL: index build")
         res["pg_index_build_s"] = rebuild_index(url, dim)
+        note("PostgreSQL: queries")
         for ef in (40, 100, 200):
             with PostgresTrajectoryStore(url, ef_search=ef) as pg:
-                pg.similar(qs[0], k=10)  # warm the cache
+                for q in warm:  # the same warm-up for every setting: the first would pay for a cold cache
+                    pg.similar(q, k=10)
                 res[f"pg_similar_ef{ef}"] = queries(pg, None, qs, truth, None)
                 res[f"pg_similar_failure_ef{ef}"] = queries(pg, None, qs, truth_failed, "failure")
+        note("serve: recording spans")
         groups = record(serve_n)
         bodies = []
         for k in range(0, serve_n, 50):
