@@ -70,13 +70,14 @@ _COLUMNS = (
     "embedding",
     "dim",
 )
-_UPSERT = (
-    f"INSERT INTO trajectories ({', '.join(_COLUMNS)}) VALUES ({', '.join(['%s'] * len(_COLUMNS))})"
-    " ON CONFLICT (id) DO UPDATE SET " + ", ".join(f"{c} = EXCLUDED.{c}" for c in _COLUMNS[1:])
+_COLUMN_LIST = ", ".join(_COLUMNS)
+_PLACEHOLDERS = ", ".join(["%s"] * len(_COLUMNS))
+_UPSERT = f"INSERT INTO trajectories ({_COLUMN_LIST}) VALUES ({_PLACEHOLDERS}) ON CONFLICT (id) DO UPDATE SET " + ", ".join(
+    f"{c} = EXCLUDED.{c}" for c in _COLUMNS[1:]
 )
 
 _UPSERT_STAGED = (
-    f"INSERT INTO trajectories ({', '.join(_COLUMNS)}) SELECT {', '.join(_COLUMNS)} FROM trajectories_stage"
+    f"INSERT INTO trajectories ({_COLUMN_LIST}) SELECT {_COLUMN_LIST} FROM trajectories_stage"
     " ON CONFLICT (id) DO UPDATE SET " + ", ".join(f"{c} = EXCLUDED.{c}" for c in _COLUMNS[1:])
 )
 _COPY_TYPES = [
@@ -283,7 +284,7 @@ class PostgresTrajectoryStore(TrajectoryStore):
                     cur.executemany(_UPSERT, rows)
                 else:  # COPY into a staging table, then one upsert: ~1.7x the rows/s of executemany
                     cur.execute("CREATE TEMP TABLE trajectories_stage (LIKE trajectories) ON COMMIT DROP")
-                    with cur.copy(f"COPY trajectories_stage ({', '.join(_COLUMNS)}) FROM STDIN (FORMAT BINARY)") as copy:
+                    with cur.copy(f"COPY trajectories_stage ({_COLUMN_LIST}) FROM STDIN (FORMAT BINARY)") as copy:
                         copy.set_types(_COPY_TYPES)
                         for r in rows:
                             copy.write_row(r)
@@ -381,14 +382,14 @@ class PostgresTrajectoryStore(TrajectoryStore):
             limit = check_count("limit", limit)
         offset = check_count("offset", offset)
         clauses, params = self._where(filter)
-        query = (
-            f"SELECT id, json FROM trajectories{self._sql_where(clauses)} ORDER BY started_at DESC, id DESC LIMIT %s OFFSET %s"
-        )
+        where = self._sql_where(clauses)
+        query = f"SELECT id, json FROM trajectories{where} ORDER BY started_at DESC, id DESC LIMIT %s OFFSET %s"
         return list(self._decode_or_skip(self._query(query, [*params, limit, offset])))
 
     def count(self, filter: TrajectoryFilter | None = None) -> int:
         clauses, params = self._where(filter)
-        return int(self._query(f"SELECT count(*) FROM trajectories{self._sql_where(clauses)}", params)[0][0])
+        where = self._sql_where(clauses)
+        return int(self._query(f"SELECT count(*) FROM trajectories{where}", params)[0][0])
 
     def iter_all(self, *, batch_size: int = 500) -> Iterator[Trajectory]:
         return self._iter_all(check_count("batch_size", batch_size) or 500)
