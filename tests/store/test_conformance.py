@@ -62,6 +62,17 @@ def test_every_golden_file_round_trips_exactly(store: TrajectoryStore, path: obj
     assert [x.to_json() for x in store.iter_all()] == [t.to_json()]
 
 
+def test_awkward_text_round_trips(store: TrajectoryStore) -> None:
+    """NUL, newlines, tabs, quotes and non-ASCII in every text field: the JSON comes back exactly."""
+    odd = "a\x00b\tc\nd\"e'f\\g é 漢 🙂"
+    t = traj(9, [step(0, odd, tool=odd)], name=odd, session=odd, user=odd, request_type=odd, lessons=[odd])
+    store.add(t)
+    assert store.get(9) == t
+    assert store.get(9).to_json() == t.to_json()
+    assert [x.to_json() for x in store.list()] == [t.to_json()]
+    assert store.stats().top_actions[0][1] == 1
+
+
 def test_ids_across_the_whole_u64_range(store: TrajectoryStore) -> None:
     store.add_many([traj(i, embedding=(1.0, (n + 1) / 10, 0.0)) for n, i in enumerate(U64_IDS)])
     for i in U64_IDS:

@@ -96,15 +96,21 @@ def _embedding_param(t: Trajectory) -> tuple[Any, int]:
     return emb, int(emb.size)
 
 
+def _text(value: str | None) -> str | None:
+    """A column value PostgreSQL accepts: its text type cannot hold NUL (the JSON column keeps
+    the exact value, escaped; only the copies in filter and statistics columns are changed)."""
+    return value.replace("\x00", "\ufffd") if value is not None and "\x00" in value else value
+
+
 def _row(t: Trajectory) -> tuple[Any, ...]:
     emb, dim = _embedding_param(t)
     return (
         to_db_id(int(t.id)),
         t.uuid,
-        trajectory_name(t),
-        t.metadata.session_id,
-        t.metadata.user_id,
-        t.metadata.request_type,
+        _text(trajectory_name(t)),
+        _text(t.metadata.session_id),
+        _text(t.metadata.user_id),
+        _text(t.metadata.request_type),
         t.verdict.kind,
         float(t.quality),
         t.started_at,
@@ -269,7 +275,7 @@ class PostgresTrajectoryStore(TrajectoryStore):
             if not isinstance(t, Trajectory):
                 raise TypeError(f"trajectories[{i}] must be a Trajectory, got {type(t).__name__}: {shown(t)}")
             row = _row(t)  # encodes first: bad input fails before anything is written
-            by_id[row[0]] = (row, [s.action for s in t.steps])  # the last of one id wins, as in SQLite
+            by_id[row[0]] = (row, [_text(s.action) or "" for s in t.steps])  # the last of one id wins, as in SQLite
             count += 1
         if not by_id:
             return 0
