@@ -8,17 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._internal.store.base import (
-    DEFAULT_DB_PATH,
-    ENV_DB,
-    CorruptTrajectoryError,
-    SimilarHit,
-    StoreError,
-    StoreStats,
-    TrajectoryFilter,
-    TrajectoryNotFoundError,
-    TrajectoryStore,
-)
+from ._internal.exceptions import CorruptTrajectoryError, StoreError, TrajectoryNotFoundError
+from ._internal.store.base import DEFAULT_DB_PATH, ENV_DB, SimilarHit, StoreStats, TrajectoryFilter, TrajectoryStore
 from ._internal.store.open import open_store
 from ._internal.store.sink import StoreSink
 from ._internal.store.sqlite import SQLiteTrajectoryStore

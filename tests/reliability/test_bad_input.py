@@ -31,14 +31,16 @@ from hypothesis import strategies as st
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from _helpers_serde import GOLDEN_DIR
-from _otlp_helpers import otlp_json, protobuf_body
+from tests.helpers.otlp import otlp_json, protobuf_body
+from tests.helpers.serde import GOLDEN_DIR
 from trajectories import Trajectory, TrajectoryExporter, analyze, distill, lessons_for, step, trajectory
 from trajectories import attributes as A
-from trajectories._internal.errors import internal_errors
-from trajectories._internal.export.assembly import assemble_trajectories, trajectory_id_of
-from trajectories._internal.export.records import SpanRecord
-from trajectories._internal.otlp.decode import OTLPDecodeError, decode_json, decode_protobuf
+from trajectories._internal.diagnostics import internal_errors
+from trajectories._internal.export.assembly import assemble_trajectories
+from trajectories._internal.export.trace import trajectory_id_of
+from trajectories._internal.otlp.decode import decode_json, decode_protobuf
+from trajectories._internal.records import SpanRecord
+from trajectories.exceptions import OTLPDecodeError
 from trajectories.export import ListSink
 from trajectories.model import JSONFormatError, iter_jsonl_lines, read_jsonl
 from trajectories.store import SQLiteTrajectoryStore, TrajectoryFilter, TrajectoryNotFoundError

@@ -25,7 +25,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
-from _otlp_helpers import otlp_json, protobuf_body
+from tests.helpers.otlp import otlp_json, protobuf_body
+from tests.helpers.paths import ROOT
 from trajectories import TrajectoryExporter
 from trajectories import attributes as A
 from trajectories._internal.otlp.receiver import ReceiverStats, create_app
@@ -421,7 +422,7 @@ def test_burst_against_the_real_serve_command(tmp_path: Path, search_spans: list
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = int(s.getsockname()[1])
-    src = str(Path(__file__).resolve().parents[2] / "src")
+    src = str(ROOT / "src")
     env = dict(
         os.environ,
         TRAJECTORIES_DB=str(tmp_path / "served.db"),

@@ -14,9 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.postgres import drop_database, new_database, server_url, with_database
 from trajectories.store import TrajectoryStore, open_store
-
-from ._helpers_pg import drop_database, new_database, server_url, with_database
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 

@@ -14,16 +14,21 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from _helpers_export import fresh_global_provider
-from _helpers_serde import golden_files
+from tests.helpers.export import fresh_global_provider
+from tests.helpers.postgres import closed_port, with_database
+from tests.helpers.serde import golden_files
 from trajectories import configure, step, trajectory
 from trajectories.model import Trajectory
 from trajectories.store import open_store
 
-from ._helpers_pg import closed_port, with_database
-
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 SECRET = "cli-Secret-42"
+
+
+@pytest.fixture(autouse=True)
+def _in_a_temporary_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The commands (and serve) run in a temporary working directory: nothing lands in the checkout."""
+    monkeypatch.chdir(tmp_path)
 
 
 def run(*args: str, db: str | None = None, stdin: str | None = None) -> subprocess.CompletedProcess[str]:

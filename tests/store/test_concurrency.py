@@ -6,9 +6,8 @@ from __future__ import annotations
 import multiprocessing
 from collections import Counter
 
+from tests.helpers.store_workers import OWN, SHARED, writer
 from trajectories.store import TrajectoryStore, open_store
-
-from ._helpers_workers import OWN, SHARED, writer
 
 WORKERS = 4
 

@@ -9,8 +9,8 @@ from datetime import timedelta
 import numpy as np
 import pytest
 
-from _helpers_serde import golden_files
-from _helpers_store import T0, step, traj
+from tests.helpers.serde import golden_files
+from tests.helpers.store import T0, step, traj
 from trajectories.learning import DistillConfig, analyze, distill, lessons_for
 from trajectories.model import RootCause, StepOutcome, Trajectory, Verdict
 from trajectories.store import StoreSink, TrajectoryFilter, TrajectoryNotFoundError, TrajectoryStore
@@ -208,7 +208,7 @@ def test_filtered_similar_still_returns_k_hits(store: TrajectoryStore) -> None:
 def test_other_dimensions_and_empty_embeddings_are_skipped(store: TrajectoryStore, caplog: pytest.LogCaptureFixture) -> None:
     store.add_many([traj(1, embedding=(1.0, 0.0, 0.0)), traj(2, embedding=(1.0, 0.0, 0.0, 0.0)), traj(3, embedding=())])
     store.add(traj(4, embedding=(0.0, 0.0, 0.0)))  # all zeros: no direction, never a hit
-    with caplog.at_level(logging.WARNING, logger="trajectories.store"):
+    with caplog.at_level(logging.WARNING, logger="trajectories"):
         assert [h.id for h in store.similar([1.0, 0.0, 0.0], k=5)] == [1]
     assert "another dimension" in caplog.text
     assert [h.id for h in store.similar([0.5, 0.0, 0.0, 0.0], k=5)] == [2]

@@ -12,11 +12,10 @@ from urllib.parse import urlsplit
 import numpy as np
 import pytest
 
-from _helpers_store import traj
+from tests.helpers.postgres import Proxy, closed_port, socket_target, via_tcp, with_database
+from tests.helpers.store import traj
 from trajectories.model import RootCause, Verdict
 from trajectories.store import StoreError, open_store
-
-from ._helpers_pg import Proxy, closed_port, socket_target, via_tcp, with_database
 
 pytestmark = pytest.mark.postgres
 
@@ -126,7 +125,7 @@ def test_connections_lost_mid_use_are_retried(pg_url: str, caplog: pytest.LogCap
             ).fetchone()
         assert killed is not None
         assert killed[0] >= 1
-        with caplog.at_level(logging.WARNING, logger="trajectories.store"):
+        with caplog.at_level(logging.WARNING, logger="trajectories"):
             store.add(traj(2))  # the pooled connection is dead: retried on a new one
             assert store.count() == 2
         assert "retrying" in caplog.text

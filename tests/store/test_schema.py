@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from _helpers_store import step, traj
+from tests.helpers.postgres import new_database, with_database
+from tests.helpers.store import step, traj
 from trajectories.store import StoreError, TrajectoryStore, open_store
-
-from ._helpers_pg import new_database, with_database
 
 # The schema modules are internal: imported here only, to build an old database from them.
 from trajectories._internal.store import schema as sqlite_schema  # isort: skip

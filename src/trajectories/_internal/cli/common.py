@@ -9,9 +9,9 @@ from datetime import datetime, timezone
 from typing import Any
 from uuid import UUID
 
+from ..model.trajectory import Trajectory
 from ..store.base import TrajectoryFilter, TrajectoryStore
 from ..store.open import open_store
-from ..trajectory import Trajectory
 
 __all__ = [
     "EXIT_BAD_DATA",

@@ -6,11 +6,11 @@ import argparse
 import sys
 from collections.abc import Iterator
 
-from ..jsonl import iter_jsonl_lines, write_jsonl
 from ..learning.distill import DistillConfig, DistillError, distill
-from ..serde import JSONFormatError
+from ..model.serde import JSONFormatError
+from ..model.serde.jsonl import iter_jsonl_lines, write_jsonl
+from ..model.trajectory import Trajectory
 from ..store.sink import StoreSink
-from ..trajectory import Trajectory
 from .common import (
     EXIT_BAD_DATA,
     EXIT_NOT_FOUND,

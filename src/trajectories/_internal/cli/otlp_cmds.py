@@ -10,22 +10,21 @@ import argparse
 import json
 import os
 import sys
-import threading
 from collections.abc import Callable
 from typing import Any
 
-from ..export.exporter import TrajectoryExporter
-from ..export.records import SpanRecord
+from ..export.exporter import ExporterStats, TrajectoryExporter
 from ..export.sinks import JsonlSink
+from ..model.trajectory import Trajectory
+from ..otlp.service import DEFAULT_MAX_PENDING_BYTES, serve
+from ..records import SpanRecord
 from ..store.sink import StoreSink
-from ..trajectory import Trajectory
 from .common import EXIT_BAD_DATA, EXIT_OK, EXIT_USAGE, CLIError, open_from
 from .render import Progress
 
 __all__ = ["import_otlp_file", "register"]
 
 ENV_TOKEN = "TRAJECTORIES_TOKEN"
-DEFAULT_MAX_PENDING_BYTES = 256 * 1024 * 1024
 
 
 def _print_sink(trajectory: Trajectory) -> None:
@@ -34,8 +33,8 @@ def _print_sink(trajectory: Trajectory) -> None:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     try:
-        from ..otlp.receiver import create_app
-        from ..otlp.server import run
+        import starlette  # noqa: F401  # the server extra: say so in one line, not a traceback
+        import uvicorn  # noqa: F401
     except ImportError as exc:
         message = f"`trajectories serve` needs the server extra: pip install 'trajectories[server]' ({exc.name})"
         raise CLIError(message, EXIT_USAGE) from None
@@ -48,19 +47,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             sinks.append(JsonlSink(args.jsonl))
         if args.print:
             sinks.append(_print_sink)
-        exporter = TrajectoryExporter(
-            sinks, max_age=args.max_age, dead_letter_path=args.dead_letter, max_pending_bytes=args.max_pending_bytes
-        )
-        stop = threading.Event()
 
-        def tick() -> None:  # expiry is checked on export and flush: flush while idle too
-            while not stop.wait(min(5.0, args.max_age / 2)):
-                exporter.force_flush()
-
-        def on_shutdown() -> None:
-            stop.set()
-            exporter.shutdown()
-            stats = exporter.stats
+        def summary(stats: ExporterStats) -> None:
             print(
                 f"trajectories serve: stopped; {stats.trajectories_emitted} trajectories "
                 f"({stats.incomplete} incomplete), {stats.spans_seen} spans, {stats.late_spans} late, "
@@ -68,14 +56,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
 
-        app = create_app(exporter.export_records, token=token, max_body=args.max_body, on_shutdown=on_shutdown)
-        threading.Thread(target=tick, name="trajectories-serve-expiry", daemon=True).start()
         where = store.path if hasattr(store, "path") else "the store"
         print(
             f"trajectories serve: OTLP/HTTP on http://{args.host}:{args.port}/v1/traces -> {where}", file=sys.stderr, flush=True
         )
-        # uvicorn turns SIGINT/SIGTERM into a graceful stop; the app's shutdown hook flushes.
-        run(app, host=args.host, port=args.port)
+        serve(
+            sinks,
+            host=args.host,
+            port=args.port,
+            token=token,
+            max_body=args.max_body,
+            max_pending_bytes=args.max_pending_bytes,
+            max_age=args.max_age,
+            dead_letter_path=args.dead_letter,
+            on_stop=summary,
+        )
     return EXIT_OK
 
 
@@ -86,6 +81,7 @@ def import_otlp_file(
     from ..otlp.files import iter_otlp_file
 
     exporter = TrajectoryExporter([sink], max_age=1e9)
+    exporter.loss_hint = "the file does not hold every span of their trace (a collector that sampled or split it?)"
     bad = 0
     spans = 0
     for line in iter_otlp_file(source):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from .. import serde
 from ..learning.analyze import analyze
+from ..model import serde
 from .common import (
     EXIT_NOT_FOUND,
     EXIT_OK,

@@ -7,15 +7,9 @@ from collections.abc import Sequence
 from typing import IO, Any
 
 from ... import attributes
-from ..outcome import (
-    FailureOutcome,
-    NeedsRetryOutcome,
-    PartialOutcome,
-    SkippedOutcome,
-    StepOutcome,
-)
+from ..model.outcome import FailureOutcome, NeedsRetryOutcome, PartialOutcome, SkippedOutcome, StepOutcome
+from ..model.trajectory import Trajectory, TrajectoryStep
 from ..store.codec import trajectory_name
-from ..trajectory import Trajectory, TrajectoryStep
 
 __all__ = ["Progress", "outcome_text", "render_table", "render_tree", "summary_row", "trajectory_summary"]
 

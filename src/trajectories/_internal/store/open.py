@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 
 from ..embedding import Embedder
-from .base import StoreError, TrajectoryStore, resolve_db_path
+from ..exceptions import StoreError
+from .base import TrajectoryStore, resolve_db_path
 from .sqlite import SQLiteTrajectoryStore
 from .url import is_postgres_url
 

@@ -28,26 +28,19 @@ from psycopg import sql
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from ..embedding import Embedder
-from ..trajectory import Trajectory
-from ..validate import shown
-from .base import (
-    CorruptTrajectoryError,
-    SimilarHit,
-    StoreError,
-    StoreStats,
-    TrajectoryFilter,
-    TrajectoryNotFoundError,
-    TrajectoryStore,
-    check_verdict_kind,
-)
+from ..exceptions import CorruptTrajectoryError, SchemaVersionError, StoreError, TrajectoryNotFoundError
+from ..model.lessons import CompressedTrajectory, KeyLesson
+from ..model.trajectory import Trajectory
+from ..model.verdict import VERDICT_KINDS
+from ..validate import check_count, check_id, shown
+from .base import SimilarHit, StoreStats, TrajectoryFilter, TrajectoryStore, check_verdict_kind
 from .codec import decode_json, dumps_plain, encode_json, from_db_id, to_db_id, trajectory_name
 from .postgres_schema import HNSW_MAX_DIM, ensure_schema, ensure_vector_index, indexed_dimensions
-from .schema import check_count, check_id
 from .url import is_postgres_url, redact_text, redact_url
 
 __all__ = ["PostgresTrajectoryStore", "similar_query"]
 
-logger = logging.getLogger("trajectories.store")
+logger = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
 _Conn = psycopg.Connection[Any]
@@ -195,6 +188,8 @@ class PostgresTrajectoryStore(TrajectoryStore):
             with psycopg.connect(url, **self._connect_kwargs) as conn:
                 ensure_schema(conn, self.url)
                 self._dims = indexed_dimensions(conn)
+        except SchemaVersionError:
+            raise
         except psycopg.Error as exc:
             raise StoreError(f"cannot open trajectory database {self.url}: {self._describe(exc)}") from None
         self._pid = os.getpid()
@@ -498,7 +493,7 @@ class PostgresTrajectoryStore(TrajectoryStore):
             ).fetchone()
             assert row is not None
             total, avg, tin, tout = row
-            by_verdict = dict.fromkeys(("success", "failure", "partial", "recovered_via_reflection"), 0)
+            by_verdict = dict.fromkeys(VERDICT_KINDS, 0)
             for kind, n in conn.execute("SELECT verdict, count(*) FROM trajectories GROUP BY verdict"):
                 by_verdict[str(kind)] = int(n)
             actions = conn.execute(
@@ -547,8 +542,6 @@ class PostgresTrajectoryStore(TrajectoryStore):
         self._run("write to", work)
 
     def compressed(self) -> builtins.list[Any]:
-        from ..learning.lessons import CompressedTrajectory
-
         out: builtins.list[Any] = []
         for (text,) in self._query("SELECT json FROM trajectory_compressed ORDER BY original_id"):
             try:
@@ -559,8 +552,6 @@ class PostgresTrajectoryStore(TrajectoryStore):
         return out
 
     def key_lessons(self) -> builtins.list[Any]:
-        from ..learning.lessons import KeyLesson
-
         out: builtins.list[Any] = []
         for (text,) in self._query("SELECT json FROM trajectory_key_lessons ORDER BY score DESC, content"):
             try:

@@ -16,7 +16,7 @@ from typing import Any
 import psycopg
 from psycopg import errors, sql
 
-from .base import StoreError
+from ..exceptions import SchemaVersionError, StoreError
 
 _Conn = psycopg.Connection[Any]
 
@@ -107,7 +107,7 @@ def ensure_schema(conn: _Conn, where: str) -> int:
             row = conn.execute("SELECT max(version) FROM trajectories_schema_version").fetchone()
             found = int(row[0]) if row is not None and row[0] is not None else 0
         if found > SCHEMA_VERSION:
-            raise StoreError(
+            raise SchemaVersionError(
                 f"trajectory database {where} has schema version {found}, newer than this version of "
                 f"trajectories understands ({SCHEMA_VERSION}); upgrade the package"
             )

@@ -22,26 +22,13 @@ from typing import Any
 from uuid import UUID
 
 from ..embedding import Embedder
-from ..trajectory import Trajectory
-from ..validate import shown
-from .base import (
-    CorruptTrajectoryError,
-    SimilarHit,
-    StoreError,
-    StoreStats,
-    TrajectoryFilter,
-    TrajectoryNotFoundError,
-    TrajectoryStore,
-    check_verdict_kind,
-    resolve_db_path,
-)
-from .codec import (
-    blob_to_embedding,
-    decode_json,
-    from_db_id,
-    to_db_id,
-    to_micros,
-)
+from ..exceptions import CorruptTrajectoryError, SchemaVersionError, StoreError, TrajectoryNotFoundError
+from ..model.lessons import CompressedTrajectory, KeyLesson
+from ..model.trajectory import Trajectory
+from ..model.verdict import VERDICT_KINDS
+from ..validate import check_count, check_id, shown
+from .base import SimilarHit, StoreStats, TrajectoryFilter, TrajectoryStore, check_verdict_kind, resolve_db_path
+from .codec import blob_to_embedding, decode_json, dumps_plain, from_db_id, to_db_id, to_micros
 from .index import EmbeddingIndex
 from .schema import (
     MIGRATIONS,
@@ -49,15 +36,13 @@ from .schema import (
     SCHEMA,
     SCHEMA_VERSION,
     Connection,
-    check_count,
-    check_id,
     rollback,
     row_for,
 )
 
 __all__ = ["SCHEMA_VERSION", "SQLiteTrajectoryStore"]
 
-logger = logging.getLogger("trajectories.store")
+logger = logging.getLogger(__name__)
 
 
 def _file_id(path: str) -> tuple[int, int] | None:
@@ -154,7 +139,7 @@ class SQLiteTrajectoryStore(TrajectoryStore):
                 if row is None or row[0] is None:
                     conn.execute("INSERT INTO schema_version (version) VALUES (1)")
                 elif version > SCHEMA_VERSION:
-                    raise StoreError(
+                    raise SchemaVersionError(
                         f"trajectory database {shown(self.path)} has schema version {version}, newer than this "
                         f"version of trajectories understands ({SCHEMA_VERSION}); upgrade the package"
                     )
@@ -496,7 +481,7 @@ class SQLiteTrajectoryStore(TrajectoryStore):
         total, avg, tin, tout = self._query(
             "SELECT count(*), avg(quality), coalesce(sum(input_tokens), 0), coalesce(sum(output_tokens), 0) FROM trajectories"
         )[0]
-        by_verdict = dict.fromkeys(("success", "failure", "partial", "recovered_via_reflection"), 0)
+        by_verdict = dict.fromkeys(VERDICT_KINDS, 0)
         for kind, n in self._query("SELECT verdict, count(*) FROM trajectories GROUP BY verdict"):
             by_verdict[str(kind)] = int(n)
         actions = self._query(
@@ -516,9 +501,10 @@ class SQLiteTrajectoryStore(TrajectoryStore):
         )
 
     # ------------------------------------------------------------------ distillation results
-    def save_distillation(self, compressed: Sequence[Any], lessons: Sequence[Any], *, prune_ids: Sequence[int] = ()) -> None:
-        from .codec import dumps_plain as dumps
-
+    def save_distillation(
+        self, compressed: Sequence[CompressedTrajectory], lessons: Sequence[KeyLesson], *, prune_ids: Sequence[int] = ()
+    ) -> None:
+        dumps = dumps_plain
         comp_rows = [(to_db_id(int(c.original_id)), to_micros(c.compressed_at), dumps(c.to_dict())) for c in compressed]
         lesson_rows = [(lesson.content, float(lesson.score), dumps(lesson.to_dict())) for lesson in lessons]
         prune = [to_db_id(check_id("prune_ids[]", v)) for v in prune_ids]
@@ -535,10 +521,8 @@ class SQLiteTrajectoryStore(TrajectoryStore):
 
         self._write(work)
 
-    def compressed(self) -> builtins.list[Any]:
-        from ..learning.lessons import CompressedTrajectory
-
-        out: builtins.list[Any] = []
+    def compressed(self) -> builtins.list[CompressedTrajectory]:
+        out: builtins.list[CompressedTrajectory] = []
         for (text,) in self._query("SELECT json FROM compressed ORDER BY original_id"):
             try:
                 out.append(CompressedTrajectory.from_dict(json.loads(text)))
@@ -547,10 +531,8 @@ class SQLiteTrajectoryStore(TrajectoryStore):
                 logger.warning("skipping a damaged compressed trajectory: %s", exc)
         return out
 
-    def key_lessons(self) -> builtins.list[Any]:
-        from ..learning.lessons import KeyLesson
-
-        out: builtins.list[Any] = []
+    def key_lessons(self) -> builtins.list[KeyLesson]:
+        out: builtins.list[KeyLesson] = []
         for (text,) in self._query("SELECT json FROM key_lessons ORDER BY score DESC, content"):
             try:
                 out.append(KeyLesson.from_dict(json.loads(text)))
