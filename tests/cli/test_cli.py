@@ -135,7 +135,7 @@ def test_unknown_id_and_bad_id(db: Path) -> None:
 
 
 def test_search_text_like_and_nothing_matched(db: Path, tmp_path: Path) -> None:
-    r = run("search", "--like", "traj-1", "--json", db=db)
+    r = run("search", "--like", "traj-1", "--json", "--min-similarity", "-1", db=db)  # traj-3 is at 0.0
     assert r.returncode == 0, r.stderr
     hits = json.loads(r.stdout)
     assert [h["id"] for h in hits] == [2, 3]
@@ -187,12 +187,12 @@ def test_export_import_roundtrip_with_a_bad_line(db: Path, tmp_path: Path) -> No
     r = run("import", str(out), db=new_db)
     assert r.returncode == 3
     assert f"{out}:2: " in r.stderr
-    assert "imported 3 trajectories, 1 invalid lines skipped" in r.stderr
+    assert "imported 3 trajectories, 1 invalid line skipped" in r.stderr
     with SQLiteTrajectoryStore(db) as a, SQLiteTrajectoryStore(new_db) as b:
         assert list(a.iter_all()) == list(b.iter_all())
     r = run("import", "-", db=new_db, stdin=out.read_text().splitlines()[0] + "\n")
     assert r.returncode == 0
-    assert "imported 1 trajectories" in r.stderr
+    assert "imported 1 trajectory\n" in r.stderr
     with SQLiteTrajectoryStore(new_db) as b:
         assert b.count() == 3  # re-import replaced, no duplicate
     r = run("export", "--verdict", "failure", db=db)
@@ -206,7 +206,7 @@ def test_import_missing_file(tmp_path: Path) -> None:
 
 
 def test_missing_database_directory_is_a_database_error(tmp_path: Path) -> None:
-    r = run("list", "--db", str(tmp_path / "no" / "such" / "t.db"))
+    r = run("import", "-", "--db", str(tmp_path / "no" / "such" / "t.db"), stdin="")  # a command that writes
     assert r.returncode == 4
     assert "does not exist" in r.stderr
     assert "Traceback" not in r.stderr
@@ -289,7 +289,7 @@ def test_a_damaged_row(db: Path, tmp_path: Path) -> None:
     assert "skipping a damaged row" in r.stderr
     r = run("export", str(tmp_path / "out.jsonl"), db=db)
     assert r.returncode == 3
-    assert "exported 2 trajectories, 1 damaged rows skipped" in r.stderr
+    assert "exported 2 trajectories, 1 damaged row skipped" in r.stderr
 
 
 def test_import_of_a_binary_file(tmp_path: Path) -> None:

@@ -137,7 +137,7 @@ def test_serve_stores_what_a_real_otlp_client_recorded(tmp_path: Path) -> None:
         server.send_signal(signal.SIGTERM)
         _, stderr = server.communicate(timeout=60)
     assert server.returncode in (0, -signal.SIGTERM), stderr.decode()  # uvicorn re-raises the signal once it has stopped
-    assert b"stopped; 13 trajectories (1 incomplete)" in stderr
+    assert b"stopped; 13 trajectories (1 incomplete, 0 from agent frameworks)" in stderr
 
     with SQLiteTrajectoryStore(db) as store:
         for tid, expected in seen.items():

@@ -290,9 +290,12 @@ def test_neutral_records_and_unrelated_spans() -> None:
         SpanRecord(1, 10, None, "invoke_agent x", 0, 5_000_000, {A.GEN_AI_OPERATION_NAME: "invoke_agent", A.TRAJECTORY_ID: tid}),
         SpanRecord(1, 11, 10, "s", 1_000_000, 2_000_000, {A.TRAJECTORY_ID: tid, A.STEP_INDEX: 0, A.STEP_CONFIDENCE: 7.0}),
         SpanRecord(2, 20, None, "GET /", 0, 1, {"http.method": "GET"}),
-        SpanRecord(2, 21, 20, "chat", 0, 1, chat("m", 1, 1)),  # in another trace, under no trajectory
+        SpanRecord(2, 21, 20, "chat", 0, 1, chat("m", 1, 1)),  # in another trace, under no SDK trajectory
+        SpanRecord(3, 30, None, "GET /health", 0, 1, {"http.method": "GET"}),  # no model call: no trajectory
     ]
-    (got,) = assemble_trajectories(records)
+    got, bare = assemble_trajectories(records)
+    # a model call under no agent: a trajectory of its trace's root (docs/frameworks.md)
+    assert (bare.uuid, [s.action for s in bare.steps], bare.metadata.total_input_tokens) == (uuid.UUID(int=2), ["chat m"], 1)
     assert got.verdict == Verdict.success()  # no verdict attribute, no failed step
     assert got.steps[0].confidence == 1.0  # out of range from elsewhere: clamped
     assert got.metadata.total_input_tokens == 0

@@ -237,14 +237,28 @@ def test_caps_evict_the_least_recently_active_trace_as_incomplete(sink: ListSink
     exporter.shutdown()
 
 
-def test_spans_of_no_trajectory_are_released(exporter: TrajectoryExporter, sink: ListSink) -> None:
+def test_spans_of_no_trajectory_are_released_and_counted_by_reason(exporter: TrajectoryExporter, sink: ListSink) -> None:
     h = HandTracer()
     with h.tracer.start_as_current_span("GET /health"):
+        h.foreign("db", {"db.system": "sqlite"})
+        h.foreign("cache", {"db.system": "redis"})
+    exporter.export(by_root_last(h.spans()))
+    stats = exporter.stats
+    assert (stats.unrelated_spans, stats.pending_traces, stats.pending_spans, len(sink)) == (3, 0, 0, 0)
+    assert dict(stats.unrelated_by_reason) == {"no_agent_or_model_span": 3}
+
+
+def test_a_model_call_under_no_agent_is_a_trajectory_of_its_trace(exporter: TrajectoryExporter, sink: ListSink) -> None:
+    h = HandTracer()
+    with h.tracer.start_as_current_span("GET /ask"):
         h.foreign("db", {"db.system": "sqlite"})
         h.foreign("chat", chat("m", 1, 1))
     exporter.export(by_root_last(h.spans()))
     stats = exporter.stats
-    assert (stats.unrelated_spans, stats.pending_traces, stats.pending_spans, len(sink)) == (3, 0, 0, 0)
+    assert (stats.unrelated_spans, stats.framework_trajectories, stats.pending_spans) == (0, 1, 0)
+    (got,) = sink
+    assert [s.action for s in got.steps] == ["chat m"]
+    assert got.metadata.attributes["trajectory.name"] == "GET /ask"
 
 
 def test_concurrent_threads_each_trajectory_once(exporter: TrajectoryExporter, sink: ListSink) -> None:
@@ -318,9 +332,12 @@ def test_neutral_records_and_remote_parents(exporter: TrajectoryExporter, sink: 
             SpanRecord(9, 5, None, "invoke_agent", 0, 2_000_000, {A.GEN_AI_OPERATION_NAME: "invoke_agent", A.TRAJECTORY_ID: 77}),
         ]
     )
-    assert exporter.stats.unrelated_spans == 2  # both released at once, without waiting for expiry
+    # the remote part (a model call in another process, and a span under it) is a trajectory of its
+    # own at once, without waiting for expiry; it never folds into the caller's
+    assert (exporter.stats.unrelated_spans, exporter.stats.framework_trajectories) == (0, 1)
     assert exporter.stats.pending_spans == 0
-    (got,) = sink
+    remote, got = sorted(sink, key=lambda t: int(t.id) != 2)
+    assert [s.action for s in remote.steps] == ["chat m"]
     assert got.id == 77
     assert [s.latency_ms for s in got.steps] == [1]
 

@@ -352,8 +352,12 @@ def test_assembly_never_raises_and_loses_no_trajectory(tmp_path: Path) -> None:
     def prop(spans: list[SpanRecord], batch: int, small: bool) -> None:
         n[0] += 1
         expected = {tid for s in spans if (tid := trajectory_id_of(s.attributes)) is not None}
+        # spans without trajectory.id may make framework trajectories of their own, rooted at one of them
+        foreign = {s.span_id & ((1 << 63) - 1) for s in spans if trajectory_id_of(s.attributes) is None}
         pure = assemble_trajectories(spans)  # the pure function
-        assert {int(t.id) for t in pure} == expected
+        pure_ids = [int(t.id) for t in pure]
+        assert expected <= set(pure_ids)
+        assert set(pure_ids) - expected <= foreign
         for t in pure:
             json.loads(t.to_json())  # and each one writes valid ruvllm JSON
             assert 0.0 <= t.quality <= 1.0
@@ -375,9 +379,10 @@ def test_assembly_never_raises_and_loses_no_trajectory(tmp_path: Path) -> None:
                 firsts.add(tid)
             seen.add((s.trace_id, s.span_id))
         emitted = {int(t.id) for t in sink}
-        assert firsts <= emitted <= expected
+        assert firsts <= emitted
+        assert emitted - expected <= foreign
         if len(seen) == len(spans):
-            assert emitted == expected
+            assert expected <= emitted
             assert stats.duplicate_spans == 0
         assert stats.spans_seen == len(spans)
         assert stats.pending_spans == 0

@@ -492,7 +492,7 @@ def test_burst_against_the_real_serve_command(tmp_path: Path, search_spans: list
     assert statuses[401] == 50
     assert marker not in text
     assert "Traceback" not in text
-    assert "stopped; 1 trajectories (0 incomplete)" in text
+    assert "stopped; 1 trajectory (0 incomplete, 0 from agent frameworks)" in text
     store = SQLiteTrajectoryStore(tmp_path / "served.db")
     assert store.count() == 1
     store.close()

@@ -54,6 +54,14 @@ def test_a_fresh_database_gets_the_current_version(store: TrajectoryStore, locat
     assert _version(location) == expected
 
 
+def test_create_false_opens_only_an_existing_store(location: str, opener: Callable[[], TrajectoryStore]) -> None:
+    with pytest.raises(StoreError, match="not created by a command that only reads"):
+        open_store(location, create=False)
+    opener().close()  # a writer creates it
+    with open_store(location, create=False) as store:
+        assert store.count() == 0
+
+
 def test_a_newer_database_is_refused_naming_both_versions(
     location: str, backend: str, opener: Callable[[], TrajectoryStore]
 ) -> None:

@@ -208,9 +208,10 @@ _ERROR_TYPE = "error.type"
 
 
 def _str(attributes: Mapping[str, Any], keys: Iterable[str]) -> str | None:
+    get = attributes.get
     for key in keys:
-        value = attributes.get(key)
-        if isinstance(value, str) and value:
+        value = get(key)
+        if (value.__class__ is str and value) or (isinstance(value, str) and value):
             return value
     return None
 

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 from .conventions import NOT_GENAI, Role, SpanFacts, span_facts
 from .model.constants import U64_MAX, elapsed_ms, ns_to_datetime
 from .model.outcome import StepOutcome
-from .model.trajectory import StepMetadata, TrajectoryStep
+from .model.trajectory import StepMetadata, TrajectoryStep, trusted
 
 __all__ = [
     "AGENT_ATTRIBUTE",
@@ -229,24 +229,21 @@ def build_step(index: int, sid: int, f: Forest, trajectory_name: str | None) -> 
         attributes["tool_call_id"] = facts.tool_call_id
     if facts.provider is not None and facts.role is Role.MODEL:
         attributes["provider"] = facts.provider
-    metadata = StepMetadata(
+    # Every value is read through the conventions' sanitising readers (strings, ints in a u64's
+    # range, sums that saturate): the model's constructor checks would only repeat them.
+    metadata = trusted(
+        StepMetadata,
         tool_used=tool,
         input_tokens=usage.input_tokens,
         output_tokens=usage.output_tokens,
         model=model,
+        tags=(),
         attributes=attributes,
     )
     outcome = StepOutcome.failure(facts.error) if facts.error is not None else StepOutcome.success()
     start, end = _start(span), _end(span)
-    step = TrajectoryStep(
-        index=index,
-        action=action_of(facts, span, model),
-        rationale="",
-        outcome=outcome,
-        confidence=1.0,
-        latency_ms=elapsed_ms(start, end),
-        timestamp=ns_to_datetime(start),
-        metadata=metadata,
+    step = TrajectoryStep._trusted(
+        index, action_of(facts, span, model), "", outcome, 1.0, elapsed_ms(start, end), ns_to_datetime(start), None, metadata
     )
     return BuiltStep(step, tool if facts.role is Role.TOOL else None, facts.error)
 

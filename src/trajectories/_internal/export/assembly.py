@@ -13,13 +13,15 @@ from collections.abc import Iterable
 from ..model.trajectory import Trajectory
 from ..records import SpanLike
 from .build import build_trajectory
+from .frameworks import build_framework_trajectory, group_trace
 from .trace import PendingTrajectory, TraceState, trajectory_id_of
 
 __all__ = ["assemble_trajectories"]
 
 
 def assemble_trajectories(spans: Iterable[SpanLike], *, incomplete: bool = True) -> list[Trajectory]:
-    """Every trajectory in *spans* (any order, any number of traces), in order of first appearance.
+    """Every trajectory in *spans* (any order, any number of traces): the SDK's (``trajectory.id``)
+    in order of first appearance, then those of agent frameworks (docs/frameworks.md), trace by trace.
 
     Trajectories whose root span (or some of whose steps) is missing are returned flagged
     incomplete, or left out when ``incomplete=False``. Spans that belong to no trajectory are
@@ -40,7 +42,10 @@ def assemble_trajectories(spans: Iterable[SpanLike], *, incomplete: bool = True)
             state.add_member(span, tid, seq)
             seq += 1
     pending: list[PendingTrajectory] = []
+    framework: list[Trajectory] = []
     for state in traces.values():
-        pending.extend(state.drain()[0])
+        taken, leftover = state.drain()
+        pending.extend(taken)
+        framework.extend(build_framework_trajectory(g) for g in group_trace(leftover).groups)
     pending.sort(key=lambda p: p.seq)
-    return [build_trajectory(p) for p in pending if incomplete or p.complete]
+    return [build_trajectory(p) for p in pending if incomplete or p.complete] + framework

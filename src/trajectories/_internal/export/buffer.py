@@ -14,15 +14,24 @@ Not thread-safe: the exporter holds its lock around every call.
 
 from __future__ import annotations
 
+import logging
 from collections import OrderedDict, deque
 from collections.abc import Hashable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from ..records import SpanLike
+from .frameworks import PendingGroup, group_trace
 from .trace import PendingTrajectory, TraceState, trajectory_id_of
 
-__all__ = ["BufferCounters", "TraceBuffer"]
+#: What the buffer hands back: an SDK trajectory's spans, or a framework trajectory's group.
+Pending = PendingTrajectory | PendingGroup
+
+__all__ = ["BufferCounters", "Pending", "TraceBuffer"]
+
+_logger = logging.getLogger(__name__)
+#: The reason for a span that arrived after the part of the trace above it was found to be no trajectory's.
+_LATE_UNPLACED = "after_its_part"
 
 
 @dataclass(slots=True)
@@ -32,6 +41,9 @@ class BufferCounters:
     unrelated_spans: int = 0
     evicted_traces: int = 0
     duplicate_spans: int = 0
+    framework_trajectories: int = 0
+    #: Spans of no trajectory (``unrelated_spans`` in all), by reason (docs/frameworks.md).
+    unplaced: dict[str, int] = field(default_factory=dict)
 
 
 _K = TypeVar("_K", bound=Hashable)
@@ -84,6 +96,7 @@ class TraceBuffer:
         self._emitted_ids: _Recent[int] = _Recent()
         self._emitted_spans: _Recent[tuple[int, int]] = _Recent()
         self._released_spans: _Recent[tuple[int, int]] = _Recent()
+        self._logged_traces: _Recent[int] = _Recent()
 
     @property
     def pending_traces(self) -> int:
@@ -100,9 +113,9 @@ class TraceBuffer:
 
     # ---------------------------------------------------------------- adding
 
-    def add(self, spans: Iterable[SpanLike], now: float) -> list[PendingTrajectory]:
+    def add(self, spans: Iterable[SpanLike], now: float) -> list[Pending]:
         """Take *spans*; return trajectories now complete, then any evicted by the caps (incomplete)."""
-        ready: list[PendingTrajectory] = []
+        ready: list[Pending] = []
         for span in spans:
             self.counters.spans_seen += 1
             trace = self._traces.get(span.trace_id)
@@ -124,7 +137,7 @@ class TraceBuffer:
                 ready.extend(self._pop_trace(next(iter(self._traces))))
         return ready
 
-    def _add(self, trace: TraceState, span: SpanLike, ready: list[PendingTrajectory]) -> None:
+    def _add(self, trace: TraceState, span: SpanLike, ready: list[Pending]) -> None:
         span_id = span.span_id
         tid = trajectory_id_of(span.attributes)
         if trace.is_duplicate(span_id, tid):  # the same span again (a client's retry): the first one counts
@@ -150,16 +163,20 @@ class TraceBuffer:
                 self._late(trace, span_id)
                 self._emitted_spans.add(key, self.late_memory)
                 return
-            if pkey in self._released_spans:
-                self.counters.unrelated_spans += 1
-                self._released_spans.add(key, self.late_memory)
+            if pkey in self._released_spans:  # under a span already counted as no trajectory's
+                below = trace.release(span_id, below_only=True)  # and what waited under it
+                n = 1 + len(below)
+                self.counters.unrelated_spans += n
+                self.counters.unplaced[_LATE_UNPLACED] = self.counters.unplaced.get(_LATE_UNPLACED, 0) + n
+                for sid in (span_id, *below):
+                    self._released_spans.add((trace.trace_id, sid), self.late_memory)
                 return
             trace.add_foreign(span)
             return
-        # The top of this process's part of the trace, and no trajectory's: neither it nor
-        # anything under it can belong to one.
+        # The top of this process's part of the trace, and no SDK trajectory's: its part has
+        # arrived (spans end children first). The framework trajectories in it go out now.
         trace.add_foreign(span)
-        self._release(trace, span_id)
+        self._group(trace, trace.pop_part(span_id), ready)
 
     def _late(self, trace: TraceState, span_id: int) -> None:
         """A span (and the foreign spans already waiting under it) arrived after its trajectory went out."""
@@ -168,11 +185,29 @@ class TraceBuffer:
         for sid in (span_id, *below):
             self._emitted_spans.add((trace.trace_id, sid), self.late_memory)
 
-    def _release(self, trace: TraceState, span_id: int) -> None:
-        released = trace.release(span_id)
-        self.counters.unrelated_spans += len(released)
-        for sid in released:
-            self._released_spans.add((trace.trace_id, sid), self.late_memory)
+    def _group(self, trace: TraceState, spans: list[SpanLike], ready: list[Pending]) -> None:
+        """Turn foreign spans that no SDK trajectory owns into framework trajectories; count the rest."""
+        if not spans:
+            return
+        grouped = group_trace(spans)
+        for group in grouped.groups:
+            ready.append(PendingGroup(group, self._seq))
+            self._seq += 1
+            for s in group.spans:
+                self._emitted_spans.add((trace.trace_id, s.span_id), self.late_memory)
+        self.counters.framework_trajectories += len(grouped.groups)
+        if grouped.unassigned:
+            reasons = grouped.reasons()
+            for reason, n in reasons.items():
+                self.counters.unplaced[reason] = self.counters.unplaced.get(reason, 0) + n
+            self.counters.unrelated_spans += len(grouped.unassigned)
+            for s, _ in grouped.unassigned:
+                self._released_spans.add((trace.trace_id, s.span_id), self.late_memory)
+            if trace.trace_id not in self._logged_traces:
+                self._logged_traces.add(trace.trace_id, self.late_memory)
+                _logger.debug(
+                    "trace %032x: %d spans belong to no trajectory %s", trace.trace_id, len(grouped.unassigned), reasons
+                )
 
     # ---------------------------------------------------------------- taking out
 
@@ -183,21 +218,18 @@ class TraceBuffer:
         self._emitted_ids.add(tid, self.late_memory)
         return p
 
-    def _pop_trace(self, trace_id: int) -> list[PendingTrajectory]:
+    def _pop_trace(self, trace_id: int) -> list[Pending]:
         trace = self._traces.pop(trace_id)
         self._spans -= trace.span_count
         self._bytes -= trace.size
         order = sorted(trace.trajectories, key=lambda t: trace.trajectories[t].seq)
-        out = [self._take(trace, tid) for tid in order]
-        leftover = trace.unplaced()
-        self.counters.unrelated_spans += len(leftover)
-        for span_id in leftover:
-            self._released_spans.add((trace_id, span_id), self.late_memory)
+        out: list[Pending] = [self._take(trace, tid) for tid in order]
+        self._group(trace, trace.pop_leftovers(), out)
         return out
 
-    def expire(self, now: float) -> list[PendingTrajectory]:
+    def expire(self, now: float) -> list[Pending]:
         """Trajectories of traces idle for ``max_age`` seconds or more (they are incomplete)."""
-        out: list[PendingTrajectory] = []
+        out: list[Pending] = []
         while self._traces:
             trace = next(iter(self._traces.values()))
             if now - trace.last_seen < self.max_age:
@@ -205,9 +237,9 @@ class TraceBuffer:
             out.extend(self._pop_trace(trace.trace_id))
         return out
 
-    def drain(self) -> list[PendingTrajectory]:
+    def drain(self) -> list[Pending]:
         """Everything still pending (at shutdown); all of it incomplete."""
-        out: list[PendingTrajectory] = []
+        out: list[Pending] = []
         while self._traces:
             out.extend(self._pop_trace(next(iter(self._traces))))
         return out

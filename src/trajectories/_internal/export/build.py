@@ -32,9 +32,10 @@ from ..model.trajectory import (
 from ..model.verdict import RootCause, Verdict
 from ..records import SpanLike
 from ..validate import Embedding, check_embedding, f32
+from .frameworks import PendingGroup, build_framework_trajectory
 from .trace import PendingTrajectory, opt_int
 
-__all__ = ["build_trajectory"]
+__all__ = ["build", "build_trajectory"]
 
 _ERROR = 2
 #: Captured content (span attribute -> StepMetadata.attributes key).
@@ -275,3 +276,10 @@ def _incomplete(pending: PendingTrajectory, merged: Merged) -> Trajectory:
         completed_at=ns_to_datetime(end),
         metadata=metadata,
     )
+
+
+def build(pending: PendingTrajectory | PendingGroup) -> Trajectory:
+    """The trajectory of whatever the buffer handed back: an SDK trajectory's spans, or a framework group."""
+    if isinstance(pending, PendingGroup):
+        return build_framework_trajectory(pending.group)
+    return build_trajectory(pending)

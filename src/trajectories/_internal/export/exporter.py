@@ -13,7 +13,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
@@ -25,11 +25,10 @@ from ..model.trajectory import Trajectory
 from ..records import SpanLike, record_from_span
 from ..text import plural
 from ..validate import check_int, check_positive
-from .buffer import TraceBuffer
-from .build import build_trajectory
+from .buffer import Pending, TraceBuffer
+from .build import build
 from .delivery import Delivery
 from .sinks import Sink, as_sink
-from .trace import PendingTrajectory
 
 __all__ = ["DEFAULT_DEAD_LETTER_PATH", "ExporterStats", "TrajectoryExporter"]
 
@@ -61,6 +60,10 @@ class ExporterStats:
     pending_spans: int
     pending_bytes: int = 0
     duplicate_spans: int = 0
+    #: Of ``trajectories_emitted``, those made from agent frameworks' spans (no ``trajectory.id``).
+    framework_trajectories: int = 0
+    #: ``unrelated_spans`` by reason: no_agent_or_model_span, outside_agent, parent_cycle, ... (docs/frameworks.md).
+    unrelated_by_reason: Mapping[str, int] = field(default_factory=dict)
 
 
 class TrajectoryExporter(SpanExporter):
@@ -193,6 +196,8 @@ class TrajectoryExporter(SpanExporter):
                 pending_spans=self._buffer.pending_spans,
                 pending_bytes=self._buffer.pending_bytes,
                 duplicate_spans=c.duplicate_spans,
+                framework_trajectories=c.framework_trajectories,
+                unrelated_by_reason=MappingProxyType(dict(c.unplaced)),
             )
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
@@ -257,11 +262,11 @@ class TrajectoryExporter(SpanExporter):
 
     # ---------------------------------------------------------------- internals
 
-    def _deliver(self, ready: list[PendingTrajectory], *, always: bool = False) -> None:
+    def _deliver(self, ready: list[Pending], *, always: bool = False) -> None:
         built: list[Trajectory] = []
         for p in ready:
             try:
-                built.append(build_trajectory(p))
+                built.append(build(p))
             except Exception as exc:
                 with self._lock:
                     self._assembly_errors += 1

@@ -18,28 +18,20 @@ from __future__ import annotations
 import uuid as uuid_mod
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
 
 import numpy as np
 
-from ...model import (
-    RootCause,
-    StepMetadata,
-    StepOutcome,
-    SuccessOutcome,
-    ToolFailure,
-    Trajectory,
-    TrajectoryId,
-    TrajectoryMetadata,
-    TrajectoryStep,
-    Verdict,
-    compute_quality,
-)
-from ..conventions import NOT_GENAI, Role, SpanFacts, error_text, span_facts
-from ..model.constants import ns_to_datetime
+from ..conventions import Role, SpanFacts, error_text
+from ..foreign import BuiltStep, build_step, facts_of, forest, step_spans, top_down
+from ..model.constants import elapsed_ms, ns_to_datetime
+from ..model.outcome import SuccessOutcome
+from ..model.trajectory import Trajectory, TrajectoryId, TrajectoryMetadata, compute_quality, trusted
+from ..model.verdict import RootCause, ToolFailure, Verdict
+from ..records import SpanLike
 from .trace import trajectory_id_of
 
 __all__ = [
+    "PendingGroup",
     "REASON_CYCLE",
     "REASON_NO_AGENT_OR_MODEL",
     "REASON_OUTSIDE_AGENT",
@@ -66,29 +58,29 @@ REASON_CYCLE = "parent_cycle"
 REASON_SDK_TRAJECTORY = "sdk_trajectory"
 
 
-class FrameworkSpan(Protocol):
-    """The fields read here: :class:`~trajectories.export.SpanRecord` and the SDK view have them."""
+#: The spans read here: any :class:`~trajectories.export.SpanLike` (``parent_is_remote``, ``events``
+#: and ``status_message`` are read where the span has them: SpanRecord and the SDK view do).
+FrameworkSpan = SpanLike
+
+
+@dataclass(slots=True)
+class PendingGroup:
+    """A group on its way to the sinks, shaped like a pending SDK trajectory for the exporter's
+    bookkeeping: always complete (its spans are all there when its part of the trace is)."""
+
+    group: Group
+    seq: int = 0
+    missing_steps: int = 0
+    flagged_incomplete: bool = False
+    complete: bool = True
 
     @property
-    def trace_id(self) -> int: ...
+    def id(self) -> int:
+        return self.group.root.span_id & _ID_MASK
+
     @property
-    def span_id(self) -> int: ...
-    @property
-    def parent_span_id(self) -> int | None: ...
-    @property
-    def parent_is_remote(self) -> bool: ...
-    @property
-    def name(self) -> str: ...
-    @property
-    def start_ns(self) -> int: ...
-    @property
-    def end_ns(self) -> int: ...
-    @property
-    def attributes(self) -> Mapping[str, Any]: ...
-    @property
-    def events(self) -> Sequence[Any]: ...
-    @property
-    def status_code(self) -> int: ...
+    def root(self) -> FrameworkSpan:
+        return self.group.root
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,16 +108,6 @@ class GroupedTrace:
         return out
 
 
-def _facts_of(span: FrameworkSpan) -> SpanFacts:
-    try:
-        # status_message: read where a span record keeps the status description (not every one does yet).
-        return span_facts(
-            span.name, span.attributes, span.status_code, lambda: span.events, getattr(span, "status_message", None)
-        )
-    except Exception:  # a span object that misbehaves: it says nothing
-        return NOT_GENAI
-
-
 def _parent_id(span: FrameworkSpan, index: Mapping[int, FrameworkSpan]) -> int | None:
     """The parent's id when the parent is here and local; None at a remote or missing parent."""
     parent = span.parent_span_id
@@ -137,24 +119,6 @@ def _parent_id(span: FrameworkSpan, index: Mapping[int, FrameworkSpan]) -> int |
 def _start(span: FrameworkSpan) -> int:
     start = span.start_ns
     return start if isinstance(start, int) else 0
-
-
-def _top_down(ids: Iterable[int], parents: Mapping[int, int]) -> dict[int, None]:
-    """The ids, parents before children, from the parentless ones down (ids in a cycle are left out)."""
-    children: dict[int, list[int]] = {}
-    stack: list[int] = []
-    for sid in ids:
-        parent = parents.get(sid)
-        if parent is None:
-            stack.append(sid)
-        else:
-            children.setdefault(parent, []).append(sid)
-    order: dict[int, None] = {}
-    while stack:
-        sid = stack.pop()
-        order[sid] = None
-        stack.extend(children.get(sid, ()))
-    return order
 
 
 def group_trace(spans: Iterable[FrameworkSpan]) -> GroupedTrace:
@@ -169,11 +133,11 @@ def group_trace(spans: Iterable[FrameworkSpan]) -> GroupedTrace:
     for span in spans:
         index[span.span_id] = span
     result = GroupedTrace()
-    facts = {sid: _facts_of(s) for sid, s in index.items()}
+    facts = {sid: facts_of(s) for sid, s in index.items()}
     parents = {sid: p for sid, s in index.items() if (p := _parent_id(s, index)) is not None}
     # Parents before children, in one pass (no walk per span: a deep chain costs O(n), not O(n²)).
     # A span never reached from a parentless one is in, or under, a cycle of parent ids.
-    order = _top_down(index, parents)
+    order = top_down(index, parents)
     top_container: dict[int, int | None] = {}
     local_root: dict[int, int] = {}
     excluded: dict[int, str] = {sid: REASON_CYCLE for sid in index if sid not in order}
@@ -238,73 +202,6 @@ def group_trace(spans: Iterable[FrameworkSpan]) -> GroupedTrace:
 # --------------------------------------------------------------------------- building
 
 
-def _ms(start_ns: int, end_ns: int) -> int:
-    return min(_U64_MAX, max(0, (end_ns - start_ns) // 1_000_000))
-
-
-def _sum(a: int | None, b: int | None) -> int | None:
-    if a is None:
-        return b
-    if b is None:
-        return a
-    return min(_U64_MAX, a + b)
-
-
-@dataclass(slots=True)
-class _Tree:
-    """Per-span facts of one group that depend on its ancestors or descendants, each found in one pass.
-
-    - ``agent``: the name of the nearest named agent above the span;
-    - ``inside_step``: a model, tool or retrieval span is above it;
-    - ``tokens``: what the span and everything inside it used, each model call counted once:
-      a model span with token counts is taken as it is (a model span inside it repeats part
-      of the same call); any other span (agent, chain, tool: their totals repeat their
-      children's) adds only what its children add;
-    - ``model``: its own model on a model span, else the first model inside it.
-    """
-
-    agent: dict[int, str | None]
-    inside_step: dict[int, bool]
-    tokens: dict[int, tuple[int | None, int | None]]
-    model: dict[int, str | None]
-
-
-def _tree(group: Group) -> _Tree:
-    facts, parents = group.facts, group.parents
-    order = list(_top_down((s.span_id for s in group.spans), parents))
-    agent: dict[int, str | None] = {}
-    inside: dict[int, bool] = {}
-    for sid in order:
-        parent = parents.get(sid)
-        if parent is None:
-            agent[sid], inside[sid] = None, False
-            continue
-        pf = facts[parent]
-        agent[sid] = pf.agent_name if pf.role is Role.AGENT and pf.agent_name is not None else agent[parent]
-        inside[sid] = inside[parent] or pf.role.is_step
-    children: dict[int, list[int]] = {}
-    for span in group.spans:  # in start order, so every list of children is too
-        parent = parents.get(span.span_id)
-        if parent is not None:
-            children.setdefault(parent, []).append(span.span_id)
-    tokens: dict[int, tuple[int | None, int | None]] = {}
-    model: dict[int, str | None] = {}
-    for sid in reversed(order):  # children before parents
-        f = facts[sid]
-        kids = children.get(sid, ())
-        if f.role is Role.MODEL and (f.input_tokens is not None or f.output_tokens is not None):
-            tokens[sid] = (f.input_tokens, f.output_tokens)
-        else:
-            inp = out = None
-            for child in kids:
-                ci, co = tokens[child]
-                inp, out = _sum(inp, ci), _sum(out, co)
-            tokens[sid] = (inp, out)
-        own = f.model if f.role is Role.MODEL else None
-        model[sid] = own if own is not None else next((model[c] for c in kids if model[c] is not None), None)
-    return _Tree(agent, inside, tokens, model)
-
-
 def _trajectory_name(group: Group) -> str:
     root_facts = group.facts[group.root.span_id]
     if root_facts.agent_name is not None:
@@ -325,68 +222,7 @@ def _first(group: Group, attr: str) -> str | None:
     return None
 
 
-def _step_spans(group: Group, tree: _Tree) -> list[FrameworkSpan]:
-    """Model, tool and retrieval spans not inside another such span, in start order."""
-    out = [s for s in group.spans if group.facts[s.span_id].role.is_step and not tree.inside_step[s.span_id]]
-    out.sort(key=lambda s: (_start(s), s.end_ns if isinstance(s.end_ns, int) else 0, s.span_id))
-    return out
-
-
-def _action(f: SpanFacts, span: FrameworkSpan, model: str | None) -> str:
-    if f.role is Role.MODEL:
-        op = f.operation or "llm"
-        return f"{op} {model}" if model is not None else op
-    if f.tool_name is not None:
-        return f.tool_name
-    name = span.name
-    return name if isinstance(name, str) else str(name)
-
-
-@dataclass(slots=True)
-class _Built:
-    step: TrajectoryStep
-    tool: str | None
-    error: str | None
-
-
-def _build_step(index: int, span: FrameworkSpan, group: Group, tree: _Tree, name: str) -> _Built:
-    f = group.facts[span.span_id]
-    input_tokens, output_tokens = tree.tokens[span.span_id]
-    model = f.model if f.model is not None else tree.model[span.span_id]
-    tool = f.tool_name if f.role is not Role.MODEL else None
-    if f.role is Role.TOOL and tool is None:
-        tool = span.name if isinstance(span.name, str) else None
-    attributes: dict[str, str] = {}
-    agent = tree.agent[span.span_id]
-    if agent is not None and agent != name:
-        attributes["agent"] = agent
-    if f.tool_call_id is not None:
-        attributes["tool_call_id"] = f.tool_call_id
-    if f.provider is not None and f.role is Role.MODEL:
-        attributes["provider"] = f.provider
-    metadata = StepMetadata(
-        tool_used=tool,
-        input_tokens=input_tokens,
-        output_tokens=output_tokens,
-        model=model,
-        attributes=attributes,
-    )
-    outcome = StepOutcome.failure(f.error) if f.error is not None else StepOutcome.success()
-    start, end = _start(span), span.end_ns if isinstance(span.end_ns, int) else 0
-    step = TrajectoryStep(
-        index=index,
-        action=_action(f, span, model),
-        rationale="",
-        outcome=outcome,
-        confidence=1.0,
-        latency_ms=_ms(start, end),
-        timestamp=ns_to_datetime(start),
-        metadata=metadata,
-    )
-    return _Built(step, tool if f.role is Role.TOOL else None, f.error)
-
-
-def _verdict(root_error: str | None, built: Sequence[_Built]) -> Verdict:
+def _verdict(root_error: str | None, built: Sequence[BuiltStep]) -> Verdict:
     """The SDK's rules: an ERROR root fails, some failed steps make it partial, else success."""
     steps = [b.step for b in built]
     if root_error is not None:
@@ -407,28 +243,31 @@ def _verdict(root_error: str | None, built: Sequence[_Built]) -> Verdict:
 def build_framework_trajectory(group: Group) -> Trajectory:
     """The scored trajectory of one group (see docs/frameworks.md for every rule)."""
     root = group.root
-    tree = _tree(group)
+    f = forest(group.spans, group.parents, group.facts)
     name = _trajectory_name(group)
-    built = [_build_step(i, span, group, tree, name) for i, span in enumerate(_step_spans(group, tree))]
+    built = [build_step(i, sid, f, name) for i, sid in enumerate(step_spans(f))]
     steps = tuple(b.step for b in built)
     root_facts = group.facts[root.span_id]
     root_error = root_facts.error
     if root_error is None and root.status_code == 2:  # facts of a span of no convention may omit it
         root_error = error_text(
-            root.name, root.attributes, root.status_code, lambda: root.events, getattr(root, "status_message", None)
+            root.name,
+            root.attributes,
+            root.status_code,
+            lambda: getattr(root, "events", ()),
+            getattr(root, "status_message", None),
         )
     verdict = _verdict(root_error, built)
     models: dict[str, None] = {}
     tools: dict[str, None] = {}
     input_total = output_total = 0
-    for span in group.spans:
-        f = group.facts[span.span_id]
-        if f.role is Role.MODEL and f.model is not None:
-            models[f.model] = None
-        if f.role is Role.TOOL:
-            tool = f.tool_name if f.tool_name is not None else (span.name if isinstance(span.name, str) else None)
-            if tool is not None:
-                tools[tool] = None
+    for span in group.spans:  # in start order
+        facts = group.facts[span.span_id]
+        if facts.role is Role.MODEL and facts.model is not None:
+            models[facts.model] = None
+        tool = f.tool_of(span.span_id)
+        if tool is not None:
+            tools[tool] = None
     for s in steps:
         if s.metadata is not None:
             input_total = min(_U64_MAX, input_total + (s.metadata.input_tokens or 0))
@@ -439,18 +278,23 @@ def build_framework_trajectory(group: Group) -> Trajectory:
     attributes = {"trajectory.name": name}
     if convention is not None:
         attributes["source"] = convention
-    metadata = TrajectoryMetadata(
+    # Every value comes from the conventions' sanitising readers: the constructors' checks would only repeat them.
+    metadata = trusted(
+        TrajectoryMetadata,
         session_id=_first(group, "session_id"),
         user_id=_first(group, "user_id"),
+        request_type=None,
         total_input_tokens=input_total,
         total_output_tokens=output_total,
         models_used=tuple(models),
         tools_invoked=tuple(tools),
+        tags=(),
         attributes=attributes,
     )
     start, end = _start(root), root.end_ns if isinstance(root.end_ns, int) else 0
     trace_id = root.trace_id if isinstance(root.trace_id, int) else 0
-    return Trajectory(
+    return trusted(
+        Trajectory,
         id=TrajectoryId(root.span_id & _ID_MASK),
         uuid=uuid_mod.UUID(int=trace_id & _U128_MASK),
         query_embedding=_EMPTY_EMBEDDING,
@@ -458,8 +302,9 @@ def build_framework_trajectory(group: Group) -> Trajectory:
         steps=steps,
         verdict=verdict,
         quality=compute_quality(steps, verdict),
-        total_latency_ms=_ms(start, end),
+        total_latency_ms=elapsed_ms(start, end),
         started_at=ns_to_datetime(start),
         completed_at=ns_to_datetime(max(start, end)),
         metadata=metadata,
+        lessons=(),
     )

@@ -98,7 +98,17 @@ class PendingTrajectory:
 class TraceState:
     """The pending spans of one trace: members by trajectory, foreign spans, and who is whose child."""
 
-    __slots__ = ("children", "foreign", "last_seen", "member_keys", "member_of", "size", "trace_id", "trajectories")
+    __slots__ = (
+        "_released",
+        "children",
+        "foreign",
+        "last_seen",
+        "member_keys",
+        "member_of",
+        "size",
+        "trace_id",
+        "trajectories",
+    )
 
     def __init__(self, trace_id: int, now: float = 0.0) -> None:
         self.trace_id = trace_id
@@ -109,6 +119,7 @@ class TraceState:
         self.foreign: dict[int, SpanLike] = {}  # span id -> pending span without trajectory.id
         self.children: dict[int, list[int]] = {}  # parent span id -> pending child span ids (local parents only)
         self.size = 0  # bytes of the pending spans (SpanRecord.size), for the buffer's byte cap
+        self._released: dict[int, SpanLike] = {}  # what the last release() removed
 
     @property
     def span_count(self) -> int:
@@ -192,6 +203,7 @@ class TraceState:
         member is reached through them: members are collected from their own trajectory); return
         their ids."""
         removed: list[int] = []
+        self._released = {}
         stack = list(self._local_children(span_id)) if below_only else [span_id]
         while stack:
             current = stack.pop()
@@ -199,25 +211,32 @@ class TraceState:
             if span is None:
                 continue
             removed.append(current)
+            self._released[current] = span
             self.size -= getattr(span, "size", 0)
             stack.extend(self._local_children(current))
         self._unlink(removed)
         return removed
 
+    def pop_part(self, top_id: int) -> list[SpanLike]:
+        """Remove the foreign span *top_id* — the top of a process's part of the trace, no member
+        above it — and its foreign descendants; return them (for the framework grouping)."""
+        ids = self.release(top_id)
+        return [self._released[i] for i in ids]
+
+    def pop_leftovers(self) -> list[SpanLike]:
+        """Remove and return every foreign span still pending (call after taking every trajectory)."""
+        spans = list(self.foreign.values())
+        self.foreign.clear()
+        self.children.clear()
+        self.size = 0
+        return spans
+
     def _unlink(self, span_ids: list[int]) -> None:
         for span_id in span_ids:
             self.children.pop(span_id, None)
 
-    def unplaced(self) -> list[int]:
-        """The foreign spans that no pending trajectory owns (call after taking every trajectory)."""
-        return list(self.foreign)
-
-    def drain(self) -> tuple[list[PendingTrajectory], list[int]]:
-        """Every pending trajectory (complete or not), in order of first appearance, and the ids of
-        the foreign spans left over: everything, as nothing more will arrive."""
+    def drain(self) -> tuple[list[PendingTrajectory], list[SpanLike]]:
+        """Every pending trajectory (complete or not), in order of first appearance, and the foreign
+        spans left over (for the framework grouping): everything, as nothing more will arrive."""
         taken = [self.take(tid)[0] for tid in sorted(self.trajectories, key=lambda t: self.trajectories[t].seq)]
-        leftover = self.unplaced()
-        self.foreign.clear()
-        self.children.clear()
-        self.size = 0
-        return taken, leftover
+        return taken, self.pop_leftovers()

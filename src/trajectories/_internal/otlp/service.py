@@ -56,7 +56,9 @@ def receiver_app(
             "trajectories": stats.trajectories_emitted,
             "incomplete": stats.incomplete,
             "late_spans": stats.late_spans,
+            "framework_trajectories": stats.framework_trajectories,
             "unrelated_spans": stats.unrelated_spans,
+            "unrelated_by_reason": dict(stats.unrelated_by_reason),
             "pending_spans": stats.pending_spans,
         }
 

@@ -26,6 +26,7 @@ from ..model.trajectory import Trajectory
 from ..model.verdict import VERDICT_KINDS
 from ..settings import settings
 from ..validate import Embedding, check_embedding, check_opt_number, check_opt_str, check_opt_time, shown
+from .overview import StoreOverview
 
 __all__ = [
     "DEFAULT_DB_PATH",
@@ -229,6 +230,13 @@ class TrajectoryStore(abc.ABC):
     @abc.abstractmethod
     def stats(self, *, top_actions: int = 10) -> StoreStats:
         """Counts by verdict, average quality, token totals and the most frequent actions."""
+
+    def overview(self, filter: TrajectoryFilter | None = None, *, buckets: int = 24, top: int = 10) -> StoreOverview:
+        """Aggregates for a dashboard (see :class:`StoreOverview`), computed by the backend's
+        queries over the trajectories matching *filter*: a timeline of at most *buckets* equal
+        time buckets, verdicts, root causes, the *top* slowest and most failing actions and
+        tools, tokens by model. Backends that cannot aggregate raise NotImplementedError."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement overview()")
 
     # -- distillation results ----------------------------------------------------
     @abc.abstractmethod

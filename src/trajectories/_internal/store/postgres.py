@@ -157,11 +157,14 @@ class PostgresTrajectoryStore(TrajectoryStore):
         pool_size: int = 4,
         connect_timeout: float = 5.0,
         retries: int = 3,
+        create: bool = True,
     ) -> None:
         if not isinstance(url, str):
             raise TypeError(f"url must be a str, got {type(url).__name__}")
         if not is_postgres_url(url):
             raise ValueError(f"url must start with postgresql:// or postgres://, got {shown(redact_url(url))}")
+        if not isinstance(create, bool):
+            raise TypeError(f"create must be a bool, got {type(create).__name__}: {shown(create)}")
         if embedder is not None and not callable(embedder):
             raise TypeError(f"embedder must be callable (str -> vector), got {type(embedder).__name__}: {shown(embedder)}")
         self.ef_search = int(_check_positive("ef_search", ef_search, integer=True))
@@ -186,7 +189,7 @@ class PostgresTrajectoryStore(TrajectoryStore):
         self._connect_kwargs: dict[str, Any] = {"connect_timeout": max(2, round(self.connect_timeout)), "autocommit": True}
         try:
             with psycopg.connect(url, **self._connect_kwargs) as conn:
-                ensure_schema(conn, self.url)
+                ensure_schema(conn, self.url, create=create)
                 self._dims = indexed_dimensions(conn)
         except SchemaVersionError:
             raise

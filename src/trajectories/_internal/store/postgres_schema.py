@@ -95,10 +95,14 @@ def _ensure_extension(conn: _Conn) -> None:
         ) from None
 
 
-def ensure_schema(conn: _Conn, where: str) -> int:
+def ensure_schema(conn: _Conn, where: str, *, create: bool = True) -> int:
     """Create or migrate the schema in one transaction under an advisory lock (so that two
-    processes opening a fresh database at once do not collide); returns the version found."""
+    processes opening a fresh database at once do not collide); returns the version found.
+    ``create=False``: a database without the tables is a StoreError, and nothing is created."""
     with conn.transaction():
+        exists = conn.execute("SELECT to_regclass('trajectories_schema_version')").fetchone()
+        if not create and (exists is None or exists[0] is None):
+            raise StoreError(f"no trajectory store in {where} (it is not created by a command that only reads)")
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
         _ensure_extension(conn)
         exists = conn.execute("SELECT to_regclass('trajectories_schema_version')").fetchone()

@@ -30,6 +30,7 @@ from ..validate import check_count, check_id, shown
 from .base import SimilarHit, StoreStats, TrajectoryFilter, TrajectoryStore, check_verdict_kind, resolve_db_path
 from .codec import blob_to_embedding, decode_json, dumps_plain, from_db_id, to_db_id, to_micros
 from .index import EmbeddingIndex
+from .overview import StoreOverview
 from .schema import (
     MIGRATIONS,
     ROW_COLUMNS,
@@ -39,6 +40,7 @@ from .schema import (
     rollback,
     row_for,
 )
+from .sqlite_overview import sqlite_overview
 
 __all__ = ["SCHEMA_VERSION", "SQLiteTrajectoryStore"]
 
@@ -62,13 +64,24 @@ class SQLiteTrajectoryStore(TrajectoryStore):
     processes that open the same file.
 
     ``embedder`` turns ``similar("text")`` into an embedding; None (the default) uses the
-    process-wide embedder from ``configure()`` at the time of the query.
+    process-wide embedder from ``configure()`` at the time of the query. ``create=False`` opens
+    only an existing database (StoreError if the file is missing) and never creates one: what
+    read-only callers (the CLI's reading commands, the web viewer) use.
     """
 
     def __init__(
-        self, path: str | os.PathLike[str] | None = None, *, embedder: Embedder | None = None, timeout: float = 30.0
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        embedder: Embedder | None = None,
+        timeout: float = 30.0,
+        create: bool = True,
     ) -> None:
         self.path = resolve_db_path(path)
+        if not isinstance(create, bool):
+            raise TypeError(f"create must be a bool, got {type(create).__name__}: {shown(create)}")
+        if not create and not os.path.isfile(self.path):
+            raise StoreError(f"no trajectory database at {shown(self.path)} (it is not created by a command that only reads)")
         if embedder is not None and not callable(embedder):
             raise TypeError(f"embedder must be callable (str -> vector), got {type(embedder).__name__}: {shown(embedder)}")
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
@@ -86,6 +99,8 @@ class SQLiteTrajectoryStore(TrajectoryStore):
         self._index_seq = -1
         self._index_lock = threading.Lock()
         self._warned_dims: set[tuple[int, int]] = set()
+        self._overview_cache: dict[tuple[Any, ...], tuple[int, StoreOverview]] = {}
+        self._overview_lock = threading.Lock()
         self._closed = False
         #: Rows skipped because they could not be read (listings, export, the index).
         self.skipped_rows = 0
@@ -499,6 +514,25 @@ class SQLiteTrajectoryStore(TrajectoryStore):
             compressed=int(compressed),
             key_lessons=int(lessons),
         )
+
+    def overview(self, filter: TrajectoryFilter | None = None, *, buckets: int = 24, top: int = 10) -> StoreOverview:
+        buckets = check_count("buckets", buckets)
+        top = check_count("top", top)
+        where, params = self._where(filter)
+        # The step figures scan the stored JSON: the result is kept until the next write (any
+        # process's write bumps ``seq``), so a dashboard that is reloaded costs one small query.
+        seq = int(self._query("SELECT value FROM meta WHERE key = 'seq'")[0][0])
+        key = (filter, buckets, top)
+        with self._overview_lock:
+            cached = self._overview_cache.get(key)
+            if cached is not None and cached[0] == seq:
+                return cached[1]
+        result = sqlite_overview(self._query, where, params, buckets=buckets, top=top)
+        with self._overview_lock:
+            if len(self._overview_cache) >= 16:
+                self._overview_cache.clear()
+            self._overview_cache[key] = (seq, result)
+        return result
 
     # ------------------------------------------------------------------ distillation results
     def save_distillation(
