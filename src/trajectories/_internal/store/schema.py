@@ -9,12 +9,13 @@ from typing import Any
 from ..model.trajectory import Trajectory
 from .codec import embedding_to_blob, encode_json, to_db_id, to_micros, trajectory_name
 
-__all__ = ["ROW_COLUMNS", "SCHEMA", "SCHEMA_VERSION", "Connection", "rollback", "row_for"]
+__all__ = ["MIGRATIONS", "ROW_COLUMNS", "SCHEMA", "SCHEMA_VERSION", "Connection", "rollback", "row_for"]
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
+#: The version-1 schema: every database starts from it, then MIGRATIONS take it to SCHEMA_VERSION.
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
@@ -54,6 +55,15 @@ CREATE INDEX IF NOT EXISTS tombstones_seq ON tombstones (seq);
 CREATE TABLE IF NOT EXISTS compressed (original_id INTEGER PRIMARY KEY, compressed_at INTEGER NOT NULL, json TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS key_lessons (content TEXT PRIMARY KEY, score REAL NOT NULL, json TEXT NOT NULL);
 """
+
+#: MIGRATIONS[v] takes a database at schema version v to v + 1 (run in the opening transaction).
+MIGRATIONS: dict[int, list[str]] = {
+    # 2: indexes for the verdict/quality filters and for stats()' most frequent actions.
+    1: [
+        "CREATE INDEX IF NOT EXISTS trajectories_verdict ON trajectories (verdict, quality)",
+        "CREATE INDEX IF NOT EXISTS step_actions_action ON step_actions (action)",
+    ],
+}
 
 ROW_COLUMNS = (
     "id, uuid, name, session_id, user_id, request_type, verdict, quality, started_at, completed_at,"

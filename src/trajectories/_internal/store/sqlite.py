@@ -15,13 +15,14 @@ import logging
 import os
 import sqlite3
 import threading
+import time
 import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 from uuid import UUID
 
 from ..embedding import Embedder
-from ..exceptions import CorruptTrajectoryError, StoreError, TrajectoryNotFoundError
+from ..exceptions import CorruptTrajectoryError, SchemaVersionError, StoreError, TrajectoryNotFoundError
 from ..model.lessons import CompressedTrajectory, KeyLesson
 from ..model.trajectory import Trajectory
 from ..model.verdict import VERDICT_KINDS
@@ -31,6 +32,7 @@ from .codec import blob_to_embedding, decode_json, dumps_plain, from_db_id, to_d
 from .index import EmbeddingIndex
 from .overview import StoreOverview
 from .schema import (
+    MIGRATIONS,
     ROW_COLUMNS,
     SCHEMA,
     SCHEMA_VERSION,
@@ -51,6 +53,10 @@ def _file_id(path: str) -> tuple[int, int] | None:
     except OSError:
         return None
     return st.st_dev, st.st_ino
+
+
+class _Locked(Exception):
+    """Opening found the file locked by another process that is creating it: try again."""
 
 
 class SQLiteTrajectoryStore(TrajectoryStore):
@@ -98,6 +104,7 @@ class SQLiteTrajectoryStore(TrajectoryStore):
         self._closed = False
         #: Rows skipped because they could not be read (listings, export, the index).
         self.skipped_rows = 0
+        self._opened_at = time.monotonic()
         self._init_schema()
 
     # ------------------------------------------------------------------ connections
@@ -123,6 +130,14 @@ class SQLiteTrajectoryStore(TrajectoryStore):
         return holder.conn
 
     def _init_schema(self) -> None:
+        while True:
+            try:
+                self._init_schema_once()
+                return
+            except _Locked:
+                time.sleep(0.02)
+
+    def _init_schema_once(self) -> None:
         conn = self._conn()
         try:
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()
@@ -134,19 +149,33 @@ class SQLiteTrajectoryStore(TrajectoryStore):
                 for statement in SCHEMA.split(";"):
                     if statement.strip():
                         conn.execute(statement)
-                row = conn.execute("SELECT version FROM schema_version").fetchone()
-                if row is None:
-                    conn.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
-                elif row[0] > SCHEMA_VERSION:
-                    raise StoreError(
-                        f"trajectory database {shown(self.path)} has schema version {row[0]}, newer than this "
+                row = conn.execute("SELECT max(version) FROM schema_version").fetchone()
+                version = 1 if row is None or row[0] is None else int(row[0])
+                if row is None or row[0] is None:
+                    conn.execute("INSERT INTO schema_version (version) VALUES (1)")
+                elif version > SCHEMA_VERSION:
+                    raise SchemaVersionError(
+                        f"trajectory database {shown(self.path)} has schema version {version}, newer than this "
                         f"version of trajectories understands ({SCHEMA_VERSION}); upgrade the package"
                     )
+                while version < SCHEMA_VERSION:  # an older database: migrate it, in this transaction
+                    for statement in MIGRATIONS[version]:
+                        conn.execute(statement)
+                    version += 1
+                    conn.execute("UPDATE schema_version SET version = ?", (version,))
                 conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('seq', 0)")
                 conn.execute("COMMIT")
             except BaseException:
                 rollback(conn)
                 raise
+        except sqlite3.OperationalError as exc:
+            # Processes opening a fresh file at once: switching it to WAL (or taking the write lock
+            # while another holds a read lock on a not-yet-WAL file) can report "locked" without
+            # waiting for busy_timeout. Retried until the timeout, then reported.
+            if "locked" in str(exc) and time.monotonic() < self._opened_at + self._timeout:
+                raise _Locked from exc
+            self.close()
+            raise StoreError(f"cannot open trajectory database {shown(self.path)}: {exc}") from exc
         except sqlite3.DatabaseError as exc:
             self.close()
             raise StoreError(f"cannot open trajectory database {shown(self.path)}: {exc}") from exc
@@ -418,15 +447,21 @@ class SQLiteTrajectoryStore(TrajectoryStore):
         min_quality: float | None = None,
         verdict: str | None = None,
         exclude: Iterable[int] = (),
+        filter: TrajectoryFilter | None = None,
     ) -> builtins.list[SimilarHit]:
         k = check_count("k", k)
         f = TrajectoryFilter(min_quality=min_quality, verdict=check_verdict_kind("verdict", verdict))
         excluded = frozenset(check_id("exclude[]", v) for v in exclude)
+        where, params = self._where(filter)
         vec = self.query_embedding(query)
+        # A filter is SQL: the ids that pass it restrict the index search (exact, so k hits if k pass).
+        allowed = [from_db_id(r[0]) for r in self._query(f"SELECT id FROM trajectories{where}", params)] if where else None
         with self._index_lock:
             self._sync_index()
             other = self._index.other_dimension_count(vec.size)
-            hits = self._index.search(vec, k, min_quality=f.min_quality, verdict_kind=f.verdict, exclude=excluded)
+            hits = self._index.search(
+                vec, k, min_quality=f.min_quality, verdict_kind=f.verdict, exclude=excluded, include=allowed
+            )
         if other and (vec.size, other) not in self._warned_dims:
             self._warned_dims.add((vec.size, other))
             logger.warning(
