@@ -9,6 +9,7 @@ from typing import Any
 
 from .runner import RunResult
 from .stats import band, cumulative, windowed
+from .world import FAMILIES
 
 __all__ = ["markdown", "plot", "replace_section"]
 
@@ -41,6 +42,12 @@ def markdown(results: dict[str, Any]) -> str:
     lines.append("")
     for name, reason in results["not_run"].items():
         lines.append(f"- **{name}: not run — {reason}.**")
+    if "memory on" in arms and "memory off" in arms:
+        gaps = [a - b for a, b in zip(arms["memory on"]["per_seed_success"], arms["memory off"]["per_seed_success"], strict=True)]
+        lines.append(
+            f"- Memory on minus memory off, success per seed: smallest {min(gaps):.3f}, largest {max(gaps):.3f} "
+            f"(over {len(gaps)} seeds)."
+        )
     mis = arms.get("memory on, misleading")
     if mis is not None:
         lines.append(
@@ -91,7 +98,8 @@ def replace_section(path: Path, section: str) -> None:
 
 
 def plot(runs: dict[str, list[RunResult]], prefix: Path, window: int = 100) -> list[Path]:
-    """docs/learning.png: cumulative and windowed success, memory on/off/misleading, with 95% bands."""
+    """docs/learning.png: cumulative and windowed success, memory on/off/misleading, with 95% bands
+    (dotted lines: where late families join); steps per solved task."""
     if importlib.util.find_spec("matplotlib") is None:
         return []
     import matplotlib  # type: ignore[import-not-found,unused-ignore]
@@ -99,6 +107,7 @@ def plot(runs: dict[str, list[RunResult]], prefix: Path, window: int = 100) -> l
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt  # type: ignore[import-not-found,unused-ignore]
 
+    late_at = sorted({f.first_at for f in FAMILIES if f.first_at > 0})
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
     for name, arm_runs in runs.items():
         x = range(1, len(arm_runs[0].solved) + 1)
@@ -109,6 +118,8 @@ def plot(runs: dict[str, list[RunResult]], prefix: Path, window: int = 100) -> l
             mean, half = band(curves)
             ax.plot(x, mean, label=name)
             ax.fill_between(x, mean - half, mean + half, alpha=0.25)
+            for at in late_at:
+                ax.axvline(at * len(x), color="grey", linestyle=":", linewidth=1)
         steps = [[s for s, ok in zip(r.steps, r.solved, strict=True) if ok] for r in arm_runs]
         axes[2].bar(name, sum(sum(s) for s in steps) / max(1, sum(len(s) for s in steps)))
     axes[0].set_title("cumulative success rate")
