@@ -19,6 +19,7 @@ import json
 import multiprocessing
 import os
 import platform
+import resource
 import sys
 import time
 from multiprocessing.pool import AsyncResult
@@ -84,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         distill_futures: list[AsyncResult[Any]] = []
         retrieval_futures: dict[str, AsyncResult[Any]] = {}
         if not args.quick:
-            distill_futures = [pool.apply_async(run_distillation, (seed, n_tasks, 300, config)) for seed in range(min(seeds, 5))]
+            distill_futures = [pool.apply_async(run_distillation, (seed, n_tasks, 300, config)) for seed in range(min(seeds, 3))]
             for which in ("default (feature hashing)", "all-MiniLM-L6-v2"):
                 retrieval_futures[which] = pool.apply_async(_retrieval_job, (0, 1000, which))
         runs = {name: [f.get() for f in fs] for name, fs in futures.items()}
@@ -92,7 +93,14 @@ def main(argv: list[str] | None = None) -> int:
         retrieval = {name: f.get() for name, f in retrieval_futures.items()}
 
     results: dict[str, Any] = {
-        "params": {"seeds": seeds, "tasks": n_tasks, "budget": config.budget, "k": config.k, "jobs": args.jobs},
+        "params": {
+            "seeds": seeds,
+            "tasks": n_tasks,
+            "budget": config.budget,
+            "k": config.k,
+            "jobs": args.jobs,
+            "distill_seeds": len(distill_rows) // len(VARIANTS),
+        },
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
         "arms": {name: summarise_arm(rs) for name, rs in runs.items()},
         "not_run": not_run,
@@ -102,6 +110,9 @@ def main(argv: list[str] | None = None) -> int:
     }
     figures = plot(runs, args.plot) if args.plot is not None else []
     results["wall_seconds"] = time.perf_counter() - start
+    children, own = resource.getrusage(resource.RUSAGE_CHILDREN), resource.getrusage(resource.RUSAGE_SELF)
+    results["cpu_seconds"] = children.ru_utime + children.ru_stime + own.ru_utime + own.ru_stime
+    results["load_average"] = os.getloadavg()[0]
     section = markdown(results)
     print(section)
     for fig in figures:

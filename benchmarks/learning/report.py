@@ -27,7 +27,10 @@ def markdown(results: dict[str, Any]) -> str:
     lines = [
         f"Measured by `make bench-learning` on {results['machine']}: {p['seeds']} seeds × {p['tasks']} tasks per arm, "
         f"step budget {p['budget']}, k = {p['k']}; wall time of the whole run **{results['wall_seconds']:.0f} s** "
-        f"({p['jobs']} processes). Every figure is the mean over seeds ± the half-width of its 95% interval (Student's t).",
+        f"({p['jobs']} processes; {results['cpu_seconds']:.0f} CPU seconds in all; load average "
+        f"{results['load_average']:.1f} at the end, from other work on the machine). "
+        "Every figure is the mean over seeds ± the half-width of its 95% interval (Student's t); "
+        "millisecond figures depend on that load, the rest do not.",
         "",
         "| arm | success (whole stream) | success (last quarter) | steps per solved task "
         "| a family's first 5 tasks | its later tasks | recall ms |",
@@ -68,7 +71,12 @@ def markdown(results: dict[str, Any]) -> str:
                 f"- Memory growth (memory on): {last[1]:.0f} trajectories, {last[2] / 1024:.0f} KiB of SQLite after "
                 f"{last[0]} tasks; mean `lessons_for()` time per quarter of the stream: {quarters} ms."
             )
-    lines += ["", "**Distillation** (memory on; then the same further tasks on each copy of the memory):", ""]
+    seeds = results["params"].get("distill_seeds", 0)
+    lines += [
+        "",
+        f"**Distillation** ({seeds} seeds; memory on for the stream, then the same 300 further tasks on each copy):",
+        "",
+    ]
     lines += [
         "| memory | trajectories | key lessons | SQLite KiB | distil ms | success after | steps per solved | recall ms |",
         "|---|---|---|---|---|---|---|---|",

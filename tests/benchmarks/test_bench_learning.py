@@ -61,7 +61,7 @@ def test_world_is_deterministic_and_late_families_start_late() -> None:
     assert [t.text for t in a.tasks] == [t.text for t in b.tasks]
     assert a.tool_order == b.tool_order
     assert [t.text for t in make_world(8, 400).tasks] != [t.text for t in a.tasks]
-    first = {}
+    first: dict[str, int] = {}
     for t in a.tasks:
         first.setdefault(t.family.name, t.index)
     for fam in FAMILIES:
