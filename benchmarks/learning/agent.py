@@ -1,12 +1,13 @@
 """The agent: a scripted policy, and honest about being one. No model decides anything here.
 
 Without memory it explores by a fixed strategy: at each point of the task it tries the tools
-in the run's fixed order, each with its arguments in the run's fixed order, moving to the
-next tool when the backend says the tool does not apply, and to the next argument when it
-says the argument is invalid; it stops when the ticket is resolved or the step budget is
-spent. With memory it first calls ``lessons_for()`` (through :func:`learning.memory.recall`),
-follows the plan :func:`learning.memory.choose_plan` picks, and explores from wherever that
-plan stops working. Either way it records the run with the real SDK (``async with
+in the run's fixed order (reads first, then actions), each with its arguments in the run's
+fixed order, moving to the next tool when the backend says the tool does not apply, and to
+the next argument when it says the argument is invalid; it stops when the ticket is resolved,
+broken, or the step budget is spent. With memory it first calls ``lessons_for()`` (through
+:func:`learning.memory.recall`), follows the plan :func:`learning.memory.choose_plan` picks,
+and explores from wherever that plan stops working, skipping the calls that broke similar
+tasks. Either way it records the run with the real SDK (``async with
 trajectory()``, ``@step`` tools) and writes what it learned as a lesson.
 """
 

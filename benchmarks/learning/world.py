@@ -4,8 +4,11 @@ A family is a kind of ticket (a double charge, an outage, a leaked key...). Solv
 a family takes the same *recipe*: the right tools, in the right order, each with the right
 argument. What worked on one task of a family therefore works on every other; what differs
 between tasks is only their wording (:mod:`learning.phrasing`). The environment answers each
-tool call the way a real backend would: accepted, "invalid argument" (right tool, wrong mode),
-"precondition failed" (a later tool called too early) or "not applicable".
+tool call the way a real backend would. A read (lookups, checks) is accepted, or refused as
+"invalid argument" (right tool, wrong mode), "precondition failed" (too early) or "not
+applicable". An action (refund, restart, rotate a key...) that the ticket does not need is
+refused too; but the right action with a wrong argument, or before its preconditions, is
+irreversible: the ticket fails.
 
 Two families have a *trap*: a second argument for their last tool that the backend accepts
 (the ticket looks resolved) but that is wrong; the environment reveals the true verdict only
