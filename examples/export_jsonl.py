@@ -12,10 +12,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from trajectories._internal.jsonl import read_jsonl
 from trajectories.config import configure
 from trajectories.instrument import current_step, step, trajectory
-from trajectories.model import RootCause
+from trajectories.model import RootCause, read_jsonl
 
 
 @step(action="search", rationale="Need context before answering")

@@ -3,15 +3,28 @@
 Everything public is importable from here; the submodules group it by concern:
 ``model`` (the ruvllm trajectory model and JSON), ``instrument`` (``trajectory``, ``@step``),
 ``export`` (spans to trajectories, sinks), ``config`` (``configure``), ``store`` and
-``learning`` (storage, search, analysis, distillation), ``attributes`` (span attribute names).
+``learning`` (storage, search, analysis, distillation), ``attributes`` (span attribute names),
+``exceptions`` (every exception the SDK raises), ``testing`` (helpers for users' tests).
 """
 
+from ._internal.version import __version__
 from .config import (
     REDACTED,
     Configuration,
+    TrajectorySpanProcessor,
     configure,
     current_configuration,
     redact_secrets,
+)
+from .exceptions import (
+    CorruptTrajectoryError,
+    DistillError,
+    JSONFormatError,
+    OTLPDecodeError,
+    SchemaVersionError,
+    StoreError,
+    TrajectoryFailed,
+    TrajectoryNotFoundError,
 )
 from .export import (
     DEFAULT_DEAD_LETTER_PATH,
@@ -30,7 +43,6 @@ from .export import (
 from .instrument import (
     StepHandle,
     StepSpec,
-    TrajectoryFailed,
     TrajectoryHandle,
     current_step,
     current_trajectory,
@@ -40,7 +52,6 @@ from .instrument import (
 from .learning import (
     CompressedTrajectory,
     DistillConfig,
-    DistillError,
     DistillResult,
     FailurePattern,
     KeyLesson,
@@ -62,7 +73,6 @@ from .model import (
     FailureVerdict,
     InsufficientContext,
     InvalidInput,
-    JSONFormatError,
     NeedsRetryOutcome,
     PartialOutcome,
     PartialVerdict,
@@ -92,19 +102,14 @@ from .model import (
 from .store import (
     DEFAULT_DB_PATH,
     ENV_DB,
-    CorruptTrajectoryError,
     SimilarHit,
     SQLiteTrajectoryStore,
-    StoreError,
     StoreSink,
     StoreStats,
     TrajectoryFilter,
-    TrajectoryNotFoundError,
     TrajectoryStore,
     open_store,
 )
-
-__version__ = "0.1.0"
 
 __all__ = [
     "CallbackSink",
@@ -131,6 +136,7 @@ __all__ = [
     "ListSink",
     "MemoryDistiller",
     "NeedsRetryOutcome",
+    "OTLPDecodeError",
     "PartialOutcome",
     "PartialVerdict",
     "PastExperience",
@@ -144,6 +150,7 @@ __all__ = [
     "ResourceConstraint",
     "RootCause",
     "SQLiteTrajectoryStore",
+    "SchemaVersionError",
     "SimilarHit",
     "Sink",
     "SkippedOutcome",
@@ -168,6 +175,7 @@ __all__ = [
     "TrajectoryId",
     "TrajectoryMetadata",
     "TrajectoryNotFoundError",
+    "TrajectorySpanProcessor",
     "TrajectoryRecorder",
     "TrajectoryStep",
     "TrajectoryStore",

@@ -52,6 +52,8 @@ __all__ = [
     "TRAJECTORY_LESSONS",
     "TRAJECTORY_MODELS_USED",
     "TRAJECTORY_NAME_ATTRIBUTE",
+    "TRAJECTORY_OWN_INPUT_TOKENS",
+    "TRAJECTORY_OWN_OUTPUT_TOKENS",
     "TRAJECTORY_QUALITY",
     "TRAJECTORY_QUERY_EMBEDDING",
     "TRAJECTORY_REQUEST_TYPE",
@@ -112,6 +114,11 @@ TRAJECTORY_STEP_COUNT: Final = "trajectory.step_count"
 TRAJECTORY_MODELS_USED: Final = "trajectory.models_used"
 #: str[]: every tool the trajectory invoked (its steps' and ``record_tool``'s), first use first.
 TRAJECTORY_TOOLS_INVOKED: Final = "trajectory.tools_invoked"
+#: int, at the end: tokens recorded on the trajectory itself (``t.add_tokens``), in no step. With
+#: them the assembly totals the steps (framework spans included) and adds these, so usage that the
+#: live handle already counted in ``gen_ai.usage.*`` is never counted twice.
+TRAJECTORY_OWN_INPUT_TOKENS: Final = "trajectory.own_usage.input_tokens"
+TRAJECTORY_OWN_OUTPUT_TOKENS: Final = "trajectory.own_usage.output_tokens"
 
 # --- step span -------------------------------------------------------------------------------
 STEP_INDEX: Final = "trajectory.step.index"

@@ -6,9 +6,9 @@ generator behaviour, and docs/attributes.md for the spans this writes.
 
 from ._internal.instrument.api import current_step, current_trajectory, trajectory
 from ._internal.instrument.decorator import StepSpec, step
-from ._internal.instrument.rules import TrajectoryFailed
 from ._internal.instrument.step_handle import StepHandle
 from ._internal.instrument.trajectory_handle import TrajectoryHandle
+from ._internal.model.verdict import TrajectoryFailed
 
 __all__ = [
     "StepHandle",

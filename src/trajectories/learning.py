@@ -5,17 +5,13 @@ The rules are ruvllm's ReasoningBank (REASONINGBANK.md §4-6); see docs/store.md
 
 from __future__ import annotations
 
-from ._internal.learning.analyze import (
-    FailurePattern,
-    PatternCategory,
-    RecoveryStrategy,
-    VerdictAnalysis,
-    VerdictAnalyzer,
-    analyze,
-)
-from ._internal.learning.distill import DistillConfig, DistillError, DistillResult, MemoryDistiller, distill
-from ._internal.learning.lessons import CompressedTrajectory, KeyLesson
+from ._internal.exceptions import DistillError
+from ._internal.learning.analyze import FailurePattern, RecoveryStrategy, VerdictAnalysis, VerdictAnalyzer, analyze
+from ._internal.learning.distill import DistillConfig, DistillResult, MemoryDistiller, distill
+from ._internal.learning.findings import Finding, classify_error, findings
 from ._internal.learning.recall import PastExperience, Recall, lessons_for
+from ._internal.model.category import PatternCategory
+from ._internal.model.lessons import CompressedTrajectory, KeyLesson
 
 __all__ = [
     "CompressedTrajectory",
@@ -23,6 +19,7 @@ __all__ = [
     "DistillError",
     "DistillResult",
     "FailurePattern",
+    "Finding",
     "KeyLesson",
     "MemoryDistiller",
     "PastExperience",
@@ -32,6 +29,8 @@ __all__ = [
     "VerdictAnalysis",
     "VerdictAnalyzer",
     "analyze",
+    "classify_error",
     "distill",
+    "findings",
     "lessons_for",
 ]

@@ -4,39 +4,41 @@ Everything here is re-exported from :mod:`trajectories`. See docs/concepts.md fo
 formulas and docs/json.md for the JSON form.
 """
 
-from ._internal.jsonl import iter_jsonl_lines, read_jsonl, write_jsonl
-from ._internal.outcome import (
-    CapabilityLimit,
-    ExternalFailure,
+from ._internal.model.outcome import (
     FailureOutcome,
-    FailureVerdict,
-    InsufficientContext,
-    InvalidInput,
     NeedsRetryOutcome,
     PartialOutcome,
-    PartialVerdict,
-    ReasoningError,
-    ReasoningErrorType,
-    RecoveredVerdict,
-    ResourceConstraint,
-    RootCause,
     SkippedOutcome,
     StepOutcome,
     SuccessOutcome,
-    SuccessVerdict,
-    ToolFailure,
-    Unknown,
-    Verdict,
 )
-from ._internal.recorder import TrajectoryRecorder
-from ._internal.serde import JSONFormatError
-from ._internal.trajectory import (
+from ._internal.model.recorder import TrajectoryRecorder
+from ._internal.model.serde import JSONFormatError
+from ._internal.model.serde.jsonl import iter_jsonl_lines, read_jsonl, write_jsonl
+from ._internal.model.trajectory import (
     StepMetadata,
     Trajectory,
     TrajectoryId,
     TrajectoryMetadata,
     TrajectoryStep,
     compute_quality,
+)
+from ._internal.model.verdict import (
+    CapabilityLimit,
+    ExternalFailure,
+    FailureVerdict,
+    InsufficientContext,
+    InvalidInput,
+    PartialVerdict,
+    ReasoningError,
+    ReasoningErrorType,
+    RecoveredVerdict,
+    ResourceConstraint,
+    RootCause,
+    SuccessVerdict,
+    ToolFailure,
+    Unknown,
+    Verdict,
 )
 
 __all__ = [

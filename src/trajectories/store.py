@@ -6,20 +6,10 @@ See docs/store.md. ``open_store()`` opens the embedded default (``./trajectories
 
 from __future__ import annotations
 
-import os
-
-from ._internal.embedding import Embedder
-from ._internal.store.base import (
-    DEFAULT_DB_PATH,
-    ENV_DB,
-    CorruptTrajectoryError,
-    SimilarHit,
-    StoreError,
-    StoreStats,
-    TrajectoryFilter,
-    TrajectoryNotFoundError,
-    TrajectoryStore,
-)
+from ._internal.exceptions import CorruptTrajectoryError, StoreError, TrajectoryNotFoundError
+from ._internal.store.base import DEFAULT_DB_PATH, ENV_DB, SimilarHit, StoreStats, TrajectoryFilter, TrajectoryStore
+from ._internal.store.open import open_store
+from ._internal.store.overview import GroupStat, ModelTokens, StoreOverview, TimeBucket
 from ._internal.store.sink import StoreSink
 from ._internal.store.sqlite import SQLiteTrajectoryStore
 
@@ -27,18 +17,17 @@ __all__ = [
     "DEFAULT_DB_PATH",
     "ENV_DB",
     "CorruptTrajectoryError",
+    "GroupStat",
+    "ModelTokens",
     "SQLiteTrajectoryStore",
     "SimilarHit",
     "StoreError",
+    "StoreOverview",
     "StoreSink",
     "StoreStats",
+    "TimeBucket",
     "TrajectoryFilter",
     "TrajectoryNotFoundError",
     "TrajectoryStore",
     "open_store",
 ]
-
-
-def open_store(path: str | os.PathLike[str] | None = None, *, embedder: Embedder | None = None) -> TrajectoryStore:
-    """Open (creating if needed) the store at *path*, else ``$TRAJECTORIES_DB``, else ``./trajectories.db``."""
-    return SQLiteTrajectoryStore(path, embedder=embedder)

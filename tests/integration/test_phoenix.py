@@ -20,11 +20,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from tests.helpers.paths import ROOT
 from trajectories import SQLiteTrajectoryStore, Trajectory
 from trajectories import attributes as A
 from trajectories.export import SpanRecord, assemble_trajectories
 
-from .conftest import ROOT, Phoenix
+from .conftest import Phoenix
 
 _STATUS = {"UNSET": 0, "OK": 1, "ERROR": 2}
 

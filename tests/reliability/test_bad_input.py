@@ -31,14 +31,16 @@ from hypothesis import strategies as st
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from _helpers_serde import GOLDEN_DIR
-from _otlp_helpers import otlp_json, protobuf_body
+from tests.helpers.otlp import otlp_json, protobuf_body
+from tests.helpers.serde import GOLDEN_DIR
 from trajectories import Trajectory, TrajectoryExporter, analyze, distill, lessons_for, step, trajectory
 from trajectories import attributes as A
-from trajectories._internal.errors import internal_errors
-from trajectories._internal.export.assembly import assemble_trajectories, trajectory_id_of
-from trajectories._internal.export.records import SpanRecord
-from trajectories._internal.otlp.decode import OTLPDecodeError, decode_json, decode_protobuf
+from trajectories._internal.diagnostics import internal_errors
+from trajectories._internal.export.assembly import assemble_trajectories
+from trajectories._internal.export.trace import trajectory_id_of
+from trajectories._internal.otlp.decode import decode_json, decode_protobuf
+from trajectories._internal.records import SpanRecord
+from trajectories.exceptions import OTLPDecodeError
 from trajectories.export import ListSink
 from trajectories.model import JSONFormatError, iter_jsonl_lines, read_jsonl
 from trajectories.store import SQLiteTrajectoryStore, TrajectoryFilter, TrajectoryNotFoundError
@@ -283,6 +285,21 @@ _OUR_KEYS = sorted(
         and isinstance(getattr(A, name), str)
     }
     | {A.TRAJECTORY_ATTRIBUTES_PREFIX + "k", A.STEP_ATTRIBUTES_PREFIX + "parent_step"}
+    # the agent frameworks' conventions (docs/frameworks.md): kinds, names and token counts of any type
+    | {
+        "openinference.span.kind",
+        "llm.token_count.prompt",
+        "llm.token_count.completion",
+        "llm.model_name",
+        "tool.name",
+        "agent.name",
+        "traceloop.span.kind",
+        "traceloop.entity.name",
+        "llm.request.type",
+        "gen_ai.usage.prompt_tokens",
+        "gen_ai.usage.completion_tokens",
+        "error.type",
+    }
 )
 _I64 = st.integers(-(1 << 63), (1 << 63) - 1)
 _attr_scalars = (
@@ -306,6 +323,14 @@ _attr_scalars = (
             "[" * 3000,
             "null",
             "{}",
+            "chat",
+            "LLM",
+            "TOOL",
+            "AGENT",
+            "CHAIN",
+            "agent",
+            "workflow",
+            "tool",
         ]
     )
 )
@@ -350,8 +375,12 @@ def test_assembly_never_raises_and_loses_no_trajectory(tmp_path: Path) -> None:
     def prop(spans: list[SpanRecord], batch: int, small: bool) -> None:
         n[0] += 1
         expected = {tid for s in spans if (tid := trajectory_id_of(s.attributes)) is not None}
+        # spans without trajectory.id may make framework trajectories of their own, rooted at one of them
+        foreign = {s.span_id & ((1 << 63) - 1) for s in spans if trajectory_id_of(s.attributes) is None}
         pure = assemble_trajectories(spans)  # the pure function
-        assert {int(t.id) for t in pure} == expected
+        pure_ids = [int(t.id) for t in pure]
+        assert expected <= set(pure_ids)
+        assert set(pure_ids) - expected <= foreign
         for t in pure:
             json.loads(t.to_json())  # and each one writes valid ruvllm JSON
             assert 0.0 <= t.quality <= 1.0
@@ -373,9 +402,10 @@ def test_assembly_never_raises_and_loses_no_trajectory(tmp_path: Path) -> None:
                 firsts.add(tid)
             seen.add((s.trace_id, s.span_id))
         emitted = {int(t.id) for t in sink}
-        assert firsts <= emitted <= expected
+        assert firsts <= emitted
+        assert emitted - expected <= foreign
         if len(seen) == len(spans):
-            assert emitted == expected
+            assert expected <= emitted
             assert stats.duplicate_spans == 0
         assert stats.spans_seen == len(spans)
         assert stats.pending_spans == 0

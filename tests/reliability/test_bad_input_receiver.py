@@ -25,7 +25,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
-from _otlp_helpers import otlp_json, protobuf_body
+from tests.helpers.otlp import otlp_json, protobuf_body
+from tests.helpers.paths import ROOT
 from trajectories import TrajectoryExporter
 from trajectories import attributes as A
 from trajectories._internal.otlp.receiver import ReceiverStats, create_app
@@ -421,7 +422,7 @@ def test_burst_against_the_real_serve_command(tmp_path: Path, search_spans: list
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = int(s.getsockname()[1])
-    src = str(Path(__file__).resolve().parents[2] / "src")
+    src = str(ROOT / "src")
     env = dict(
         os.environ,
         TRAJECTORIES_DB=str(tmp_path / "served.db"),
@@ -491,7 +492,7 @@ def test_burst_against_the_real_serve_command(tmp_path: Path, search_spans: list
     assert statuses[401] == 50
     assert marker not in text
     assert "Traceback" not in text
-    assert "stopped; 1 trajectories (0 incomplete)" in text
+    assert "stopped; 1 trajectory (0 incomplete, 0 from agent frameworks)" in text
     store = SQLiteTrajectoryStore(tmp_path / "served.db")
     assert store.count() == 1
     store.close()

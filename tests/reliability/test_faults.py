@@ -21,11 +21,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from _helpers_faults import STEPS, dead_letter_ids, ids, run_app
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-from trajectories.config import Configuration, configure
+from tests.helpers.faults import STEPS, dead_letter_ids, ids, run_app
+from trajectories.config import Configuration, TrajectorySpanProcessor, configure
 from trajectories.export import CallbackSink, ListSink, TrajectoryExporter
 from trajectories.model import Trajectory
 from trajectories.store import SQLiteTrajectoryStore, StoreSink
@@ -35,10 +34,10 @@ N = 50
 
 def pipeline(
     sinks: list[object], dead: Path, **exporter_options: object
-) -> tuple[TracerProvider, BatchSpanProcessor, TrajectoryExporter, Configuration]:
+) -> tuple[TracerProvider, TrajectorySpanProcessor, TrajectoryExporter, Configuration]:
     exporter = TrajectoryExporter(sinks, dead_letter_path=dead, **exporter_options)  # type: ignore[arg-type]
     provider = TracerProvider()
-    processor = BatchSpanProcessor(exporter, schedule_delay_millis=50)
+    processor = TrajectorySpanProcessor(exporter, schedule_delay_millis=50)
     provider.add_span_processor(processor)
     return provider, processor, exporter, Configuration(exporter, provider, processor, None, False)
 
@@ -124,8 +123,8 @@ def test_a_slow_sink_does_not_slow_the_application(tmp_path: Path) -> None:
 
 def test_a_sink_that_blocks(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """A sink that does not return: the application runs on, flush() returns False on time
-    instead of hanging, other sinks keep getting trajectories... and once it returns, nothing
-    was lost."""
+    instead of hanging (it delivers around the blocked sink and says that it could not deliver
+    everything), other sinks keep getting trajectories... and once it returns, nothing was lost."""
     caplog.set_level(logging.WARNING, logger="trajectories")
     gate = threading.Event()
     entered = threading.Event()
@@ -152,7 +151,10 @@ def test_a_sink_that_blocks(tmp_path: Path, caplog: pytest.LogCaptureFixture) ->
         gate.set()
     assert app_time < 2.0
     assert flush_time < 2.0
-    assert any("flush did not finish within 300 ms" in r.getMessage() for r in caplog.records)
+    # Either the flush found the sink already counted as blocked and delivered around it, or it
+    # called into the sink just before that and gave up after its 300 ms: both say so.
+    said = [r.getMessage() for r in caplog.records]
+    assert any("sink blocking is blocked" in m or "flush did not finish within 300 ms" in m for m in said), said
     assert config.flush()
     config.shutdown()
 
@@ -366,7 +368,7 @@ def test_shutdown_takes_over_from_a_sink_that_never_returns(tmp_path: Path, capl
     dead = tmp_path / "dead.jsonl"
     exporter = TrajectoryExporter([CallbackSink(never, name="never"), got], dead_letter_path=dead, sink_timeout=0.1)
     provider = TracerProvider()
-    processor = BatchSpanProcessor(exporter, schedule_delay_millis=50, max_export_batch_size=8)
+    processor = TrajectorySpanProcessor(exporter, schedule_delay_millis=50, max_export_batch_size=8)
     provider.add_span_processor(processor)
     config = Configuration(exporter, provider, processor, None, False)
     config.exit_timeout_millis = 300

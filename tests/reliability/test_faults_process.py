@@ -18,8 +18,7 @@ import textwrap
 import time
 from pathlib import Path
 
-from _helpers_faults import dead_letter_ids
-
+from tests.helpers.faults import dead_letter_ids
 from trajectories import attributes as A
 from trajectories.model import Trajectory
 from trajectories.store import SQLiteTrajectoryStore
@@ -139,7 +138,7 @@ def test_exit_with_a_trajectory_still_running_flags_it_incomplete(tmp_path: Path
     running = got[produced[-1]]
     assert running.metadata.attributes[A.TRAJECTORY_INCOMPLETE_ATTRIBUTE] == "true"
     assert [s.action for s in running.steps] == ["finished-step"]
-    assert "1 trajectories emitted incomplete (1 without their root span" in done.stderr
+    assert "1 trajectory emitted incomplete (1 without its root span" in done.stderr
 
 
 def test_exit_with_a_blocked_sink_does_not_hang(tmp_path: Path) -> None:

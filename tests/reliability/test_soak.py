@@ -17,10 +17,10 @@ from pathlib import Path
 import anyio
 import anyio.lowlevel
 import pytest
-from _helpers_reliability import SPANS_PER_TRAJECTORY, STEPS, CountingProcessor, account, check_attribution, root_arrived
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
+from tests.helpers.reliability import SPANS_PER_TRAJECTORY, STEPS, CountingProcessor, account, check_attribution, root_arrived
 from trajectories.export import TrajectoryExporter
 from trajectories.instrument import step, trajectory
 from trajectories.store import SQLiteTrajectoryStore, StoreSink
@@ -154,7 +154,7 @@ async def test_queue_overflow_is_visible_and_accounted_for(
     rooted = [int(t.metadata.attributes["k"]) for t in stored if root_arrived(t)]
     assert len(rooted) == len(set(rooted))
     assert set(rooted) <= set(range(n))
-    warnings = [r.getMessage() for r in caplog.records if r.name == "trajectories" and r.levelno == logging.WARNING]
+    warnings = [r.getMessage() for r in caplog.records if r.name.startswith("trajectories") and r.levelno == logging.WARNING]
     assert any("incomplete" in m for m in warnings), warnings
     store.close()
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
+from datetime import datetime, timezone
 from typing import Any
 
 import numpy as np
@@ -65,7 +66,8 @@ def check_int(field: str, value: object, *, minimum: int = 0, maximum: int = U64
     if value < minimum:
         raise ValueError(f"{field} must be >= {minimum}, got {shown(value)}")
     if value > maximum:
-        raise ValueError(f"{field} must be <= {maximum} (it is an unsigned 64-bit integer), got {shown(value)}")
+        what = " (it is an unsigned 64-bit integer)" if maximum == U64_MAX else ""
+        raise ValueError(f"{field} must be <= {maximum}{what}, got {shown(value)}")
     return value
 
 
@@ -160,3 +162,49 @@ def embeddings_equal(a: Embedding | None, b: Embedding | None) -> bool:
     if a is None or b is None:
         return a is b
     return a.shape == b.shape and bool(np.array_equal(a, b))
+
+
+def check_opt_number(field: str, value: object) -> float | None:
+    """None, or a number that is not NaN (infinities allowed: a bound such as ``min_quality``)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{field} must be a number, got {type(value).__name__}: {shown(value)}")
+    if math.isnan(value):
+        raise ValueError(f"{field} must not be NaN")
+    return float(value)
+
+
+def check_opt_time(field: str, value: object) -> datetime | None:
+    """None, or a timezone-aware datetime, returned in UTC."""
+    if value is None:
+        return None
+    if not isinstance(value, datetime):
+        raise TypeError(f"{field} must be a datetime, got {type(value).__name__}: {shown(value)}")
+    if value.tzinfo is None:
+        raise ValueError(f"{field} must be timezone-aware, got naive {shown(value)}")
+    return value.astimezone(timezone.utc)
+
+
+def check_positive(field: str, value: object) -> float:
+    """A number > 0 (a timeout, an age, in seconds)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ValueError(f"{field} must be a positive number, got {shown(value)}")
+    return float(value)
+
+
+I64_MAX = (1 << 63) - 1
+
+
+def check_count(field: str, value: object) -> int:
+    """A non-negative int that a signed 64-bit database integer holds (a limit, an offset, k)."""
+    return check_int(field, value, maximum=I64_MAX)
+
+
+def check_id(field: str, value: object) -> int:
+    """A trajectory id: an int in the unsigned 64-bit range."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{field} must be an int trajectory id, got {type(value).__name__}: {shown(value)}")
+    if not 0 <= value <= U64_MAX:
+        raise ValueError(f"{field} must be an unsigned 64-bit trajectory id, got {shown(value)}")
+    return value

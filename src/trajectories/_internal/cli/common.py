@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from datetime import datetime, timezone
 from typing import Any
 from uuid import UUID
 
-from ..store.base import TrajectoryFilter, TrajectoryStore
+from ..model.trajectory import Trajectory
+from ..store.base import ENV_DB, TrajectoryFilter, TrajectoryStore, resolve_db_path
 from ..store.sqlite import SQLiteTrajectoryStore
-from ..trajectory import Trajectory
 
 __all__ = [
     "EXIT_BAD_DATA",
@@ -21,6 +22,7 @@ __all__ = [
     "EXIT_USAGE",
     "CLIError",
     "add_filter_options",
+    "dumps_readable",
     "emit_json",
     "filter_from",
     "find_trajectory",
@@ -48,8 +50,16 @@ class CLIError(Exception):
         self.code = code
 
 
-def open_from(args: argparse.Namespace) -> TrajectoryStore:
-    return SQLiteTrajectoryStore(getattr(args, "db", None))
+def open_from(args: argparse.Namespace, *, create: bool = True) -> TrajectoryStore:
+    """The store of ``--db`` / ``$TRAJECTORIES_DB``; commands that only read pass ``create=False``
+    so that a mistyped path is an error (exit 4), not a new empty database."""
+    if not create:
+        path = resolve_db_path(getattr(args, "db", None))
+        if not os.path.isfile(path):
+            raise CLIError(
+                f"no trajectory database at {path!r} (check --db or ${ENV_DB}; only writing commands create one)", EXIT_DB
+            )
+    return SQLiteTrajectoryStore(getattr(args, "db", None), create=create)
 
 
 def parse_time(text: str) -> datetime:
@@ -112,5 +122,26 @@ def find_trajectory(store: TrajectoryStore, ref: str) -> Trajectory:
 
 
 def emit_json(value: Any) -> None:
-    json.dump(value, sys.stdout, ensure_ascii=False, indent=2, allow_nan=False)
+    """*value* as indented JSON, except that arrays of numbers (embeddings) stay on one line."""
+    sys.stdout.write(dumps_readable(value))
     sys.stdout.write("\n")
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def dumps_readable(value: Any, indent: int = 2, _level: int = 0) -> str:
+    """``json.dumps(value, indent=2)``, with every array of numbers written compactly on one line."""
+    pad = " " * (indent * (_level + 1))
+    end = " " * (indent * _level)
+    if isinstance(value, dict) and value:
+        items = [
+            f"{pad}{json.dumps(str(k), ensure_ascii=False)}: {dumps_readable(v, indent, _level + 1)}" for k, v in value.items()
+        ]
+        return "{\n" + ",\n".join(items) + "\n" + end + "}"
+    if isinstance(value, (list, tuple)) and value:
+        if all(_is_number(x) for x in value):
+            return json.dumps(list(value), allow_nan=False, separators=(",", ":"))
+        return "[\n" + ",\n".join(pad + dumps_readable(v, indent, _level + 1) for v in value) + "\n" + end + "]"
+    return json.dumps(value, ensure_ascii=False, allow_nan=False)

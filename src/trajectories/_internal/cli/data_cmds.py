@@ -6,11 +6,11 @@ import argparse
 import sys
 from collections.abc import Iterator
 
-from ..jsonl import iter_jsonl_lines, write_jsonl
 from ..learning.distill import DistillConfig, DistillError, distill
-from ..serde import JSONFormatError
+from ..model.serde import JSONFormatError
+from ..model.serde.jsonl import iter_jsonl_lines, write_jsonl
+from ..model.trajectory import Trajectory
 from ..store.sink import StoreSink
-from ..trajectory import Trajectory
 from .common import (
     EXIT_BAD_DATA,
     EXIT_NOT_FOUND,
@@ -23,7 +23,7 @@ from .common import (
     parse_quality,
 )
 from .otlp_cmds import import_otlp_file, looks_like_otlp
-from .render import Progress
+from .render import Progress, plural
 
 __all__ = ["register"]
 
@@ -32,7 +32,7 @@ _BATCH = 500
 
 def cmd_export(args: argparse.Namespace) -> int:
     progress = Progress("exported")
-    with open_from(args) as store:
+    with open_from(args, create=False) as store:
         skipped_before = getattr(store, "skipped_rows", 0)
         f = filter_from(args)
         source: Iterator[Trajectory]
@@ -50,7 +50,11 @@ def cmd_export(args: argparse.Namespace) -> int:
             raise CLIError(f"cannot write {args.output}: {exc.strerror or exc}", EXIT_BAD_DATA) from None
         skipped = getattr(store, "skipped_rows", 0) - skipped_before
     progress.finish()
-    print(f"exported {n} trajectories" + (f", {skipped} damaged rows skipped" if skipped else ""), file=sys.stderr)
+    print(
+        f"exported {plural(n, 'trajectory', 'trajectories')}"
+        + (f", {plural(skipped, 'damaged row')} skipped" if skipped else ""),
+        file=sys.stderr,
+    )
     return EXIT_BAD_DATA if skipped else EXIT_OK
 
 
@@ -85,7 +89,11 @@ def cmd_import(args: argparse.Namespace) -> int:
     except UnicodeDecodeError as exc:
         raise CLIError(f"cannot read {name}: not UTF-8 text ({exc.reason})", EXIT_BAD_DATA) from None
     progress.finish()
-    print(f"imported {imported} trajectories" + (f", {bad} invalid lines skipped" if bad else ""), file=sys.stderr)
+    print(
+        f"imported {plural(imported, 'trajectory', 'trajectories')}"
+        + (f", {plural(bad, 'invalid line')} skipped" if bad else ""),
+        file=sys.stderr,
+    )
     return EXIT_BAD_DATA if bad else EXIT_OK
 
 
@@ -96,14 +104,18 @@ def _import_otlp(args: argparse.Namespace, name: str, progress: Progress) -> int
     try:
         with open_from(args) as store:
             source = sys.stdin if args.input == "-" else args.input
-            emitted, incomplete, bad = import_otlp_file(source, StoreSink(store), report=report, progress=Progress("spans read"))
+            stats, bad = import_otlp_file(source, StoreSink(store), report=report, progress=Progress("spans read"))
     except OSError as exc:
         raise CLIError(f"cannot read {name}: {exc.strerror or exc}", EXIT_BAD_DATA) from None
     progress.finish()
+    emitted, incomplete = stats.trajectories_emitted, stats.incomplete
+    unrelated = ", ".join(f"{n} {reason}" for reason, n in sorted(stats.unrelated_by_reason.items()))
     print(
-        f"imported {emitted} trajectories from OTLP spans"
+        f"imported {plural(emitted, 'trajectory', 'trajectories')} from OTLP spans"
+        + (f" ({stats.framework_trajectories} from agent frameworks)" if stats.framework_trajectories else "")
         + (f" ({incomplete} incomplete: their root span was not in the file)" if incomplete else "")
-        + (f", {bad} invalid lines skipped" if bad else ""),
+        + (f", {plural(stats.unrelated_spans, 'span')} in no trajectory ({unrelated})" if stats.unrelated_spans else "")
+        + (f", {plural(bad, 'invalid line')} skipped" if bad else ""),
         file=sys.stderr,
     )
     return EXIT_BAD_DATA if bad else EXIT_OK
@@ -129,9 +141,9 @@ def cmd_distill(args: argparse.Namespace) -> int:
         emit_json(result.to_dict())
         return EXIT_OK
     print(
-        f"distilled {result.trajectories_processed} trajectories: {len(result.compressed)} compressed, "
+        f"distilled {plural(result.trajectories_processed, 'trajectory', 'trajectories')}: {len(result.compressed)} compressed, "
         f"{len(result.kept_ids)} kept as they were (quality below {config.min_quality_threshold:g}), "
-        f"{len(result.pruned_ids)} originals pruned"
+        f"{plural(len(result.pruned_ids), 'original')} pruned"
     )
     if result.key_lessons:
         print(f"key lessons ({len(result.key_lessons)}):")

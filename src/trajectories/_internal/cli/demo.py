@@ -10,7 +10,7 @@ import time
 
 from ..store.base import TrajectoryNotFoundError
 from .common import EXIT_DB, EXIT_OK, CLIError, open_from
-from .render import render_table
+from .render import plural, render_table
 
 __all__ = ["register"]
 
@@ -64,7 +64,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         db = getattr(store, "path", "the store")
     print(render_table(("ID", "REQUEST", "VERDICT", "QUALITY", "STEPS", "LATENCY", "TOOLS"), rows))
     print(
-        f"\nrecorded {len(recorded)} trajectories from {len(REQUESTS)} concurrent requests into {db} "
+        f"\nrecorded {plural(len(recorded), 'trajectory', 'trajectories')} from {len(REQUESTS)} concurrent requests into {db} "
         f"in {time.monotonic() - started:.2f} s",
         file=sys.stderr,
     )
@@ -91,5 +91,5 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: a
         "spans through configure()'s TrajectoryExporter into the store, and print the scored trajectories. "
         "No network; about a second.",
     )
-    p.add_argument("--seed", type=int, default=7, help="seed of the simulated latencies (default 7)")
+    p.add_argument("--seed", type=int, default=7, metavar="N", help="seed of the simulated latencies (default 7)")
     p.set_defaults(func=cmd_demo)

@@ -15,7 +15,7 @@ import anyio
 from opentelemetry.trace import TracerProvider
 
 from ...instrument import TrajectoryFailed, current_step, current_trajectory, step, trajectory
-from ..outcome import RootCause
+from ..model.verdict import RootCause
 
 __all__ = ["REQUESTS", "run_support_agent"]
 

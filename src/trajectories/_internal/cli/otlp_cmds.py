@@ -7,25 +7,29 @@ exporter uses, with the store (and optionally a JSON-lines file or stdout) as it
 from __future__ import annotations
 
 import argparse
+import contextlib
+import importlib
 import json
 import os
 import sys
-import threading
 from collections.abc import Callable
 from typing import Any
 
-from ..export.exporter import TrajectoryExporter
-from ..export.records import SpanRecord
+from ..export.exporter import ExporterStats, TrajectoryExporter
 from ..export.sinks import JsonlSink
+from ..model.trajectory import Trajectory
+from ..otlp.service import DEFAULT_MAX_PENDING_BYTES, serve
+from ..records import SpanRecord
 from ..store.sink import StoreSink
-from ..trajectory import Trajectory
-from .common import EXIT_BAD_DATA, EXIT_OK, EXIT_USAGE, CLIError, open_from
-from .render import Progress
+from .common import EXIT_BAD_DATA, EXIT_OK, CLIError, open_from
+from .render import Progress, plural
+from .ui_cmd import missing_extra
 
 __all__ = ["import_otlp_file", "register"]
 
 ENV_TOKEN = "TRAJECTORIES_TOKEN"
-DEFAULT_MAX_PENDING_BYTES = 256 * 1024 * 1024
+#: What the server extra installs and the receiver needs (it imports them lazily).
+_SERVER_MODULES = ("starlette", "uvicorn", "google.protobuf", "opentelemetry.proto")
 
 
 def _print_sink(trajectory: Trajectory) -> None:
@@ -33,12 +37,11 @@ def _print_sink(trajectory: Trajectory) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    try:
-        from ..otlp.receiver import create_app
-        from ..otlp.server import run
+    try:  # the server extra: say so in one line, not a traceback
+        for module in _SERVER_MODULES:
+            importlib.import_module(module)
     except ImportError as exc:
-        message = f"`trajectories serve` needs the server extra: pip install 'trajectories[server]' ({exc.name})"
-        raise CLIError(message, EXIT_USAGE) from None
+        raise missing_extra("serve", "server", exc) from None
     token = args.token or os.environ.get(ENV_TOKEN) or None
     if args.host not in ("127.0.0.1", "localhost", "::1") and token is None:
         print(f"trajectories: warning: serving on {args.host} without a bearer token (--token or ${ENV_TOKEN})", file=sys.stderr)
@@ -48,44 +51,52 @@ def cmd_serve(args: argparse.Namespace) -> int:
             sinks.append(JsonlSink(args.jsonl))
         if args.print:
             sinks.append(_print_sink)
-        exporter = TrajectoryExporter(
-            sinks, max_age=args.max_age, dead_letter_path=args.dead_letter, max_pending_bytes=args.max_pending_bytes
-        )
-        stop = threading.Event()
 
-        def tick() -> None:  # expiry is checked on export and flush: flush while idle too
-            while not stop.wait(min(5.0, args.max_age / 2)):
-                exporter.force_flush()
+        def summary(stats: ExporterStats) -> None:
+            print(f"trajectories serve: stopped; {stats_line(stats)}", file=sys.stderr)
 
-        def on_shutdown() -> None:
-            stop.set()
-            exporter.shutdown()
-            stats = exporter.stats
-            print(
-                f"trajectories serve: stopped; {stats.trajectories_emitted} trajectories "
-                f"({stats.incomplete} incomplete), {stats.spans_seen} spans, {stats.late_spans} late, "
-                f"{stats.sink_failures} sink failures, {stats.dead_lettered} dead-lettered",
-                file=sys.stderr,
-            )
-
-        app = create_app(exporter.export_records, token=token, max_body=args.max_body, on_shutdown=on_shutdown)
-        threading.Thread(target=tick, name="trajectories-serve-expiry", daemon=True).start()
         where = store.path if hasattr(store, "path") else "the store"
         print(
             f"trajectories serve: OTLP/HTTP on http://{args.host}:{args.port}/v1/traces -> {where}", file=sys.stderr, flush=True
         )
-        # uvicorn turns SIGINT/SIGTERM into a graceful stop; the app's shutdown hook flushes.
-        run(app, host=args.host, port=args.port)
+        # uvicorn turns SIGINT/SIGTERM into a graceful stop (the summary is printed then), and
+        # afterwards re-raises the SIGINT it caught: Ctrl-C is the normal way to stop a server,
+        # so it ends here with exit 0, not as an interruption.
+        with contextlib.suppress(KeyboardInterrupt):
+            serve(
+                sinks,
+                host=args.host,
+                port=args.port,
+                token=token,
+                max_body=args.max_body,
+                max_pending_bytes=args.max_pending_bytes,
+                max_age=args.max_age,
+                dead_letter_path=args.dead_letter,
+                on_stop=summary,
+            )
     return EXIT_OK
+
+
+def stats_line(stats: ExporterStats) -> str:
+    """What an exporter did, in one line: trajectories (from frameworks), spans, and every span of no
+    trajectory by reason (nothing is dropped silently)."""
+    unrelated = ", ".join(f"{n} {reason}" for reason, n in sorted(stats.unrelated_by_reason.items()))
+    return (
+        f"{plural(stats.trajectories_emitted, 'trajectory', 'trajectories')} "
+        f"({stats.incomplete} incomplete, {stats.framework_trajectories} from agent frameworks), "
+        f"{stats.spans_seen} spans, {stats.late_spans} late, {stats.unrelated_spans} in no trajectory"
+        f"{f' ({unrelated})' if unrelated else ''}, {stats.sink_failures} sink failures, {stats.dead_lettered} dead-lettered"
+    )
 
 
 def import_otlp_file(
     source: Any, sink: Callable[[Trajectory], Any] | Any, *, report: Callable[[int, str], None], progress: Progress | None = None
-) -> tuple[int, int, int]:
-    """Assemble the trajectories in an OTLP JSON-lines file; returns (trajectories, incomplete, bad lines)."""
+) -> tuple[ExporterStats, int]:
+    """Assemble the trajectories in an OTLP JSON-lines file; returns the exporter's statistics and the bad lines."""
     from ..otlp.files import iter_otlp_file
 
     exporter = TrajectoryExporter([sink], max_age=1e9)
+    exporter.loss_hint = "the file does not hold every span of their trace (a collector that sampled or split it?)"
     bad = 0
     spans = 0
     for line in iter_otlp_file(source):
@@ -105,7 +116,7 @@ def import_otlp_file(
             f"{stats.sink_failures} trajectories could not be stored; they were written to {exporter.dead_letter_path}",
             EXIT_BAD_DATA,
         )
-    return stats.trajectories_emitted, stats.incomplete, bad
+    return stats, bad
 
 
 def looks_like_otlp(path: str) -> bool:
@@ -140,17 +151,34 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: a
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=4318, help="port (default 4318, OTLP/HTTP's)")
     p.add_argument("--token", default=None, help=f"require 'Authorization: Bearer TOKEN' (default ${ENV_TOKEN})")
-    p.add_argument("--max-body", type=int, default=16 * 1024 * 1024, metavar="BYTES", help="largest body, after gzip (16 MiB)")
+    p.add_argument(
+        "--max-body",
+        type=int,
+        default=16 * 1024 * 1024,
+        metavar="BYTES",
+        help="largest request body, measured after gunzip (default 16 MiB)",
+    )
     p.add_argument(
         "--max-pending-bytes",
         type=int,
         default=DEFAULT_MAX_PENDING_BYTES,
         metavar="BYTES",
-        help="most body bytes held for traces waiting for their root; beyond, the oldest are stored incomplete (256 MiB)",
+        help="most body bytes held for traces waiting for their root; beyond, the oldest are stored incomplete (default 256 MiB)",
     )
-    p.add_argument("--max-age", type=float, default=300.0, metavar="SECONDS", help="emit a rootless trace as incomplete after")
+    p.add_argument(
+        "--max-age",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="store a trace whose root span has not arrived within SECONDS as incomplete (default 300)",
+    )
     p.add_argument("--jsonl", metavar="FILE", help="also append each trajectory as ruvllm JSON to FILE")
     p.add_argument("--print", action="store_true", help="also print a line per trajectory to stdout")
-    p.add_argument("--no-store", action="store_true", help="do not write to the database")
-    p.add_argument("--dead-letter", metavar="FILE", default=None, help="where undeliverable trajectories go")
+    p.add_argument("--no-store", action="store_true", help="do not write to the database (use with --jsonl or --print)")
+    p.add_argument(
+        "--dead-letter",
+        metavar="FILE",
+        default=None,
+        help="where trajectories that cannot be stored go, as JSON lines (default ./trajectories-deadletter.jsonl)",
+    )
     p.set_defaults(func=cmd_serve)

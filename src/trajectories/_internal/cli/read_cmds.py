@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from .. import serde
 from ..learning.analyze import analyze
+from ..learning.findings import findings
+from ..model import serde
 from .common import (
     EXIT_NOT_FOUND,
     EXIT_OK,
@@ -17,13 +18,27 @@ from .common import (
     open_from,
     parse_quality,
 )
-from .render import SUMMARY_HEADERS, render_table, render_tree, summary_row, trajectory_summary
+from .render import SUMMARY_HEADERS, render_table, render_tree, summary_row, trajectory_summary, verdict_text
 
-__all__ = ["register"]
+__all__ = ["DEFAULT_MIN_SIMILARITY", "register"]
+
+#: ``search`` shows only results at least this similar. With the default hashing embedder,
+#: texts that share no words still score up to about 0.2 through shared character trigrams.
+DEFAULT_MIN_SIMILARITY = 0.25
+
+
+def _similarity(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not -1.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"similarity must be within [-1, 1], got {text}")
+    return value
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    with open_from(args) as store:
+    with open_from(args, create=False) as store:
         ts = store.list(filter_from(args), limit=args.limit, offset=args.offset)
     if args.json:
         emit_json([trajectory_summary(t) for t in ts])
@@ -35,7 +50,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    with open_from(args) as store:
+    with open_from(args, create=False) as store:
         t = find_trajectory(store, args.id)
     if args.json:
         emit_json(serde.to_dict(t))
@@ -47,7 +62,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 def cmd_search(args: argparse.Namespace) -> int:
     if (args.text is None) == (args.like is None):
         raise CLIError("give either TEXT or --like ID", 2)
-    with open_from(args) as store:
+    with open_from(args, create=False) as store:
         if args.like is not None:
             origin = find_trajectory(store, args.like)
             if origin.query_embedding.size == 0:
@@ -57,19 +72,21 @@ def cmd_search(args: argparse.Namespace) -> int:
             )
         else:
             hits = store.similar(args.text, args.k, min_quality=args.min_quality, verdict=args.verdict)
+    hits = [h for h in hits if h.similarity >= args.min_similarity]
     if args.json:
         emit_json([{"similarity": h.similarity, **trajectory_summary(h.trajectory)} for h in hits])
     elif hits:
         print(render_table(("SIMILARITY", *SUMMARY_HEADERS), [[f"{h.similarity:.3f}", *summary_row(h.trajectory)] for h in hits]))
     if not hits:
         if not args.json:
-            print("no similar trajectories", flush=True)
+            floor = f"{args.min_similarity:g}"
+            print(f"no similar trajectories (none at similarity >= {floor}; --min-similarity sets the floor)", flush=True)
         return EXIT_NOT_FOUND
     return EXIT_OK
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
-    with open_from(args) as store:
+    with open_from(args, create=False) as store:
         st = store.stats(top_actions=args.top)
     if args.json:
         emit_json(st.to_dict())
@@ -88,16 +105,23 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
-    with open_from(args) as store:
+    with open_from(args, create=False) as store:
         t = find_trajectory(store, args.id)
     a = analyze(t)
+    found = findings(t)
     if args.json:
-        emit_json({"id": int(t.id), **a.to_dict()})
+        # ruvllm's VerdictAnalysis exactly, and beside it (never inside it) this SDK's findings
+        emit_json({"id": int(t.id), **a.to_dict(), "findings": [f.to_dict() for f in found]})
         return EXIT_OK
-    print(f"{t.id}: {a.verdict.description}")
-    print(f"category: {a.pattern_category}   confidence: {a.confidence:.2f}")
+    print(f"{t.id}: {verdict_text(a.verdict)}")
+    if found:
+        print("findings (from this trajectory's steps):")
+        for f in found:
+            print(f"  - {f.text}")
+    print("ruvllm verdict analysis:")
+    print(f"  category: {a.pattern_category}   confidence: {a.confidence:.2f}")
     if a.root_cause is not None:
-        print(f"root cause: {a.root_cause}")
+        print(f"  root cause: {a.root_cause}")
     sections = (
         ("contributing factors", a.contributing_factors),
         ("failure patterns", tuple(f"{p.id} ({p.cause_type}): try {', '.join(p.mitigations)}" for p in a.failure_patterns)),
@@ -113,9 +137,9 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     )
     for title, items in sections:
         if items:
-            print(f"{title}:")
+            print(f"  {title}:")
             for item in items:
-                print(f"  - {item}")
+                print(f"    - {item}")
     return EXIT_OK
 
 
@@ -127,8 +151,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: a
         description="List stored trajectories, newest first.",
     )
     add_filter_options(p)
-    p.add_argument("--limit", type=int, default=20, help="at most this many (default 20)")
-    p.add_argument("--offset", type=int, default=0, help="skip this many first (paging)")
+    p.add_argument("--limit", type=int, default=20, metavar="N", help="at most N (default 20)")
+    p.add_argument("--offset", type=int, default=0, metavar="N", help="skip the first N (paging; default 0)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=cmd_list)
 
@@ -148,11 +172,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: a
         parents=[common],
         help="find trajectories similar to a text or to another trajectory",
         description="Find the stored trajectories whose query embeddings are most similar (cosine) to TEXT, embedded "
-        "by the configured embedder, or to the trajectory given with --like. Exit 1 when nothing matched.",
+        "by the configured embedder, or to the trajectory given with --like. Only results at least --min-similarity "
+        "similar are shown; exit 1 when there is none.",
     )
     p.add_argument("text", nargs="?", help="the query text")
     p.add_argument("--like", metavar="ID", help="search for trajectories similar to this one instead")
-    p.add_argument("-k", type=int, default=5, help="how many results (default 5)")
+    p.add_argument("-k", type=int, default=5, metavar="N", help="at most N results (default 5)")
+    p.add_argument(
+        "--min-similarity",
+        type=_similarity,
+        default=DEFAULT_MIN_SIMILARITY,
+        metavar="S",
+        help=f"only results with cosine similarity at least S, in [-1, 1] (default {DEFAULT_MIN_SIMILARITY}; -1 shows all)",
+    )
     p.add_argument("--min-quality", type=parse_quality, metavar="Q", help="only trajectories with quality at least Q")
     p.add_argument("--verdict", choices=["success", "failure", "partial", "recovered"], help="only this verdict kind")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -164,16 +196,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: a
         help="counts by verdict, average quality, tokens, top actions",
         description="Statistics of the store: counts by verdict, average quality, token totals, most frequent actions.",
     )
-    p.add_argument("--top", type=int, default=10, help="how many top actions (default 10)")
+    p.add_argument("--top", type=int, default=10, metavar="N", help="how many top actions (default 10)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_stats)
 
     p = sub.add_parser(
         "analyze",
         parents=[common],
-        help="analyse a trajectory's verdict (ReasoningBank rules)",
-        description="Analyse one trajectory's verdict: root cause, contributing factors, failure patterns, recovery "
-        "strategies, lessons, category, confidence and improvements.",
+        help="analyse a trajectory: findings from its steps, and ruvllm's verdict analysis",
+        description="Analyse one trajectory. First the findings from its steps (this SDK's own: each step that did not "
+        "succeed by name, what it missed or the error it raised, whether a retry can help — a timeout can, a "
+        "permission error cannot), then ruvllm's verdict analysis exactly as the crate computes it: root cause, "
+        "contributing factors, failure patterns, recovery strategies, lessons, category, confidence, improvements. "
+        '--json prints ruvllm\'s fields and a separate "findings" list.',
     )
     p.add_argument("id", help="traj-N, N or the uuid")
     p.add_argument("--json", action="store_true", help="print JSON")

@@ -7,19 +7,44 @@ from collections.abc import Sequence
 from typing import IO, Any
 
 from ... import attributes
-from ..outcome import (
+from ..model.outcome import (
     FailureOutcome,
     NeedsRetryOutcome,
     PartialOutcome,
     SkippedOutcome,
     StepOutcome,
 )
+from ..model.trajectory import Trajectory, TrajectoryStep
+from ..model.verdict import RecoveredVerdict, Verdict
 from ..store.codec import trajectory_name
-from ..trajectory import Trajectory, TrajectoryStep
+from ..text import plural as text_plural
 
-__all__ = ["Progress", "outcome_text", "render_table", "render_tree", "summary_row", "trajectory_summary"]
+__all__ = [
+    "Progress",
+    "outcome_text",
+    "plural",
+    "render_table",
+    "render_tree",
+    "summary_row",
+    "trajectory_summary",
+    "verdict_text",
+]
 
 SUMMARY_HEADERS = ("ID", "NAME", "VERDICT", "QUALITY", "STEPS", "LATENCY", "STARTED")
+
+
+def plural(n: int, word: str, words: str | None = None) -> str:
+    """The count and its noun: ``1 trajectory``, ``2 trajectories`` (*words* defaults to *word* + "s")."""
+    return f"{n} {text_plural(n, word, words or word + 's')}"
+
+
+def verdict_text(verdict: Verdict) -> str:
+    """The verdict as the CLI prints it: ruvllm's description, except that a recovery says which
+    quality it names (the verdict's final quality, not the trajectory's) and counts attempts right."""
+    if isinstance(verdict, RecoveredVerdict):
+        attempts = plural(verdict.reflection_attempts, "attempt")
+        return f"Recovered after {attempts}, final quality {verdict.final_quality:.0%}"
+    return verdict.description
 
 
 def render_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
@@ -122,7 +147,7 @@ def render_tree(t: Trajectory) -> str:
     name = trajectory_name(t) or "-"
     lines = [
         f"{t.id}  {name}  uuid {t.uuid}",
-        f"verdict: {t.verdict.description}  quality {t.quality:.3f}  {t.total_latency_ms} ms  "
+        f"verdict: {verdict_text(t.verdict)}  trajectory quality {t.quality:.3f}  {t.total_latency_ms} ms  "
         f"started {t.started_at.isoformat().replace('+00:00', 'Z')}",
     ]
     md = t.metadata

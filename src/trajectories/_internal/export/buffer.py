@@ -2,28 +2,36 @@
 
 Spans usually come in end order, children before parents, in batches that may split a
 trajectory anywhere; through collectors and retries a child may also come after its root.
-A trajectory is complete when its root has arrived together with as many step spans as the
-root's ``trajectory.step_count`` says were recorded. Each trace keeps the trajectories seen
-in it (keyed by ``trajectory.id``), which span belongs to which (``owners``), and the spans we did not make whose parent has not
-arrived yet (``waiting``). A foreign span is attributed as soon as an ancestor with a
-``trajectory.id`` is known, so only its fold (a few numbers) is kept.
+Each trace's spans are kept in a :class:`~.trace.TraceState`, the membership the pure assembly
+uses too. A trajectory is taken out (with every foreign span it owns) when it is complete: its
+root has arrived together with as many step spans as the root's ``trajectory.step_count``
+says were recorded. The top of a process's part of a trace that is no trajectory's (a span
+without ``trajectory.id`` whose parent is absent or remote) releases its subtree as unrelated
+as soon as it arrives. Expiry, the caps and shutdown take out what is left, flagged incomplete.
 
 Not thread-safe: the exporter holds its lock around every call.
 """
 
 from __future__ import annotations
 
+import logging
 from collections import OrderedDict, deque
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
-from .assembly import PendingTrajectory, add_member, fold_of, member_owner, trajectory_id_of
-from .records import SpanLike
+from ..records import SpanLike
+from .frameworks import PendingGroup, group_trace
+from .trace import PendingTrajectory, TraceState, trajectory_id_of
 
-__all__ = ["BufferCounters", "TraceBuffer"]
+#: What the buffer hands back: an SDK trajectory's spans, or a framework trajectory's group.
+Pending = PendingTrajectory | PendingGroup
 
-Owner = tuple[int, int | None]  # (trajectory id, step span id or None for the trajectory itself)
+__all__ = ["BufferCounters", "Pending", "TraceBuffer"]
+
+_logger = logging.getLogger(__name__)
+#: The reason for a span that arrived after the part of the trace above it was found to be no trajectory's.
+_LATE_UNPLACED = "after_its_part"
 
 
 @dataclass(slots=True)
@@ -33,18 +41,9 @@ class BufferCounters:
     unrelated_spans: int = 0
     evicted_traces: int = 0
     duplicate_spans: int = 0
-
-
-@dataclass(slots=True)
-class _Trace:
-    trace_id: int
-    last_seen: float
-    trajectories: dict[int, PendingTrajectory] = field(default_factory=dict)
-    owners: dict[int, Owner] = field(default_factory=dict)  # span id -> owner, for spans of pending trajectories
-    owned: dict[int, list[int]] = field(default_factory=dict)  # trajectory id -> its span ids in ``owners``
-    waiting: dict[int, list[SpanLike]] = field(default_factory=dict)  # parent span id -> foreign children
-    spans: int = 0
-    waiting_size: int = 0  # bytes of the spans in ``waiting``
+    framework_trajectories: int = 0
+    #: Spans of no trajectory (``unrelated_spans`` in all), by reason (docs/frameworks.md).
+    unplaced: dict[str, int] = field(default_factory=dict)
 
 
 _K = TypeVar("_K", bound=Hashable)
@@ -84,17 +83,20 @@ class TraceBuffer:
         self.max_spans = max_spans
         self.max_bytes = max_bytes
         self._byte_cap: float = float("inf") if max_bytes is None else max_bytes  # one comparison per span
-        self._bytes = 0
         self.max_age = max_age
         self.late_memory = late_memory
         self.counters = BufferCounters()
-        self._traces: OrderedDict[int, _Trace] = OrderedDict()  # least recently active first
+        self._traces: OrderedDict[int, TraceState] = OrderedDict()  # least recently active first
         self._spans = 0
-        # The last late_memory emitted trajectory ids and span ids, oldest first: a set to ask and
-        # a deque to forget in order. (An OrderedDict used as such a FIFO keeps growing its
-        # tables under constant churn: +7 MiB between 600k and 700k spans at the default size.)
+        self._bytes = 0
+        self._seq = 0
+        # The last late_memory emitted trajectory ids, and (trace id, span id) of emitted and of
+        # released spans: a set to ask and a deque to forget in order. (An OrderedDict used as such
+        # a FIFO keeps growing its tables under constant churn: +7 MiB between 600k and 700k spans.)
         self._emitted_ids: _Recent[int] = _Recent()
         self._emitted_spans: _Recent[tuple[int, int]] = _Recent()
+        self._released_spans: _Recent[tuple[int, int]] = _Recent()
+        self._logged_traces: _Recent[int] = _Recent()
 
     @property
     def pending_traces(self) -> int:
@@ -106,28 +108,28 @@ class TraceBuffer:
 
     @property
     def pending_bytes(self) -> int:
-        """What the pending spans weighed as they arrived (spans without a size count 0; 0 without a byte cap)."""
+        """What the pending spans weighed as they arrived (spans without a size count 0)."""
         return self._bytes
 
     # ---------------------------------------------------------------- adding
 
-    def add(self, spans: Iterable[SpanLike], now: float) -> list[PendingTrajectory]:
+    def add(self, spans: Iterable[SpanLike], now: float) -> list[Pending]:
         """Take *spans*; return trajectories now complete, then any evicted by the caps (incomplete)."""
-        ready: list[PendingTrajectory] = []
+        ready: list[Pending] = []
         for span in spans:
             self.counters.spans_seen += 1
             trace = self._traces.get(span.trace_id)
             if trace is None:
-                trace = self._traces[span.trace_id] = _Trace(span.trace_id, now)
+                trace = self._traces[span.trace_id] = TraceState(span.trace_id, now)
             else:
                 trace.last_seen = now
                 self._traces.move_to_end(span.trace_id)
-            tid = trajectory_id_of(span.attributes)
-            if tid is None:
-                self._add_foreign(trace, span)
-            else:
-                self._add_member(trace, span, tid, ready)
-            self._drop_if_empty(trace)
+            before_spans, before_bytes = trace.span_count, trace.size
+            self._add(trace, span, ready)
+            self._spans += trace.span_count - before_spans
+            self._bytes += trace.size - before_bytes
+            if not trace.trajectories and not trace.foreign:
+                del self._traces[trace.trace_id]
             while self._traces and (
                 len(self._traces) > self.max_traces or self._spans > self.max_spans or self._bytes > self._byte_cap
             ):
@@ -135,128 +137,99 @@ class TraceBuffer:
                 ready.extend(self._pop_trace(next(iter(self._traces))))
         return ready
 
-    def _add_member(self, trace: _Trace, span: SpanLike, tid: int, ready: list[PendingTrajectory]) -> None:
-        if tid in self._emitted_ids:
-            self.counters.late_spans += 1 + self._discard_waiting(trace, span.span_id)
-            return
-        if span.span_id in trace.owners:  # the same span again (a client's retry): the first one counts
+    def _add(self, trace: TraceState, span: SpanLike, ready: list[Pending]) -> None:
+        span_id = span.span_id
+        tid = trajectory_id_of(span.attributes)
+        if trace.is_duplicate(span_id, tid):  # the same span again (a client's retry): the first one counts
             self.counters.duplicate_spans += 1
             return
-        p = trace.trajectories.get(tid)
-        if p is None:
-            p = trace.trajectories[tid] = PendingTrajectory(tid, span.trace_id)
-            trace.owned[tid] = []
-        add_member(p, span)
-        if self.max_bytes is not None:  # spans are weighed only when there is a byte cap
-            size = getattr(span, "size", 0)
-            p.size += size
-            self._bytes += size
-        self._own(trace, span.span_id, member_owner(span, tid))
-        if p.complete:  # the root, and every step it counts (children may come after their root)
-            ready.append(self._take(trace, tid))
-
-    def _add_foreign(self, trace: _Trace, span: SpanLike) -> None:
+        if tid is not None:
+            if tid in self._emitted_ids:
+                self._late(trace, span_id)
+                return
+            p = trace.add_member(span, tid, self._seq)
+            self._seq += 1
+            if p.complete:  # the root, and every step it counts (children may come after their root)
+                ready.append(self._take(trace, tid))
+            return
+        key = (trace.trace_id, span_id)
+        if key in self._emitted_spans:
+            self._late(trace, span_id)
+            return
         parent = span.parent_span_id
-        if parent is None or getattr(span, "parent_is_remote", False):
-            # The top of this process's part of the trace, and not a trajectory: neither it
-            # nor anything waiting under it can belong to one.
-            self.counters.unrelated_spans += 1 + self._discard_waiting(trace, span.span_id)
+        if parent is not None and not getattr(span, "parent_is_remote", False):
+            pkey = (trace.trace_id, parent)
+            if pkey in self._emitted_spans:  # its trajectory has gone out already
+                self._late(trace, span_id)
+                self._emitted_spans.add(key, self.late_memory)
+                return
+            if pkey in self._released_spans:  # under a span already counted as no trajectory's
+                below = trace.release(span_id, below_only=True)  # and what waited under it
+                n = 1 + len(below)
+                self.counters.unrelated_spans += n
+                self.counters.unplaced[_LATE_UNPLACED] = self.counters.unplaced.get(_LATE_UNPLACED, 0) + n
+                for sid in (span_id, *below):
+                    self._released_spans.add((trace.trace_id, sid), self.late_memory)
+                return
+            trace.add_foreign(span)
             return
-        if span.span_id in trace.owners:
-            self.counters.duplicate_spans += 1
+        # The top of this process's part of the trace, and no SDK trajectory's: its part has
+        # arrived (spans end children first). The framework trajectories in it go out now.
+        trace.add_foreign(span)
+        self._group(trace, trace.pop_part(span_id), ready)
+
+    def _late(self, trace: TraceState, span_id: int) -> None:
+        """A span (and the foreign spans already waiting under it) arrived after its trajectory went out."""
+        below = trace.release(span_id, below_only=True)
+        self.counters.late_spans += 1 + len(below)
+        for sid in (span_id, *below):
+            self._emitted_spans.add((trace.trace_id, sid), self.late_memory)
+
+    def _group(self, trace: TraceState, spans: list[SpanLike], ready: list[Pending]) -> None:
+        """Turn foreign spans that no SDK trajectory owns into framework trajectories; count the rest."""
+        if not spans:
             return
-        owner = trace.owners.get(parent)
-        if owner is not None:
-            self._resolve(trace, span, owner)
-        elif (trace.trace_id, parent) in self._emitted_spans:
-            self.counters.late_spans += 1 + self._discard_waiting(trace, span.span_id)
-        else:
-            trace.waiting.setdefault(parent, []).append(span)
-            trace.spans += 1
-            self._spans += 1
-            if self.max_bytes is not None:
-                size = getattr(span, "size", 0)
-                trace.waiting_size += size
-                self._bytes += size
-
-    def _own(self, trace: _Trace, span_id: int, owner: Owner) -> None:
-        trace.owners[span_id] = owner
-        trace.owned[owner[0]].append(span_id)
-        trace.spans += 1
-        self._spans += 1
-        children = trace.waiting.pop(span_id, None)
-        if children:
-            trace.spans -= len(children)
-            self._spans -= len(children)
-            self._unwait(trace, children)  # folded now: only a few numbers stay
-            for child in children:
-                self._resolve(trace, child, owner)
-
-    def _resolve(self, trace: _Trace, span: SpanLike, owner: Owner) -> None:
-        if span.span_id in trace.owners:  # a duplicate that waited beside the original
-            self.counters.duplicate_spans += 1
-            return
-        p = trace.trajectories[owner[0]]
-        p.foreign += 1
-        fold = fold_of(span, owner[1])
-        if fold is not None:
-            p.folds.append(fold)
-        self._own(trace, span.span_id, owner)
-
-    def _discard_waiting(self, trace: _Trace, span_id: int) -> int:
-        """Drop the foreign spans waiting (transitively) under *span_id*; return how many."""
-        dropped = 0
-        stack = [span_id]
-        while stack:
-            children = trace.waiting.pop(stack.pop(), None)
-            if children:
-                dropped += len(children)
-                self._unwait(trace, children)
-                stack.extend(c.span_id for c in children)
-        trace.spans -= dropped
-        self._spans -= dropped
-        return dropped
-
-    def _unwait(self, trace: _Trace, spans: list[SpanLike]) -> None:
-        if self.max_bytes is None:
-            return
-        size = sum(getattr(s, "size", 0) for s in spans)
-        trace.waiting_size -= size
-        self._bytes -= size
+        grouped = group_trace(spans)
+        for group in grouped.groups:
+            ready.append(PendingGroup(group, self._seq))
+            self._seq += 1
+            for s in group.spans:
+                self._emitted_spans.add((trace.trace_id, s.span_id), self.late_memory)
+        self.counters.framework_trajectories += len(grouped.groups)
+        if grouped.unassigned:
+            reasons = grouped.reasons()
+            for reason, n in reasons.items():
+                self.counters.unplaced[reason] = self.counters.unplaced.get(reason, 0) + n
+            self.counters.unrelated_spans += len(grouped.unassigned)
+            for s, _ in grouped.unassigned:
+                self._released_spans.add((trace.trace_id, s.span_id), self.late_memory)
+            if trace.trace_id not in self._logged_traces:
+                self._logged_traces.add(trace.trace_id, self.late_memory)
+                _logger.debug(
+                    "trace %032x: %d spans belong to no trajectory %s", trace.trace_id, len(grouped.unassigned), reasons
+                )
 
     # ---------------------------------------------------------------- taking out
 
-    def _take(self, trace: _Trace, tid: int) -> PendingTrajectory:
-        p = trace.trajectories.pop(tid)
-        span_ids = trace.owned.pop(tid)
-        for span_id in span_ids:
-            del trace.owners[span_id]
-            self._remember(self._emitted_spans, (trace.trace_id, span_id))
-        trace.spans -= len(span_ids)
-        self._spans -= len(span_ids)
-        self._remember(self._emitted_ids, tid)
-        self._bytes -= p.size
+    def _take(self, trace: TraceState, tid: int) -> PendingTrajectory:
+        p, removed = trace.take(tid)
+        for span_id in removed:
+            self._emitted_spans.add((trace.trace_id, span_id), self.late_memory)
+        self._emitted_ids.add(tid, self.late_memory)
         return p
 
-    def _remember(self, recent: _Recent[Any], key: object) -> None:
-        recent.add(key, self.late_memory)
-
-    def _drop_if_empty(self, trace: _Trace) -> None:
-        if not trace.trajectories and not trace.waiting:
-            self._traces.pop(trace.trace_id, None)
-
-    def _pop_trace(self, trace_id: int) -> list[PendingTrajectory]:
-        trace = self._traces[trace_id]
-        out = [self._take(trace, tid) for tid in list(trace.trajectories)]
-        self.counters.unrelated_spans += sum(len(c) for c in trace.waiting.values())
-        self._spans -= trace.spans
-        self._bytes -= trace.waiting_size
-        del self._traces[trace_id]
+    def _pop_trace(self, trace_id: int) -> list[Pending]:
+        trace = self._traces.pop(trace_id)
+        self._spans -= trace.span_count
+        self._bytes -= trace.size
+        order = sorted(trace.trajectories, key=lambda t: trace.trajectories[t].seq)
+        out: list[Pending] = [self._take(trace, tid) for tid in order]
+        self._group(trace, trace.pop_leftovers(), out)
         return out
 
-    def expire(self, now: float) -> list[PendingTrajectory]:
+    def expire(self, now: float) -> list[Pending]:
         """Trajectories of traces idle for ``max_age`` seconds or more (they are incomplete)."""
-        out: list[PendingTrajectory] = []
+        out: list[Pending] = []
         while self._traces:
             trace = next(iter(self._traces.values()))
             if now - trace.last_seen < self.max_age:
@@ -264,9 +237,9 @@ class TraceBuffer:
             out.extend(self._pop_trace(trace.trace_id))
         return out
 
-    def drain(self) -> list[PendingTrajectory]:
+    def drain(self) -> list[Pending]:
         """Everything still pending (at shutdown); all of it incomplete."""
-        out: list[PendingTrajectory] = []
+        out: list[Pending] = []
         while self._traces:
             out.extend(self._pop_trace(next(iter(self._traces))))
         return out

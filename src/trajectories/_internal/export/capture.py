@@ -16,7 +16,8 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
 
-from ..trajectory import Trajectory
+from ... import attributes as A
+from ..model.trajectory import Trajectory
 from .exporter import ExporterStats, TrajectoryExporter
 from .sinks import ListSink
 
@@ -79,8 +80,6 @@ class TrajectoryCapture:
 
     def by_name(self, name: str) -> list[Trajectory]:
         """The captured trajectories whose ``trajectory(name, ...)`` was *name*."""
-        from ... import attributes as A
-
         return [t for t in self.trajectories if t.metadata.attributes.get(A.TRAJECTORY_NAME_ATTRIBUTE) == name]
 
     def __len__(self) -> int:

@@ -25,12 +25,12 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from ..trajectory import Trajectory
+from ..model.trajectory import Trajectory
 from .sinks import Sink, sink_name
 
 __all__ = ["Delivery", "DeliveryCounters"]
 
-logger = logging.getLogger("trajectories")
+logger = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -127,7 +127,7 @@ class Delivery:
                     sink.flush()
             except Exception:
                 self._count_failure(i)
-                logger.warning("trajectories: sink %s failed to flush", self.names[i], exc_info=True)
+                logger.warning("sink %s failed to flush", self.names[i], exc_info=True)
 
     def close(self, timeout: float = 30.0) -> None:
         """Last delivery: one more try for each queued retry, the rest to the dead-letter file; close sinks.
@@ -143,7 +143,7 @@ class Delivery:
             self._inflight.clear()  # the stuck round, if it ever resumes, finds its work settled
         if stuck:
             logger.error(
-                "trajectories: %d deliveries still stuck at shutdown (a sink that does not return); "
+                "%d deliveries still stuck at shutdown (a sink that does not return); "
                 "sending them to the other sinks, dead-lettering them for the blocked one",
                 len(stuck),
             )
@@ -156,14 +156,14 @@ class Delivery:
             self._dead_letter([(r.trajectory, r.sink) for r in left])
         for i, sink in enumerate(list(self.sinks)):
             if self._is_blocked(i):
-                logger.error("trajectories: sink %s is blocked; not closing it", self.names[i])
+                logger.error("sink %s is blocked; not closing it", self.names[i])
                 continue
             try:
                 with self._calling(i):
                     sink.close()
             except Exception:
                 self._count_failure(i)
-                logger.warning("trajectories: sink %s failed to close", self.names[i], exc_info=True)
+                logger.warning("sink %s failed to close", self.names[i], exc_info=True)
 
     def _take_over(self, stuck: Sequence[tuple[Trajectory, int]]) -> None:
         blocked = [(t, i) for t, i in stuck if self._is_blocked(i)]
@@ -216,7 +216,7 @@ class Delivery:
             with self._calling(index):
                 send_many(trajectories)
         except Exception:
-            logger.debug("trajectories: sink %s failed on a batch; sending one by one", self.names[index], exc_info=True)
+            logger.debug("sink %s failed on a batch; sending one by one", self.names[index], exc_info=True)
             return False
         for key in keys:
             self._settle(key)
@@ -230,7 +230,7 @@ class Delivery:
         if self._is_blocked(index):
             self._count_failure(index)
             logger.warning(
-                "trajectories: sink %s is blocked (a call has not returned for %.0f s or more); "
+                "sink %s is blocked (a call has not returned for %.0f s or more); "
                 "trajectory %s not sent to it (attempt %d of %d)",
                 self.names[index],
                 self.blocked_after,
@@ -245,7 +245,7 @@ class Delivery:
             except Exception as exc:
                 self._count_failure(index)
                 logger.warning(
-                    "trajectories: sink %s failed on trajectory %s (attempt %d of %d): %s: %s",
+                    "sink %s failed on trajectory %s (attempt %d of %d): %s: %s",
                     self.names[index],
                     trajectory.id,
                     attempt,
@@ -286,7 +286,7 @@ class Delivery:
             with self._lock:
                 self.counters.dead_letter_failures += len(items)
             logger.error(
-                "trajectories: LOST %d trajectories: their sinks failed and the dead-letter file %s could not be written",
+                "LOST %d trajectories: their sinks failed and the dead-letter file %s could not be written",
                 len(items),
                 self.dead_letter_path,
                 exc_info=True,
@@ -296,7 +296,7 @@ class Delivery:
             self.counters.dead_lettered += len(items)
         for t, index in items:
             logger.warning(
-                "trajectories: trajectory %s written to dead-letter file %s after sink %s failed",
+                "trajectory %s written to dead-letter file %s after sink %s failed",
                 t.id,
                 self.dead_letter_path,
                 self.names[index],

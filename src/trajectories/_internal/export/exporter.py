@@ -12,26 +12,27 @@ import logging
 import os
 import threading
 import time
-import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from ..trajectory import Trajectory
-from ..validate import check_int, shown
-from .assembly import PendingTrajectory, build_trajectory
-from .buffer import TraceBuffer
+from ..diagnostics import InternalErrorCounter, report_internal_error, reset_in_forked_child
+from ..model.trajectory import Trajectory
+from ..records import SpanLike, record_from_span
+from ..text import plural
+from ..validate import check_int, check_positive
+from .buffer import Pending, TraceBuffer
+from .build import build
 from .delivery import Delivery
-from .records import SpanLike, record_from_span
 from .sinks import Sink, as_sink
 
 __all__ = ["DEFAULT_DEAD_LETTER_PATH", "ExporterStats", "TrajectoryExporter"]
 
-logger = logging.getLogger("trajectories")
+logger = logging.getLogger(__name__)
 
 DEFAULT_DEAD_LETTER_PATH = "trajectories-deadletter.jsonl"
 
@@ -59,12 +60,10 @@ class ExporterStats:
     pending_spans: int
     pending_bytes: int = 0
     duplicate_spans: int = 0
-
-
-def _positive_number(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise ValueError(f"{name} must be a positive number, got {shown(value)}")
-    return float(value)
+    #: Of ``trajectories_emitted``, those made from agent frameworks' spans (no ``trajectory.id``).
+    framework_trajectories: int = 0
+    #: ``unrelated_spans`` by reason: no_agent_or_model_span, outside_agent, parent_cycle, ... (docs/frameworks.md).
+    unrelated_by_reason: Mapping[str, int] = field(default_factory=dict)
 
 
 class TrajectoryExporter(SpanExporter):
@@ -109,8 +108,8 @@ class TrajectoryExporter(SpanExporter):
         check_int("max_retry_queue", max_retry_queue)
         if max_pending_bytes is not None:
             check_int("max_pending_bytes", max_pending_bytes, minimum=1)
-        age = _positive_number("max_age", max_age)
-        blocked_after = _positive_number("sink_timeout", sink_timeout)
+        age = check_positive("max_age", max_age)
+        blocked_after = check_positive("sink_timeout", sink_timeout)
         if dead_letter_path is None:
             dead_letter_path = DEFAULT_DEAD_LETTER_PATH
         if not isinstance(dead_letter_path, (str, os.PathLike)):
@@ -133,17 +132,12 @@ class TrajectoryExporter(SpanExporter):
         self._missing_roots = 0
         self._missing_steps = 0
         self._assembly_errors = 0
-        self._internal_errors = 0
+        self._internal_errors = InternalErrorCounter()
+        #: Why spans may be missing, for the warning about incomplete trajectories (``configure()``
+        #: names its batch queue here; the receiver and import have none).
+        self.loss_hint = "dropped before they reached the exporter, still running at shutdown, or idle longer than max_age"
         self._done = False
-        if hasattr(os, "register_at_fork"):
-            weak = weakref.WeakMethod(self._after_fork_in_child)
-
-            def after_fork_in_child() -> None:
-                method = weak()
-                if method is not None:
-                    method()
-
-            os.register_at_fork(after_in_child=after_fork_in_child)
+        reset_in_forked_child(self._after_fork_in_child)
 
     def _new_buffer(self) -> TraceBuffer:
         traces, spans, age, late, max_bytes = self._bounds
@@ -163,6 +157,11 @@ class TrajectoryExporter(SpanExporter):
     @property
     def sinks(self) -> tuple[Sink, ...]:
         return tuple(self._delivery.sinks)
+
+    @property
+    def max_age(self) -> float:
+        """Seconds a trace may stay idle before what it holds is emitted incomplete."""
+        return self._bounds[2]
 
     @property
     def dead_letter_path(self) -> str:
@@ -192,11 +191,13 @@ class TrajectoryExporter(SpanExporter):
                 dead_lettered=d.dead_lettered,
                 dead_letter_failures=d.dead_letter_failures,
                 assembly_errors=self._assembly_errors,
-                internal_errors=self._internal_errors,
+                internal_errors=self._internal_errors.value,
                 pending_traces=self._buffer.pending_traces,
                 pending_spans=self._buffer.pending_spans,
                 pending_bytes=self._buffer.pending_bytes,
                 duplicate_spans=c.duplicate_spans,
+                framework_trajectories=c.framework_trajectories,
+                unrelated_by_reason=MappingProxyType(dict(c.unplaced)),
             )
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
@@ -204,7 +205,7 @@ class TrajectoryExporter(SpanExporter):
         try:
             self.export_records([record_from_span(s) for s in spans])
         except Exception:
-            self._internal_error("exporting spans")
+            report_internal_error("exporting spans", logger=logger, counter=self._internal_errors)
         return SpanExportResult.SUCCESS
 
     def export_records(self, records: Iterable[SpanLike]) -> None:
@@ -224,15 +225,17 @@ class TrajectoryExporter(SpanExporter):
         """Deliver every complete trajectory and retry failed deliveries; emit expired ones.
 
         Trajectories still waiting for their root stay pending: a flush in the middle of a
-        trajectory never sends half of it.
+        trajectory never sends half of it. Returns False when something is left undelivered
+        (failed deliveries waiting for a retry: a sink that raised or is blocked).
         """
         try:
             with self._lock:
                 ready = [] if self._done else self._buffer.expire(self._clock())
             self._deliver(ready, always=True)
         except Exception:
-            self._internal_error("flushing")
-        return True
+            report_internal_error("flushing", logger=logger, counter=self._internal_errors)
+            return False
+        return self._delivery.retries_pending == 0
 
     def shutdown(self, timeout_millis: float = 30_000) -> None:
         """Emit everything pending (incomplete ones flagged), deliver, dead-letter what fails, close sinks.
@@ -250,25 +253,26 @@ class TrajectoryExporter(SpanExporter):
             self._deliver(ready)
             self._delivery.close(max(0.0, float(timeout_millis)) / 1000)
         except Exception:
-            self._internal_error("shutting down")
+            report_internal_error("shutting down", logger=logger, counter=self._internal_errors)
 
-    def _treat_busy_sinks_as_blocked(self) -> None:
-        """From now on a sink with any call in progress counts as blocked (at a stuck exit)."""
+    def treat_busy_sinks_as_blocked(self) -> None:
+        """From now on a sink with any call in progress counts as blocked: a process that must exit
+        while a delivery is stuck (``configure()``'s bounded exit) delivers around it."""
         self._delivery.blocked_after = 0.0
 
     # ---------------------------------------------------------------- internals
 
-    def _deliver(self, ready: list[PendingTrajectory], *, always: bool = False) -> None:
+    def _deliver(self, ready: list[Pending], *, always: bool = False) -> None:
         built: list[Trajectory] = []
         for p in ready:
             try:
-                built.append(build_trajectory(p))
+                built.append(build(p))
             except Exception as exc:
                 with self._lock:
                     self._assembly_errors += 1
                 # Spans may come from an OTLP payload: the exception's type, its text and traceback at DEBUG.
                 logger.warning(
-                    "trajectories: could not assemble trajectory %d from its spans: %s",
+                    "could not assemble trajectory %d from its spans: %s",
                     p.id,
                     type(exc).__name__,
                     exc_info=logger.isEnabledFor(logging.DEBUG),
@@ -286,17 +290,14 @@ class TrajectoryExporter(SpanExporter):
             # Never silently short: the loss happened before the exporter (it cannot see a
             # BatchSpanProcessor drop a span), but it shows here.
             logger.warning(
-                "trajectories: %d trajectories emitted incomplete (%d without their root span, %d step spans missing): "
-                "their spans did not all reach the exporter - dropped on the way (a full BatchSpanProcessor queue: "
-                "raise max_queue_size), still running at shutdown, or idle longer than max_age",
+                "%d %s emitted incomplete (%d without %s root span, %d step %s missing): their spans did not all arrive - %s",
                 incomplete,
+                plural(incomplete, "trajectory", "trajectories"),
                 rootless,
+                "its" if incomplete == 1 else "their",
                 missing,
+                plural(missing, "span", "spans"),
+                self.loss_hint,
             )
         if built or always or self._delivery.retries_pending:
             self._delivery.deliver(built)
-
-    def _internal_error(self, what: str) -> None:
-        with self._lock:
-            self._internal_errors += 1
-        logger.error("trajectories: internal error while %s", what, exc_info=True)

@@ -19,7 +19,7 @@ import anyio.from_thread
 import anyio.lowlevel
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from ..trajectory import Trajectory
+from ..model.trajectory import Trajectory
 from ..validate import shown
 
 __all__ = ["CallbackSink", "JsonlSink", "ListSink", "Sink", "StreamSink", "as_sink", "sink_name"]

@@ -27,13 +27,14 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import json
+import logging
 import math
 import re
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ..errors import logger, report_internal_error
+from ..diagnostics import report_internal_error
 from ..validate import shown
 
 __all__ = [
@@ -44,6 +45,8 @@ __all__ = [
     "redact_secrets",
     "render_content",
 ]
+
+_logger = logging.getLogger(__name__)
 
 MAX_DEPTH = 8
 MAX_ITEMS = 100
@@ -168,9 +171,11 @@ class _Cut(str):
 
 
 def _cut(text: str, keep: int) -> str:
+    """*text* cut to *keep* characters (marked with its full length), then made valid UTF-8:
+    cut first, so that a 50 MB string costs what its kept part costs."""
     if len(text) <= keep:
-        return text
-    out = _Cut(text[:keep])
+        return _clean(text)
+    out = _Cut(_clean(text[:keep]))
     out.full = len(text)
     return out
 
@@ -193,7 +198,7 @@ def to_json_values(value: Any, limit: int) -> Any:
         if isinstance(value, _Cut):  # already cut (the second pass, after redaction)
             return value
         if isinstance(value, str):
-            return _cut(_clean(value if type(value) is str else str.__str__(value)), keep)
+            return _cut(value if type(value) is str else str.__str__(value), keep)
         if isinstance(value, int):
             return int(value) if abs(value) < 1 << 63 else _repr(value, limit)
         if isinstance(value, float):
@@ -280,10 +285,10 @@ def render_content(value: Any, redact: Callable[[Any], Any], limit: int) -> str 
         data = redact(data)
     except Exception as exc:
         content_counters.count_failure()
-        logger.warning("trajectories: the redaction hook raised %s; the step's content is not recorded", type(exc).__name__)
+        _logger.warning("the redaction hook raised %s; the step's content is not recorded", type(exc).__name__)
         return None
     try:
         return fit(to_json_values(data, limit), limit)
     except Exception:
-        report_internal_error("rendering a step's content")
+        report_internal_error("rendering a step's content", logger=_logger)
         return None

@@ -1,4 +1,4 @@
-"""Context plumbing: the current trajectory/step, tracer lookup, cancellation, clocks.
+"""Context plumbing: the current trajectory and step, and the tracer lookup.
 
 The current trajectory and step live in :mod:`contextvars`, which anyio task-group
 children, asyncio tasks and ``anyio.to_thread.run_sync`` workers inherit, so a step
@@ -10,37 +10,31 @@ makes OpenTelemetry log "Failed to detach context" (opentelemetry-python #2606).
 
 from __future__ import annotations
 
-import asyncio
-import builtins
 import contextlib
-import sys
+import logging
 import weakref
-from contextvars import ContextVar
-from datetime import datetime, timedelta, timezone
+from collections.abc import Sequence
+from contextvars import ContextVar, Token
 from typing import TYPE_CHECKING, Any
 
+from opentelemetry import context as otel_context
 from opentelemetry import trace
 
-from ..errors import report_internal_error
+from ..diagnostics import report_internal_error
+from ..version import __version__
 
 if TYPE_CHECKING:
     from .step_handle import StepHandle
     from .trajectory_handle import TrajectoryHandle
 
-__all__ = [
-    "CURRENT_STEP",
-    "CURRENT_TRAJECTORY",
-    "exception_text",
-    "get_tracer",
-    "is_cancellation",
-    "ns_to_datetime",
-]
+__all__ = ["CURRENT_STEP", "CURRENT_TRAJECTORY", "get_tracer", "restore_context"]
+
+_logger = logging.getLogger(__name__)
 
 CURRENT_TRAJECTORY: ContextVar[TrajectoryHandle | None] = ContextVar("trajectories.current_trajectory", default=None)
 CURRENT_STEP: ContextVar[StepHandle | None] = ContextVar("trajectories.current_step", default=None)
 
 _INSTRUMENTATION_NAME = "trajectories"
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 _tracers: weakref.WeakKeyDictionary[Any, trace.Tracer] = weakref.WeakKeyDictionary()
 
@@ -58,65 +52,30 @@ def get_tracer(provider: trace.TracerProvider | None) -> trace.Tracer:
     except TypeError:  # a provider that cannot be weakly referenced: no cache
         return provider.get_tracer(_INSTRUMENTATION_NAME)
     if tracer is None:
-        from ... import __version__
-
         tracer = provider.get_tracer(_INSTRUMENTATION_NAME, __version__)
         with contextlib.suppress(TypeError):  # an unhashable provider: no cache
             _tracers[provider] = tracer
     return tracer
 
 
-def ns_to_datetime(ns: int) -> datetime:
-    """An aware UTC datetime (microsecond precision) from epoch nanoseconds.
+def restore_context(otel_token: object, resets: Sequence[tuple[ContextVar[Any], Token[Any]]], what: str) -> None:
+    """Undo an attach: reset our context variables (*resets*, innermost first), then detach
+    OpenTelemetry's context. Never raises.
 
-    Integer arithmetic, so the exporter turns a span's start time into exactly the same
-    datetime as the instrumentation did.
+    When the tokens were made in another context (a ``with`` block inside an async generator
+    that another task finalised), everything is left as it is rather than make OpenTelemetry
+    log "Failed to detach context": the tokens belong to that other context.
     """
-    return _EPOCH + timedelta(microseconds=ns // 1000)
-
-
-def _group_classes() -> tuple[type[BaseException], ...]:
-    """BaseExceptionGroup: built in from 3.11, the ``exceptiongroup`` backport (anyio's) before."""
-    classes = [
-        getattr(builtins, "BaseExceptionGroup", None),
-        getattr(sys.modules.get("exceptiongroup"), "BaseExceptionGroup", None),
-    ]
-    return tuple(c for c in classes if isinstance(c, type))
-
-
-def _cancel_classes() -> tuple[type[BaseException], ...]:
-    classes: list[type[BaseException]] = [asyncio.CancelledError, GeneratorExit]
-    trio = sys.modules.get("trio")
-    if trio is not None:
-        cancelled = getattr(trio, "Cancelled", None)
-        if isinstance(cancelled, type):
-            classes.append(cancelled)
-    return tuple(classes)
-
-
-def is_cancellation(exc: BaseException) -> bool:
-    """Whether *exc* is asyncio, trio or anyio cancellation (or a group of nothing else).
-
-    anyio cancels with its backend's class (asyncio.CancelledError or trio.Cancelled), so
-    checking those classes also covers anyio, and works outside an event loop.
-    ``GeneratorExit`` (a coroutine or generator closed before finishing) counts too.
-    """
-    classes = _cancel_classes()
-    if isinstance(exc, classes):
-        return True
-    groups = _group_classes()
-    if groups and isinstance(exc, groups):
-        excs: tuple[BaseException, ...] = getattr(exc, "exceptions", ())
-        return bool(excs) and all(is_cancellation(e) for e in excs)
-    return False
-
-
-def exception_text(exc: BaseException) -> str:
-    """``"ExcType: message"``, or just ``"ExcType"`` when the message is empty."""
     try:
-        message = str(exc)
+        for var, token in resets:
+            var.reset(token)
+    except ValueError:
+        _logger.debug("%s exited in another context; its context is left as is", what)
+        return
     except Exception:
-        report_internal_error("formatting an exception message")
-        message = ""
-    name = type(exc).__name__
-    return f"{name}: {message}" if message else name
+        report_internal_error(f"detaching the context of {what}", logger=_logger)
+        return
+    try:
+        otel_context.detach(otel_token)  # type: ignore[arg-type]
+    except Exception:
+        report_internal_error(f"detaching the context of {what}", logger=_logger)

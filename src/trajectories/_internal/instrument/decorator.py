@@ -16,13 +16,11 @@ from typing import Any, ParamSpec, TypeVar, cast, overload
 
 from opentelemetry import trace
 
-from ... import attributes as A
-from ..settings import settings
 from ..validate import check_opt_str, check_str, check_str_map, check_str_seq, check_unit, shown
 from .content import Binder, make_binder
 from .context import CURRENT_STEP
 from .generators import wrap_async_generator, wrap_generator
-from .step_handle import StepHandle, StepOptions, begin_step
+from .step_handle import StepCall, StepHandle, StepOptions, begin_step
 
 __all__ = ["StepSpec", "step"]
 
@@ -95,26 +93,15 @@ def _decorate(func: Callable[P, R], options: StepOptions) -> Callable[P, R]:
 
 
 def _wrap_sync(func: Callable[P, R], options: StepOptions, binder: Binder | None) -> Callable[P, R]:
-    capture = options.capture
-
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        handle = begin_step(options)
-        # Content capture off (the default): this one test is all it costs.
-        capturing = settings.capture_content if capture is None else capture
-        if capturing and binder is not None:
-            handle._capture(A.STEP_INPUT_ATTRIBUTE, binder(args, kwargs))
-        tokens = handle.activate()
+        call = StepCall(options, binder, args, kwargs)
         try:
             result = func(*args, **kwargs)
         except BaseException as exc:
-            handle.deactivate(tokens)
-            handle.finish(exc)
+            call.failed(exc)
             raise
-        handle.deactivate(tokens)
-        if capturing:
-            handle._capture(A.STEP_OUTPUT_ATTRIBUTE, result)
-        handle.finish(None)
+        call.returned(result)
         return result
 
     return wrapper
@@ -123,25 +110,15 @@ def _wrap_sync(func: Callable[P, R], options: StepOptions, binder: Binder | None
 def _wrap_coroutine(
     func: Callable[..., Awaitable[Any]], options: StepOptions, binder: Binder | None
 ) -> Callable[..., Awaitable[Any]]:
-    capture = options.capture
-
     @functools.wraps(func)
     async def wrapper(*args: Any, **kwargs: Any) -> Any:
-        handle = begin_step(options)
-        capturing = settings.capture_content if capture is None else capture
-        if capturing and binder is not None:
-            handle._capture(A.STEP_INPUT_ATTRIBUTE, binder(args, kwargs))
-        tokens = handle.activate()
+        call = StepCall(options, binder, args, kwargs)
         try:
             result = await func(*args, **kwargs)
         except BaseException as exc:
-            handle.deactivate(tokens)
-            handle.finish(exc)
+            call.failed(exc)
             raise
-        handle.deactivate(tokens)
-        if capturing:
-            handle._capture(A.STEP_OUTPUT_ATTRIBUTE, result)
-        handle.finish(None)
+        call.returned(result)
         return result
 
     return wrapper

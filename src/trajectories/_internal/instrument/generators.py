@@ -17,10 +17,8 @@ import functools
 from collections.abc import AsyncGenerator, Callable, Generator
 from typing import Any
 
-from ... import attributes as A
-from ..settings import settings
 from .content import Binder
-from .step_handle import StepOptions, begin_step
+from .step_handle import StepCall, StepOptions
 
 __all__ = ["wrap_async_generator", "wrap_generator"]
 
@@ -28,26 +26,19 @@ __all__ = ["wrap_async_generator", "wrap_generator"]
 def wrap_generator(
     func: Callable[..., Generator[Any, Any, Any]], options: StepOptions, binder: Binder | None = None
 ) -> Callable[..., Generator[Any, Any, Any]]:
-    capture = options.capture
-
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Generator[Any, Any, Any]:
-        handle = begin_step(options)
-        handle.is_generator = True
-        if binder is not None and (settings.capture_content if capture is None else capture):
-            handle._capture(A.STEP_INPUT_ATTRIBUTE, binder(args, kwargs))  # the arguments only: items stream by
-        tokens = handle.activate()
+        call = StepCall(options, binder, args, kwargs, generator=True)  # captures the arguments only: items stream by
         try:
             gen = func(*args, **kwargs)
         except BaseException as exc:
-            handle.deactivate(tokens)
-            handle.finish(exc)
+            call.failed(exc)
             raise
-        handle.deactivate(tokens)
+        call.paused()
         to_send: Any = None
         to_throw: BaseException | None = None
         while True:
-            tokens = handle.activate()
+            call.resume()
             try:
                 if to_throw is not None:
                     exc_in, to_throw = to_throw, None
@@ -55,27 +46,23 @@ def wrap_generator(
                 else:
                     item = gen.send(to_send)
             except StopIteration as stop:
-                handle.deactivate(tokens)
-                handle.finish(None)
+                call.ended(None)
                 return stop.value
             except BaseException as exc:
-                handle.deactivate(tokens)
-                handle.finish(exc)
+                call.ended(exc)
                 raise
-            handle.deactivate(tokens)
+            call.paused()
             try:
                 to_send = yield item
             except GeneratorExit:
                 # Closed early (break, close(), garbage collection): the consumer had what it needed.
-                tokens = handle.activate()
+                call.resume()
                 try:
                     gen.close()
                 except BaseException as exc:
-                    handle.deactivate(tokens)
-                    handle.finish(exc)
+                    call.ended(exc)
                     raise
-                handle.deactivate(tokens)
-                handle.finish(None)
+                call.ended(None)
                 raise
             except BaseException as exc:
                 to_throw = exc
@@ -87,26 +74,19 @@ def wrap_generator(
 def wrap_async_generator(
     func: Callable[..., AsyncGenerator[Any, Any]], options: StepOptions, binder: Binder | None = None
 ) -> Callable[..., AsyncGenerator[Any, Any]]:
-    capture = options.capture
-
     @functools.wraps(func)
     async def wrapper(*args: Any, **kwargs: Any) -> AsyncGenerator[Any, Any]:
-        handle = begin_step(options)
-        handle.is_generator = True
-        if binder is not None and (settings.capture_content if capture is None else capture):
-            handle._capture(A.STEP_INPUT_ATTRIBUTE, binder(args, kwargs))
-        tokens = handle.activate()
+        call = StepCall(options, binder, args, kwargs, generator=True)
         try:
             agen = func(*args, **kwargs)
         except BaseException as exc:
-            handle.deactivate(tokens)
-            handle.finish(exc)
+            call.failed(exc)
             raise
-        handle.deactivate(tokens)
+        call.paused()
         to_send: Any = None
         to_throw: BaseException | None = None
         while True:
-            tokens = handle.activate()
+            call.resume()
             try:
                 if to_throw is not None:
                     exc_in, to_throw = to_throw, None
@@ -114,26 +94,22 @@ def wrap_async_generator(
                 else:
                     item = await agen.asend(to_send)
             except StopAsyncIteration:
-                handle.deactivate(tokens)
-                handle.finish(None)
+                call.ended(None)
                 return
             except BaseException as exc:
-                handle.deactivate(tokens)
-                handle.finish(exc)
+                call.ended(exc)
                 raise
-            handle.deactivate(tokens)
+            call.paused()
             try:
                 to_send = yield item
             except GeneratorExit:
-                tokens = handle.activate()
+                call.resume()
                 try:
                     await agen.aclose()
                 except BaseException as exc:
-                    handle.deactivate(tokens)
-                    handle.finish(exc)
+                    call.ended(exc)
                     raise
-                handle.deactivate(tokens)
-                handle.finish(None)
+                call.ended(None)
                 raise
             except BaseException as exc:
                 to_throw = exc

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Sequence
@@ -13,19 +14,23 @@ from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from ... import attributes as A
-from ..errors import logger, report_internal_error
-from ..outcome import FailureOutcome, StepOutcome
+from ..diagnostics import report_internal_error
+from ..model.cancellation import exception_text, is_cancellation
+from ..model.constants import elapsed_ms, ns_to_datetime
+from ..model.outcome import FailureOutcome, StepOutcome
+from ..model.trajectory import StepMetadata, TrajectoryStep
 from ..settings import settings
-from ..trajectory import StepMetadata, TrajectoryStep
 from ..validate import Embedding, check_embedding, check_int, check_str, check_str_seq, check_unit
-from .content import redact_secrets, render_content
-from .context import CURRENT_STEP, CURRENT_TRAJECTORY, exception_text, get_tracer, is_cancellation, ns_to_datetime
-from .spans import step_end_attributes, success_end_attributes
+from .content import Binder, redact_secrets, render_content
+from .context import CURRENT_STEP, CURRENT_TRAJECTORY, get_tracer, restore_context
+from .spans import step_end_attributes, step_span_name, step_start_attributes
 
 if TYPE_CHECKING:
     from .trajectory_handle import TrajectoryHandle
 
-__all__ = ["StepHandle", "StepOptions", "begin_step"]
+__all__ = ["StepCall", "StepHandle", "StepOptions", "begin_step"]
+
+_logger = logging.getLogger(__name__)
 
 _CANCELLED = StepOutcome.skipped("cancelled")
 _SUCCESS = StepOutcome.success()
@@ -59,19 +64,13 @@ class StepOptions:
     tracer_cache: tuple[object, trace.Tracer] | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.span_name = f"{A.OPERATION_EXECUTE_TOOL} {self.tool}" if self.tool is not None else self.action
-        attrs: dict[str, Any] = {A.STEP_ACTION: self.action}
-        if self.tool is not None:
-            attrs[A.GEN_AI_OPERATION_NAME] = A.OPERATION_EXECUTE_TOOL
-            attrs[A.GEN_AI_TOOL_NAME] = self.tool
-        if self.model is not None:
-            attrs[A.GEN_AI_REQUEST_MODEL] = self.model
-        self.start_attributes = attrs
+        self.span_name = step_span_name(self.action, self.tool)
+        self.start_attributes = step_start_attributes(self.action, self.tool, self.model)
         if self.tool is not None or self.model is not None or self.tags or self.attributes:
             self.success_metadata = StepMetadata(
                 tool_used=self.tool, model=self.model, tags=self.tags, attributes=dict(self.attributes)
             )
-        self.success_end_attributes = success_end_attributes(self.rationale, self.confidence, self.success_metadata)
+        self.success_end_attributes = step_end_attributes(_SUCCESS, self.rationale, self.confidence, self.success_metadata)
 
     def tracer(self, provider: trace.TracerProvider | None) -> trace.Tracer:
         if provider is None:
@@ -229,8 +228,11 @@ class StepHandle:
     def __repr__(self) -> str:
         return f"StepHandle(action={self.action!r}, index={self.index!r}, done={self._done})"
 
-    def _capture(self, key: str, value: Any) -> None:
-        """Record captured content (``input``/``output``): redacted, length-limited JSON. Never raises."""
+    def capture_content(self, key: str, value: Any) -> None:
+        """Record captured content (``input``/``output``): redacted, length-limited JSON. Never raises.
+
+        The step decorators call it when content capture is on (``configure(capture_content=True)``
+        or ``@step(capture=True)``)."""
         try:
             text = render_content(value, settings.redact or redact_secrets, settings.max_content_length)
             if text is None or not self._live("capturing content"):
@@ -241,7 +243,7 @@ class StepHandle:
             self._touched = True  # the metadata built at decoration has no content: build this step's own
             self.span.set_attribute(A.STEP_INPUT if key == A.STEP_INPUT_ATTRIBUTE else A.STEP_OUTPUT, text)
         except Exception:
-            report_internal_error("capturing a step's content")
+            report_internal_error("capturing a step's content", logger=_logger)
 
     # ---------------------------------------------------------------- internals
 
@@ -251,7 +253,7 @@ class StepHandle:
 
     def _live(self, what: str) -> bool:
         if self._done:
-            logger.debug("trajectories: %s on step %r after it ended is ignored", what, self.action)
+            _logger.debug("%s on step %r after it ended is ignored", what, self.action)
             return False
         return True
 
@@ -260,29 +262,14 @@ class StepHandle:
         try:
             otel_token = otel_context.attach(trace.set_span_in_context(self.span))
         except Exception:
-            report_internal_error("attaching a step's context")
+            report_internal_error("attaching a step's context", logger=_logger)
             return None
         return otel_token, CURRENT_STEP.set(self)
 
     def deactivate(self, tokens: tuple[object, object] | None) -> None:
-        if tokens is None:
-            return
-        otel_token, step_token = tokens
-        try:
-            CURRENT_STEP.reset(step_token)  # type: ignore[arg-type]
-        except ValueError:
-            # Exited in another context than it was entered (a `with step()` inside an async
-            # generator finalised by another task). Both tokens belong to that other context:
-            # leave it alone rather than make OpenTelemetry log "Failed to detach context".
-            logger.debug("trajectories: step %r exited in another context; its context is left as is", self.action)
-            return
-        except Exception:
-            report_internal_error("detaching a step's context")
-            return
-        try:
-            otel_context.detach(otel_token)  # type: ignore[arg-type]
-        except Exception:
-            report_internal_error("detaching a step's context")
+        if tokens is not None:
+            otel_token, step_token = tokens
+            restore_context(otel_token, [(CURRENT_STEP, step_token)], f"step {self.action!r}")  # type: ignore[list-item]
 
     def finish(self, exc: BaseException | None, *, end_ns: int | None = None, outcome: StepOutcome | None = None) -> None:
         """End the span and hand the finished step to its trajectory. Idempotent; never raises."""
@@ -293,7 +280,7 @@ class StepHandle:
         try:
             self._finish(exc, time.time_ns() if end_ns is None else end_ns, outcome)
         except Exception:
-            report_internal_error("ending a step")
+            report_internal_error("ending a step", logger=_logger)
 
     def _finish(self, exc: BaseException | None, end_ns: int, forced: StepOutcome | None) -> None:
         failed = False
@@ -319,27 +306,39 @@ class StepHandle:
                 self.rationale,
                 outcome,
                 self.confidence,
-                max(0, (end_ns - self.start_ns) // 1_000_000),
+                elapsed_ms(self.start_ns, end_ns),
                 ns_to_datetime(self.start_ns),
                 self._context_embedding,
                 metadata,
             )
         span = self.span
         try:
-            span.set_attributes(self._options.success_end_attributes if plain else step_end_attributes(self, outcome, metadata))
+            span.set_attributes(
+                self._options.success_end_attributes
+                if plain
+                else step_end_attributes(
+                    outcome,
+                    self.rationale,
+                    self.confidence,
+                    metadata,
+                    content=self._content,
+                    context_embedding=self._context_embedding,
+                    capture_embeddings=settings.capture_embeddings,
+                )
+            )
             if self._tool != self._options.tool:
                 span.update_name(f"{A.OPERATION_EXECUTE_TOOL} {self._tool}")
             if failed and exc is not None:
                 span.record_exception(exc, escaped=True)
                 span.set_status(Status(StatusCode.ERROR, exception_text(exc)))
         except Exception:
-            report_internal_error("setting a step span's attributes")
+            report_internal_error("setting a step span's attributes", logger=_logger)
         try:
             span.end(end_time=end_ns)
         except Exception:
-            report_internal_error("ending a step span")
+            report_internal_error("ending a step span", logger=_logger)
         if self._trajectory is not None:
-            self._trajectory._step_finished(self, record)
+            self._trajectory.registry.finished(self.index, record, span.get_span_context().span_id, self.start_ns)
 
     def _metadata(self) -> StepMetadata | None:
         tags = self._options.tags if self._tags is None else self._tags
@@ -386,11 +385,61 @@ def begin_step(options: StepOptions) -> StepHandle:
         else:
             if provider is None:
                 provider = trajectory.tracer_provider
-            handle.index = index = trajectory._register_step(handle)
+            handle.index = index = trajectory.registry.register(handle)
             attrs = {**options.start_attributes, A.TRAJECTORY_ID: trajectory.id_int, A.STEP_INDEX: index}
         handle.span = options.tracer(provider).start_span(
             options.span_name, kind=SpanKind.INTERNAL, attributes=attrs, start_time=start_ns
         )
     except Exception:
-        report_internal_error("starting a step")
+        report_internal_error("starting a step", logger=_logger)
     return handle
+
+
+class StepCall:
+    """One call of a decorated function as a step: started (and current) when made; the wrapper
+    then reports how the call ended. Shared by every kind of wrapper (sync, coroutine, generators)."""
+
+    __slots__ = ("capturing", "handle", "tokens")
+
+    def __init__(
+        self,
+        options: StepOptions,
+        binder: Binder | None,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        *,
+        generator: bool = False,
+    ) -> None:
+        self.handle = handle = begin_step(options)
+        handle.is_generator = generator
+        # Content capture off (the default): this one test is all it costs.
+        self.capturing = settings.capture_content if options.capture is None else options.capture
+        if self.capturing and binder is not None:
+            handle.capture_content(A.STEP_INPUT_ATTRIBUTE, binder(args, kwargs))
+        self.tokens = handle.activate()
+
+    def failed(self, exc: BaseException) -> None:
+        """The call raised *exc* (which the wrapper re-raises unchanged)."""
+        self.handle.deactivate(self.tokens)
+        self.handle.finish(exc)
+
+    def returned(self, result: Any) -> None:
+        """The call returned *result*."""
+        handle = self.handle
+        handle.deactivate(self.tokens)
+        if self.capturing:
+            handle.capture_content(A.STEP_OUTPUT_ATTRIBUTE, result)
+        handle.finish(None)
+
+    def paused(self) -> None:
+        """A generator handed its creator the generator object, or its consumer an item: not current now."""
+        self.handle.deactivate(self.tokens)
+
+    def resume(self) -> None:
+        """A generator's body runs again: current again until :meth:`paused` or it ends."""
+        self.tokens = self.handle.activate()
+
+    def ended(self, exc: BaseException | None) -> None:
+        """A generator finished (*exc* None: returned or was closed early) or raised."""
+        self.handle.deactivate(self.tokens)
+        self.handle.finish(exc)

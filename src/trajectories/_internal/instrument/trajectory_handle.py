@@ -2,24 +2,30 @@
 
 from __future__ import annotations
 
-import itertools
+import logging
 import threading
 import time
 import uuid as uuid_mod
 from collections.abc import Mapping, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
 
 from ... import attributes as A
+from ..diagnostics import report_internal_error
 from ..embedding import embed_text
-from ..errors import logger, report_internal_error
-from ..outcome import FailureVerdict, RootCause, StepOutcome, Verdict
+from ..foreign import merge_foreign
+from ..model.aggregate import totals
+from ..model.cancellation import is_cancellation
+from ..model.constants import EMPTY_EMBEDDING, ID_MASK, elapsed_ms, ns_to_datetime
+from ..model.outcome import StepOutcome
+from ..model.trajectory import Trajectory, TrajectoryId, TrajectoryMetadata, compute_quality, new_trajectory_id
+from ..model.verdict import FailureVerdict, RootCause, Verdict
+from ..records import SdkSpanView
 from ..settings import settings
-from ..trajectory import Trajectory, TrajectoryId, TrajectoryMetadata, TrajectoryStep, compute_quality, new_trajectory_id
 from ..validate import (
     Embedding,
     check_embedding,
@@ -32,22 +38,16 @@ from ..validate import (
     clamp_unit,
     shown,
 )
-from .context import CURRENT_STEP, CURRENT_TRAJECTORY, get_tracer, is_cancellation, ns_to_datetime
+from .context import CURRENT_STEP, CURRENT_TRAJECTORY, get_tracer, restore_context
+from .observer import track, untrack
+from .registry import StepRegistry
 from .rules import decide_verdict
-from .spans import embedding_value, verdict_attributes
-
-if TYPE_CHECKING:
-    from .step_handle import StepHandle
+from .spans import evaluation_event, root_end_attributes, root_start_attributes
 
 __all__ = ["TrajectoryHandle"]
 
-_ID_MASK = (1 << 63) - 1
-_EMPTY: Embedding = check_embedding("empty", [])
+_logger = logging.getLogger(__name__)
 _ABANDONED = StepOutcome.skipped("trajectory ended")
-
-
-def _unique(values: Sequence[str]) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(values))
 
 
 class TrajectoryHandle:
@@ -89,11 +89,12 @@ class TrajectoryHandle:
         self._input_tokens = 0
         self._output_tokens = 0
         self._lock = threading.Lock()
-        self._counter = itertools.count()
-        self._open: dict[int, StepHandle] = {}
-        self._steps: list[TrajectoryStep] = []
+        #: The steps started under this trajectory (the instrumentation's bookkeeping).
+        self.registry = StepRegistry()
+        self._foreign: list[SdkSpanView] = []  # spans the SDK did not make, ended in this trajectory's trace
+        self._traced = False  # registered with the observer (a real span started)
+        self._sdk_steps = 0
         self._entered = False
-        self.closed = False
         self.result: Trajectory | None = None
         self.span: Span = trace.INVALID_SPAN
         self.id = TrajectoryId(0)
@@ -168,6 +169,17 @@ class TrajectoryHandle:
     def set_response_embedding(self, embedding: Any) -> None:
         self._response_embedding = check_embedding("embedding", embedding)
 
+    def add_foreign(self, span: SdkSpanView) -> None:
+        """A span the SDK did not make ended in this trajectory's trace (the observer's call)."""
+        with self._lock:
+            if not self.registry.closed:
+                self._foreign.append(span)
+
+    @property
+    def closed(self) -> bool:
+        """Whether the trajectory has ended (steps started afterwards are plain spans)."""
+        return self.registry.closed
+
     def __repr__(self) -> str:
         return f"TrajectoryHandle(name={self.name!r}, id={self.id!r}, closed={self.closed})"
 
@@ -200,26 +212,19 @@ class TrajectoryHandle:
             if self._query_embedding is None and self._query is not None and settings.embedder is not None:
                 self._query_embedding = embed_text(settings.embedder, self._query)
         except Exception:
-            report_internal_error("embedding the query text")
+            report_internal_error("embedding the query text", logger=_logger)
         try:
             self._start_span()
         except Exception:
-            report_internal_error("starting a trajectory span")
+            report_internal_error("starting a trajectory span", logger=_logger)
         try:
             otel_token = otel_context.attach(trace.set_span_in_context(self.span))
             self._tokens = (otel_token, CURRENT_TRAJECTORY.set(self), CURRENT_STEP.set(None))
         except Exception:
-            report_internal_error("attaching a trajectory's context")
+            report_internal_error("attaching a trajectory's context", logger=_logger)
 
     def _start_span(self) -> None:
-        attrs: dict[str, Any] = {A.GEN_AI_OPERATION_NAME: A.OPERATION_INVOKE_AGENT, A.GEN_AI_AGENT_NAME: self.name}
-        if self._session_id is not None:
-            attrs[A.GEN_AI_CONVERSATION_ID] = self._session_id
-            attrs[A.SESSION_ID] = self._session_id
-        if self._user_id is not None:
-            attrs[A.USER_ID] = self._user_id
-        if self._request_type is not None:
-            attrs[A.TRAJECTORY_REQUEST_TYPE] = self._request_type
+        attrs = root_start_attributes(self.name, self._session_id, self._user_id, self._request_type)
         # A trajectory is the root of its own trace (so that its uuid, the trace id, is
         # unique even when trajectories nest or share a request); a link keeps the way
         # back to whatever span was current when it started.
@@ -236,10 +241,13 @@ class TrajectoryHandle:
         self.span = span
         sc = span.get_span_context()
         if sc.is_valid:  # otherwise (no SDK provider) keep the random ids
-            self.id = TrajectoryId(sc.span_id & _ID_MASK)
+            self.id = TrajectoryId(sc.span_id & ID_MASK)
             self.uuid = uuid_mod.UUID(int=sc.trace_id)
         self.id_int = int(self.id)
         span.set_attribute(A.TRAJECTORY_ID, self.id_int)
+        if sc.is_valid:
+            track(sc.trace_id, self)
+            self._traced = True
 
     def _end(self, exc: BaseException | None) -> None:
         tokens, self._tokens = self._tokens, None
@@ -248,137 +256,89 @@ class TrajectoryHandle:
         try:
             self._finish(exc)
         except Exception:
-            self.closed = True
-            report_internal_error("ending a trajectory")
+            self.registry.close()
+            report_internal_error("ending a trajectory", logger=_logger)
 
     def _detach(self, tokens: tuple[object, object, object]) -> None:
         otel_token, traj_token, step_token = tokens
-        try:
-            CURRENT_STEP.reset(step_token)  # type: ignore[arg-type]
-            CURRENT_TRAJECTORY.reset(traj_token)  # type: ignore[arg-type]
-        except ValueError:
-            # Exited in another context than it was entered (an agent written as an async
-            # generator, finalised by another task): the tokens belong to that context.
-            logger.debug("trajectories: trajectory %r exited in another context; its context is left as is", self.name)
-            return
-        except Exception:
-            report_internal_error("detaching a trajectory's context")
-            return
-        try:
-            otel_context.detach(otel_token)  # type: ignore[arg-type]
-        except Exception:
-            report_internal_error("detaching a trajectory's context")
-
-    # ---------------------------------------------------------------- steps
-
-    def _register_step(self, step: StepHandle) -> int:
-        with self._lock:
-            index = next(self._counter)
-            self._open[index] = step
-        return index
-
-    def _step_finished(self, step: StepHandle, record: TrajectoryStep | None) -> None:
-        with self._lock:
-            if step.index is not None:
-                self._open.pop(step.index, None)
-            if record is not None and not self.closed:
-                self._steps.append(record)
-            elif record is not None:
-                logger.debug("trajectories: step %r ended after its trajectory %s", step.action, self.id)
+        resets = [(CURRENT_STEP, step_token), (CURRENT_TRAJECTORY, traj_token)]
+        restore_context(otel_token, resets, f"trajectory {self.name!r}")  # type: ignore[arg-type]
 
     # ---------------------------------------------------------------- the end
 
     def _finish(self, exc: BaseException | None) -> None:
         end_ns = time.time_ns()
-        with self._lock:
-            still_open = sorted(self._open.values(), key=lambda s: s.index or 0)
-        for step in still_open:  # abandoned generators (Success) or tasks that outlived us
+        for step in self.registry.still_open():  # abandoned generators (Success) or tasks that outlived us
             step.finish(None, end_ns=end_ns, outcome=StepOutcome.success() if step.is_generator else _ABANDONED)
+        recorded = self.registry.close()
+        if self._traced:
+            untrack(self.uuid.int)
         with self._lock:
-            self.closed = True
-            steps = tuple(sorted(self._steps, key=lambda s: s.index))
+            foreign, self._foreign = self._foreign, []
+        merged = merge_foreign(recorded, (self.span.get_span_context().span_id,), foreign, self.name)
+        steps = merged.steps
+        self._sdk_steps = len(recorded)
         cancelled = exc is not None and is_cancellation(exc)
         verdict = decide_verdict(self._verdict, exc, steps, cancelled=cancelled)
-        quality = compute_quality(steps, verdict)
-        models = _unique(
-            [s.metadata.model for s in steps if s.metadata is not None and s.metadata.model is not None] + self._models
-        )
-        tools = _unique(
-            [s.metadata.tool_used for s in steps if s.metadata is not None and s.metadata.tool_used is not None] + self._tools
-        )
-        total_in = self._input_tokens + sum(s.metadata.input_tokens or 0 for s in steps if s.metadata is not None)
-        total_out = self._output_tokens + sum(s.metadata.output_tokens or 0 for s in steps if s.metadata is not None)
+        with self._lock:
+            total = totals(
+                steps,
+                input_tokens=self._input_tokens,
+                output_tokens=self._output_tokens,
+                models=self._models,
+                tools=self._tools,
+                step_models=merged.models,
+                step_tools=merged.tools,
+            )
         metadata = TrajectoryMetadata(
             session_id=self._session_id,
             user_id=self._user_id,
             request_type=self._request_type,
-            total_input_tokens=total_in,
-            total_output_tokens=total_out,
-            models_used=models,
-            tools_invoked=tools,
+            total_input_tokens=total.input_tokens,
+            total_output_tokens=total.output_tokens,
+            models_used=total.models,
+            tools_invoked=total.tools,
             tags=tuple(self._tags),
             attributes={A.TRAJECTORY_NAME_ATTRIBUTE: self.name, **self._attributes},
         )
         self.result = Trajectory(
             id=self.id,
             uuid=self.uuid,
-            query_embedding=self._query_embedding if self._query_embedding is not None else _EMPTY,
+            query_embedding=self._query_embedding if self._query_embedding is not None else EMPTY_EMBEDDING,
             response_embedding=self._response_embedding,
             steps=steps,
             verdict=verdict,
-            quality=quality,
-            total_latency_ms=max(0, (end_ns - self._start_ns) // 1_000_000),
+            quality=compute_quality(steps, verdict),
+            total_latency_ms=elapsed_ms(self._start_ns, end_ns),
             started_at=ns_to_datetime(self._start_ns),
             completed_at=ns_to_datetime(end_ns),
             metadata=metadata,
             lessons=tuple(self._lessons),
         )
-        self._write_root_span(exc, cancelled, end_ns)
+        self._write_root_span(self.result, exc, cancelled, end_ns)
 
-    def _write_root_span(self, exc: BaseException | None, cancelled: bool, end_ns: int) -> None:
-        result = self.result
-        assert result is not None
+    def _write_root_span(self, result: Trajectory, exc: BaseException | None, cancelled: bool, end_ns: int) -> None:
         span = self.span
         try:
-            attrs: dict[str, Any] = verdict_attributes(result.verdict)
-            attrs[A.TRAJECTORY_QUALITY] = result.quality
-            attrs[A.TRAJECTORY_STEP_COUNT] = len(result.steps)
-            attrs[A.GEN_AI_USAGE_INPUT_TOKENS] = result.metadata.total_input_tokens
-            attrs[A.GEN_AI_USAGE_OUTPUT_TOKENS] = result.metadata.total_output_tokens
-            if result.metadata.models_used:
-                attrs[A.TRAJECTORY_MODELS_USED] = list(result.metadata.models_used)
-            if result.metadata.tools_invoked:
-                attrs[A.TRAJECTORY_TOOLS_INVOKED] = list(result.metadata.tools_invoked)
-            if result.metadata.tags:
-                attrs[A.TRAJECTORY_TAGS] = list(result.metadata.tags)
-            for key, value in self._attributes.items():
-                attrs[A.TRAJECTORY_ATTRIBUTES_PREFIX + key] = value
-            if result.lessons:
-                attrs[A.TRAJECTORY_LESSONS] = list(result.lessons)
-            if settings.capture_embeddings:
-                if result.query_embedding.size:
-                    attrs[A.TRAJECTORY_QUERY_EMBEDDING] = embedding_value(result.query_embedding)
-                if result.response_embedding is not None:
-                    attrs[A.TRAJECTORY_RESPONSE_EMBEDDING] = embedding_value(result.response_embedding)
-            if cancelled:
-                attrs[A.TRAJECTORY_CANCELLED] = True
-            span.set_attributes(attrs)
-            span.add_event(
-                A.EVENT_EVALUATION_RESULT,
-                {
-                    A.GEN_AI_EVALUATION_NAME: A.QUALITY_EVALUATION_NAME,
-                    A.GEN_AI_EVALUATION_SCORE_VALUE: result.quality,
-                    A.GEN_AI_EVALUATION_SCORE_LABEL: result.verdict.kind,
-                },
-                timestamp=end_ns,
+            span.set_attributes(
+                root_end_attributes(
+                    result,
+                    self._attributes,
+                    sdk_steps=self._sdk_steps,
+                    own_tokens=(self._input_tokens, self._output_tokens),
+                    cancelled=cancelled,
+                    capture_embeddings=settings.capture_embeddings,
+                )
             )
+            name, event = evaluation_event(result)
+            span.add_event(name, event, timestamp=end_ns)
             if exc is not None and not cancelled:
                 span.record_exception(exc, escaped=True)
             if isinstance(result.verdict, FailureVerdict):
                 span.set_status(Status(StatusCode.ERROR, str(result.verdict.cause)))
         except Exception:
-            report_internal_error("writing a trajectory's root span")
+            report_internal_error("writing a trajectory's root span", logger=_logger)
         try:
             span.end(end_time=end_ns)
         except Exception:
-            report_internal_error("ending a trajectory's root span")
+            report_internal_error("ending a trajectory's root span", logger=_logger)

@@ -8,12 +8,13 @@ point is that every agent sees the same analysis of the same trajectory.
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..outcome import FailureOutcome, FailureVerdict, NeedsRetryOutcome, RecoveredVerdict, RootCause, Verdict
-from ..trajectory import Trajectory
+from ..model.category import PatternCategory
+from ..model.outcome import FailureOutcome, NeedsRetryOutcome
+from ..model.trajectory import Trajectory
+from ..model.verdict import FailureVerdict, RecoveredVerdict, RootCause, Verdict
 from ..validate import shown
 
 __all__ = [
@@ -27,45 +28,9 @@ __all__ = [
 ]
 
 
-class PatternCategory(enum.Enum):
-    """ruvllm's pattern categories. ``str()`` is the snake_case Display text; JSON uses the name."""
-
-    General = "general"
-    Reasoning = "reasoning"
-    CodeGeneration = "code_generation"
-    Research = "research"
-    Creative = "creative"
-    Conversational = "conversational"
-    ToolUse = "tool_use"
-    ErrorRecovery = "error_recovery"
-    Reflection = "reflection"
-
-    def __str__(self) -> str:
-        return self.value
-
-    @classmethod
-    def parse(cls, value: str) -> PatternCategory:
-        for member in cls:
-            if value in (member.name, member.value):
-                return member
-        raise ValueError(f"unknown pattern category {shown(value)}")
-
-
-_CAUSE_TYPE = {
-    "insufficient_context": "InsufficientContext",
-    "invalid_input": "InvalidInput",
-    "tool_failure": "ToolFailure",
-    "reasoning_error": "ReasoningError",
-    "resource_constraint": "ResourceConstraint",
-    "external_failure": "ExternalFailure",
-    "capability_limit": "CapabilityLimit",
-    "unknown": "Unknown",
-}
-
-
 def cause_type(cause: RootCause) -> str:
     """The Rust variant name of a root cause (``"ToolFailure"``), as patterns and strategies name them."""
-    return _CAUSE_TYPE[cause.kind]
+    return cause.variant
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,11 +162,9 @@ class VerdictAnalysis:
 
     def to_dict(self) -> dict[str, Any]:
         """The analysis in ruvllm's serde shape (verdict and root cause in their ruvllm JSON)."""
-        from ..serde import to_dict
-
         return {
-            "verdict": to_dict(self.verdict),
-            "root_cause": None if self.root_cause is None else to_dict(self.root_cause),
+            "verdict": self.verdict.to_dict(),
+            "root_cause": None if self.root_cause is None else self.root_cause.to_dict(),
             "contributing_factors": list(self.contributing_factors),
             "failure_patterns": [p.to_dict() for p in self.failure_patterns],
             "recovery_strategies": [s.to_dict() for s in self.recovery_strategies],

@@ -14,11 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from ..outcome import FailureVerdict, RecoveredVerdict
-from ..store.base import TrajectoryStore
-from ..trajectory import Trajectory
-from ..validate import check_float, check_int, shown
-from .lessons import (
+from ..exceptions import DistillError
+from ..model.lessons import (
     CompressedTrajectory,
     KeyLesson,
     LessonDraft,
@@ -26,15 +23,15 @@ from .lessons import (
     embedding_similarity,
     infer_category,
 )
+from ..model.trajectory import Trajectory
+from ..model.verdict import FailureVerdict, RecoveredVerdict
+from ..store.base import TrajectoryStore
+from ..validate import check_float, check_int, shown
 
 __all__ = ["DistillConfig", "DistillError", "DistillResult", "MemoryDistiller", "distill"]
 
 #: Progress callback: (done, total).
 Progress = Callable[[int, int], None]
-
-
-class DistillError(ValueError):
-    """Distillation was not possible (too few trajectories); nothing was changed."""
 
 
 @dataclass(frozen=True, slots=True)

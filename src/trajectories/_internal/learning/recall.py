@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ..model.lessons import KeyLesson, embedding_similarity
+from ..model.trajectory import Trajectory
 from ..store.base import SimilarHit, TrajectoryStore
-from ..trajectory import Trajectory
+from ..store.open import open_store
 from ..validate import shown
 from .analyze import analyze
-from .lessons import KeyLesson, embedding_similarity
 
 __all__ = ["PastExperience", "Recall", "lessons_for"]
 
@@ -53,9 +54,7 @@ def lessons_for(
     store (``open_store()``) is opened and closed again.
     """
     if store is None:
-        from ..store.sqlite import SQLiteTrajectoryStore
-
-        with SQLiteTrajectoryStore() as default_store:
+        with open_store() as default_store:
             return _recall(default_store, query, k, min_quality, verdict)
     if not isinstance(store, TrajectoryStore):
         raise TypeError(f"store must be a TrajectoryStore, got {type(store).__name__}: {shown(store)}")

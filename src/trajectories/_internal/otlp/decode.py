@@ -14,9 +14,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..export.records import SpanRecord
+from ..exceptions import OTLPDecodeError
+from ..records import SpanRecord
 
-__all__ = ["DecodeResult", "OTLPDecodeError", "decode_json", "decode_protobuf"]
+__all__ = ["DecodeResult", "decode_json", "decode_protobuf"]
 
 _MAX_ARRAY = 65_536
 # What the protobuf fields can hold: times are fixed64, attribute ints int64.
@@ -25,10 +26,6 @@ _I64 = (-(1 << 63), (1 << 63) - 1)
 # OTLP Span.flags: bit 8 says whether bit 9 (the parent is remote) is known.
 _HAS_IS_REMOTE = 0x100
 _IS_REMOTE = 0x200
-
-
-class OTLPDecodeError(ValueError):
-    """The body is not an OTLP ExportTraceServiceRequest."""
 
 
 @dataclass(slots=True)
@@ -101,6 +98,7 @@ def _pb_span(span: Any) -> SpanRecord:
         tuple((ev.name, _pb_attributes(ev.attributes)) for ev in span.events),
         int(span.status.code),
         parent_is_remote=_remote(span.flags),
+        status_message=span.status.message or None,
     )
 
 
@@ -234,6 +232,7 @@ def _json_span(span: Any) -> SpanRecord:
         tuple(events),
         _json_int(code, "status.code"),
         parent_is_remote=isinstance(flags, int) and not isinstance(flags, bool) and _remote(flags),
+        status_message=message if isinstance(status, Mapping) and isinstance(message := status.get("message"), str) else None,
     )
 
 

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from ..export.records import SpanRecord
-from .decode import OTLPDecodeError, decode_json
+from ..exceptions import OTLPDecodeError
+from ..records import SpanRecord
+from .decode import decode_json
 
 __all__ = ["OTLPFileLine", "iter_otlp_file"]
 

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import abc
 import builtins
-import math
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from types import TracebackType
 from typing import Any, TypeVar
 from uuid import UUID
@@ -21,8 +20,13 @@ from uuid import UUID
 import numpy as np
 
 from ..embedding import Embedder, embed_text
-from ..trajectory import Trajectory
-from ..validate import Embedding, check_embedding, shown
+from ..exceptions import CorruptTrajectoryError, StoreError, TrajectoryNotFoundError
+from ..model.lessons import CompressedTrajectory, KeyLesson
+from ..model.trajectory import Trajectory
+from ..model.verdict import VERDICT_KINDS
+from ..settings import settings
+from ..validate import Embedding, check_embedding, check_opt_number, check_opt_str, check_opt_time, shown
+from .overview import StoreOverview
 
 __all__ = [
     "DEFAULT_DB_PATH",
@@ -43,26 +47,9 @@ __all__ = [
 ENV_DB = "TRAJECTORIES_DB"
 #: The embedded default: a file in the current directory.
 DEFAULT_DB_PATH = "trajectories.db"
-#: Verdict kinds as the store filters them (``Verdict.kind``).
-VERDICT_KINDS = ("success", "failure", "partial", "recovered_via_reflection")
 
 
 _S = TypeVar("_S", bound="TrajectoryStore")
-
-
-class StoreError(Exception):
-    """The database could not be opened, read or written (a missing directory, a locked or broken file)."""
-
-
-class TrajectoryNotFoundError(KeyError):
-    """No trajectory with that id or uuid is stored."""
-
-    def __str__(self) -> str:  # KeyError would quote the message
-        return str(self.args[0]) if self.args else "trajectory not found"
-
-
-class CorruptTrajectoryError(StoreError):
-    """A stored row could not be read back as a Trajectory (its JSON is damaged)."""
 
 
 def resolve_db_path(path: str | os.PathLike[str] | None = None) -> str:
@@ -89,32 +76,6 @@ def check_verdict_kind(argument: str, value: object) -> str | None:
     return kind
 
 
-def _check_opt_quality(argument: str, value: object) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{argument} must be a number, got {type(value).__name__}: {shown(value)}")
-    if math.isnan(value):
-        raise ValueError(f"{argument} must not be NaN")
-    return float(value)
-
-
-def _check_opt_time(argument: str, value: object) -> datetime | None:
-    if value is None:
-        return None
-    if not isinstance(value, datetime):
-        raise TypeError(f"{argument} must be a datetime, got {type(value).__name__}: {shown(value)}")
-    if value.tzinfo is None:
-        raise ValueError(f"{argument} must be timezone-aware, got naive {shown(value)}")
-    return value.astimezone(timezone.utc)
-
-
-def _check_opt_str(argument: str, value: object) -> str | None:
-    if value is not None and not isinstance(value, str):
-        raise TypeError(f"{argument} must be a str, got {type(value).__name__}: {shown(value)}")
-    return value
-
-
 @dataclass(frozen=True, slots=True)
 class TrajectoryFilter:
     """What a listing selects. Every field is optional; all given ones must match.
@@ -133,14 +94,14 @@ class TrajectoryFilter:
     until: datetime | None = None
 
     def __post_init__(self) -> None:
-        _check_opt_str("name", self.name)
-        _check_opt_str("session_id", self.session_id)
-        _check_opt_str("user_id", self.user_id)
+        check_opt_str("name", self.name)
+        check_opt_str("session_id", self.session_id)
+        check_opt_str("user_id", self.user_id)
         object.__setattr__(self, "verdict", check_verdict_kind("verdict", self.verdict))
-        object.__setattr__(self, "min_quality", _check_opt_quality("min_quality", self.min_quality))
-        object.__setattr__(self, "max_quality", _check_opt_quality("max_quality", self.max_quality))
-        object.__setattr__(self, "since", _check_opt_time("since", self.since))
-        object.__setattr__(self, "until", _check_opt_time("until", self.until))
+        object.__setattr__(self, "min_quality", check_opt_number("min_quality", self.min_quality))
+        object.__setattr__(self, "max_quality", check_opt_number("max_quality", self.max_quality))
+        object.__setattr__(self, "since", check_opt_time("since", self.since))
+        object.__setattr__(self, "until", check_opt_time("until", self.until))
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,8 +160,6 @@ class TrajectoryStore(abc.ABC):
         if isinstance(query, str):
             if not query.strip():
                 raise ValueError("query text must not be empty")
-            from ..settings import settings
-
             vec = embed_text(self.embedder or settings.embedder, query)
         else:
             vec = check_embedding("query embedding", query)
@@ -267,17 +226,26 @@ class TrajectoryStore(abc.ABC):
     def stats(self, *, top_actions: int = 10) -> StoreStats:
         """Counts by verdict, average quality, token totals and the most frequent actions."""
 
+    def overview(self, filter: TrajectoryFilter | None = None, *, buckets: int = 24, top: int = 10) -> StoreOverview:
+        """Aggregates for a dashboard (see :class:`StoreOverview`), computed by the backend's
+        queries over the trajectories matching *filter*: a timeline of at most *buckets* equal
+        time buckets, verdicts, root causes, the *top* slowest and most failing actions and
+        tools, tokens by model. Backends that cannot aggregate raise NotImplementedError."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement overview()")
+
     # -- distillation results ----------------------------------------------------
     @abc.abstractmethod
-    def save_distillation(self, compressed: Sequence[Any], lessons: Sequence[Any], *, prune_ids: Sequence[int] = ()) -> None:
+    def save_distillation(
+        self, compressed: Sequence[CompressedTrajectory], lessons: Sequence[KeyLesson], *, prune_ids: Sequence[int] = ()
+    ) -> None:
         """Store compressed trajectories and key lessons (and delete *prune_ids*) in one transaction."""
 
     @abc.abstractmethod
-    def compressed(self) -> builtins.list[Any]:
+    def compressed(self) -> builtins.list[CompressedTrajectory]:
         """Every stored CompressedTrajectory."""
 
     @abc.abstractmethod
-    def key_lessons(self) -> builtins.list[Any]:
+    def key_lessons(self) -> builtins.list[KeyLesson]:
         """Every stored KeyLesson, most important first."""
 
     # -- lifetime ----------------------------------------------------------------

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from ... import attributes
-from .. import serde
-from ..trajectory import Trajectory
+from ..model import serde
+from ..model.constants import EPOCH
+from ..model.trajectory import Trajectory
 
 __all__ = [
     "blob_to_embedding",
@@ -25,7 +26,6 @@ __all__ = [
     "trajectory_name",
 ]
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _I63 = 1 << 63
 _U64 = 1 << 64
 
@@ -59,14 +59,12 @@ def blob_to_embedding(blob: bytes | None, dim: int) -> npt.NDArray[np.float32]:
 
 
 def to_micros(value: datetime) -> int:
-    delta = value - _EPOCH
+    delta = value - EPOCH
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
 def from_micros(value: int) -> datetime:
-    from datetime import timedelta
-
-    return _EPOCH + timedelta(microseconds=value)
+    return EPOCH + timedelta(microseconds=value)
 
 
 def to_db_id(id: int) -> int:

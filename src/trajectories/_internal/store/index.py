@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from .base import VERDICT_KINDS
+from ..model.verdict import VERDICT_KINDS
 
 __all__ = ["EmbeddingIndex", "IndexHit"]
 

@@ -6,13 +6,12 @@ import logging
 import sqlite3
 from typing import Any
 
-from ..trajectory import Trajectory
-from ..validate import shown
+from ..model.trajectory import Trajectory
 from .codec import embedding_to_blob, encode_json, to_db_id, to_micros, trajectory_name
 
-__all__ = ["ROW_COLUMNS", "SCHEMA", "SCHEMA_VERSION", "Connection", "check_count", "check_id", "rollback", "row_for"]
+__all__ = ["ROW_COLUMNS", "SCHEMA", "SCHEMA_VERSION", "Connection", "rollback", "row_for"]
 
-logger = logging.getLogger("trajectories.store")
+logger = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 
@@ -112,24 +111,3 @@ def rollback(conn: sqlite3.Connection) -> None:
         conn.execute("ROLLBACK")
     except sqlite3.Error:
         logger.debug("ROLLBACK failed", exc_info=True)
-
-
-_I64_MAX = (1 << 63) - 1
-
-
-def check_id(argument: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{argument} must be an int trajectory id, got {type(value).__name__}: {shown(value)}")
-    if not 0 <= value < 1 << 64:
-        raise ValueError(f"{argument} must be an unsigned 64-bit trajectory id, got {shown(value)}")
-    return value
-
-
-def check_count(argument: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{argument} must be an int, got {type(value).__name__}: {shown(value)}")
-    if value < 0:
-        raise ValueError(f"{argument} must be >= 0, got {shown(value)}")
-    if value > _I64_MAX:  # SQLite's integers are signed 64-bit: more would be an OverflowError there
-        raise ValueError(f"{argument} must be <= {_I64_MAX}, got {shown(value)}")
-    return value

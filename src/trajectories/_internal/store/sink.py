@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..trajectory import Trajectory
+from ..model.trajectory import Trajectory
 from ..validate import shown
 from .base import TrajectoryStore
 

@@ -21,41 +21,28 @@ from typing import Any
 from uuid import UUID
 
 from ..embedding import Embedder
-from ..trajectory import Trajectory
-from ..validate import shown
-from .base import (
-    CorruptTrajectoryError,
-    SimilarHit,
-    StoreError,
-    StoreStats,
-    TrajectoryFilter,
-    TrajectoryNotFoundError,
-    TrajectoryStore,
-    check_verdict_kind,
-    resolve_db_path,
-)
-from .codec import (
-    blob_to_embedding,
-    decode_json,
-    from_db_id,
-    to_db_id,
-    to_micros,
-)
+from ..exceptions import CorruptTrajectoryError, StoreError, TrajectoryNotFoundError
+from ..model.lessons import CompressedTrajectory, KeyLesson
+from ..model.trajectory import Trajectory
+from ..model.verdict import VERDICT_KINDS
+from ..validate import check_count, check_id, shown
+from .base import SimilarHit, StoreStats, TrajectoryFilter, TrajectoryStore, check_verdict_kind, resolve_db_path
+from .codec import blob_to_embedding, decode_json, dumps_plain, from_db_id, to_db_id, to_micros
 from .index import EmbeddingIndex
+from .overview import StoreOverview
 from .schema import (
     ROW_COLUMNS,
     SCHEMA,
     SCHEMA_VERSION,
     Connection,
-    check_count,
-    check_id,
     rollback,
     row_for,
 )
+from .sqlite_overview import sqlite_overview
 
 __all__ = ["SCHEMA_VERSION", "SQLiteTrajectoryStore"]
 
-logger = logging.getLogger("trajectories.store")
+logger = logging.getLogger(__name__)
 
 
 def _file_id(path: str) -> tuple[int, int] | None:
@@ -71,13 +58,24 @@ class SQLiteTrajectoryStore(TrajectoryStore):
     processes that open the same file.
 
     ``embedder`` turns ``similar("text")`` into an embedding; None (the default) uses the
-    process-wide embedder from ``configure()`` at the time of the query.
+    process-wide embedder from ``configure()`` at the time of the query. ``create=False`` opens
+    only an existing database (StoreError if the file is missing) and never creates one: what
+    read-only callers (the CLI's reading commands, the web viewer) use.
     """
 
     def __init__(
-        self, path: str | os.PathLike[str] | None = None, *, embedder: Embedder | None = None, timeout: float = 30.0
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        embedder: Embedder | None = None,
+        timeout: float = 30.0,
+        create: bool = True,
     ) -> None:
         self.path = resolve_db_path(path)
+        if not isinstance(create, bool):
+            raise TypeError(f"create must be a bool, got {type(create).__name__}: {shown(create)}")
+        if not create and not os.path.isfile(self.path):
+            raise StoreError(f"no trajectory database at {shown(self.path)} (it is not created by a command that only reads)")
         if embedder is not None and not callable(embedder):
             raise TypeError(f"embedder must be callable (str -> vector), got {type(embedder).__name__}: {shown(embedder)}")
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
@@ -95,6 +93,8 @@ class SQLiteTrajectoryStore(TrajectoryStore):
         self._index_seq = -1
         self._index_lock = threading.Lock()
         self._warned_dims: set[tuple[int, int]] = set()
+        self._overview_cache: dict[tuple[Any, ...], tuple[int, StoreOverview]] = {}
+        self._overview_lock = threading.Lock()
         self._closed = False
         #: Rows skipped because they could not be read (listings, export, the index).
         self.skipped_rows = 0
@@ -461,7 +461,7 @@ class SQLiteTrajectoryStore(TrajectoryStore):
         total, avg, tin, tout = self._query(
             "SELECT count(*), avg(quality), coalesce(sum(input_tokens), 0), coalesce(sum(output_tokens), 0) FROM trajectories"
         )[0]
-        by_verdict = dict.fromkeys(("success", "failure", "partial", "recovered_via_reflection"), 0)
+        by_verdict = dict.fromkeys(VERDICT_KINDS, 0)
         for kind, n in self._query("SELECT verdict, count(*) FROM trajectories GROUP BY verdict"):
             by_verdict[str(kind)] = int(n)
         actions = self._query(
@@ -480,10 +480,30 @@ class SQLiteTrajectoryStore(TrajectoryStore):
             key_lessons=int(lessons),
         )
 
-    # ------------------------------------------------------------------ distillation results
-    def save_distillation(self, compressed: Sequence[Any], lessons: Sequence[Any], *, prune_ids: Sequence[int] = ()) -> None:
-        from .codec import dumps_plain as dumps
+    def overview(self, filter: TrajectoryFilter | None = None, *, buckets: int = 24, top: int = 10) -> StoreOverview:
+        buckets = check_count("buckets", buckets)
+        top = check_count("top", top)
+        where, params = self._where(filter)
+        # The step figures scan the stored JSON: the result is kept until the next write (any
+        # process's write bumps ``seq``), so a dashboard that is reloaded costs one small query.
+        seq = int(self._query("SELECT value FROM meta WHERE key = 'seq'")[0][0])
+        key = (filter, buckets, top)
+        with self._overview_lock:
+            cached = self._overview_cache.get(key)
+            if cached is not None and cached[0] == seq:
+                return cached[1]
+        result = sqlite_overview(self._query, where, params, buckets=buckets, top=top)
+        with self._overview_lock:
+            if len(self._overview_cache) >= 16:
+                self._overview_cache.clear()
+            self._overview_cache[key] = (seq, result)
+        return result
 
+    # ------------------------------------------------------------------ distillation results
+    def save_distillation(
+        self, compressed: Sequence[CompressedTrajectory], lessons: Sequence[KeyLesson], *, prune_ids: Sequence[int] = ()
+    ) -> None:
+        dumps = dumps_plain
         comp_rows = [(to_db_id(int(c.original_id)), to_micros(c.compressed_at), dumps(c.to_dict())) for c in compressed]
         lesson_rows = [(lesson.content, float(lesson.score), dumps(lesson.to_dict())) for lesson in lessons]
         prune = [to_db_id(check_id("prune_ids[]", v)) for v in prune_ids]
@@ -500,10 +520,8 @@ class SQLiteTrajectoryStore(TrajectoryStore):
 
         self._write(work)
 
-    def compressed(self) -> builtins.list[Any]:
-        from ..learning.lessons import CompressedTrajectory
-
-        out: builtins.list[Any] = []
+    def compressed(self) -> builtins.list[CompressedTrajectory]:
+        out: builtins.list[CompressedTrajectory] = []
         for (text,) in self._query("SELECT json FROM compressed ORDER BY original_id"):
             try:
                 out.append(CompressedTrajectory.from_dict(json.loads(text)))
@@ -512,10 +530,8 @@ class SQLiteTrajectoryStore(TrajectoryStore):
                 logger.warning("skipping a damaged compressed trajectory: %s", exc)
         return out
 
-    def key_lessons(self) -> builtins.list[Any]:
-        from ..learning.lessons import KeyLesson
-
-        out: builtins.list[Any] = []
+    def key_lessons(self) -> builtins.list[KeyLesson]:
+        out: builtins.list[KeyLesson] = []
         for (text,) in self._query("SELECT json FROM key_lessons ORDER BY score DESC, content"):
             try:
                 out.append(KeyLesson.from_dict(json.loads(text)))

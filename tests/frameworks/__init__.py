@@ -1,0 +1,1 @@
+"""Real agent frameworks, offline: make frameworks (.venv-frameworks)."""
