@@ -86,3 +86,26 @@ def test_import_format_can_be_forced(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-m", "trajectories", "import", str(path)], env=env, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert "imported 0 trajectories from OTLP spans" in out.stderr
+
+
+def test_import_counts_the_spans_of_no_trajectory_into_stats(
+    tmp_path: Path, tracer_provider: TracerProvider, span_exporter: InMemorySpanExporter
+) -> None:
+    """An HTTP trace with no agent, model or tool call makes no trajectory: import says how many
+    spans that was and why, and ``trajectories stats`` keeps the tally."""
+    tracer = tracer_provider.get_tracer("web")
+    for _ in range(2):
+        with tracer.start_as_current_span("GET /health"), tracer.start_as_current_span("db"):
+            pass
+    path = tmp_path / "traces.json"
+    path.write_text(json.dumps(otlp_json(list(span_exporter.get_finished_spans()))) + "\n", encoding="utf-8")
+    env = dict(os.environ, TRAJECTORIES_DB=str(tmp_path / "x.db"), PYTHONPATH=SRC)
+    out = subprocess.run([sys.executable, "-m", "trajectories", "import", str(path)], env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "4 spans in no trajectory (4 no_agent_or_model_span)" in out.stderr
+    stats = subprocess.run([sys.executable, "-m", "trajectories", "stats", "--json"], env=env, capture_output=True, text=True)
+    assert stats.returncode == 0, stats.stderr
+    assert json.loads(stats.stdout)["unrelated_spans"] == {"no_agent_or_model_span": 4}
+    text = subprocess.run([sys.executable, "-m", "trajectories", "stats"], env=env, capture_output=True, text=True)
+    assert "spans in no trajectory" in text.stdout
+    assert "no_agent_or_model_span" in text.stdout

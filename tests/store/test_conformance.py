@@ -295,3 +295,17 @@ def test_similar_with_a_listing_filter(store: TrajectoryStore) -> None:
     assert store.similar(q, k=3, filter=TrajectoryFilter(user_id="nobody")) == []
     with pytest.raises(TypeError, match="filter"):
         store.similar(q, filter="rare")  # type: ignore[arg-type]
+
+
+def test_span_counts_add_up_and_show_in_stats(store: TrajectoryStore) -> None:
+    assert store.stats().unrelated_spans == {}
+    store.add_span_counts({"no_agent_or_model_span": 3, "outside_agent": 0})
+    store.add_span_counts({"no_agent_or_model_span": 2, "parent_cycle": 1})
+    store.add_span_counts({})
+    assert store.stats().unrelated_spans == {"no_agent_or_model_span": 5, "parent_cycle": 1}
+    assert store.stats().to_dict()["unrelated_spans"] == {"no_agent_or_model_span": 5, "parent_cycle": 1}
+    with pytest.raises(ValueError, match="counts"):
+        store.add_span_counts({"x": -1})
+    with pytest.raises(TypeError, match="counts"):
+        store.add_span_counts([("x", 1)])  # type: ignore[arg-type]
+    assert store.stats().unrelated_spans == {"no_agent_or_model_span": 5, "parent_cycle": 1}  # bad input wrote nothing

@@ -96,11 +96,13 @@ def test_an_old_sqlite_database_from_the_v1_schema_is_migrated(tmp_path: Path) -
         assert store.get(5) == t  # the data survived
         assert [h.id for h in store.similar([1.0, 0.0, 0.0], k=1)] == [5]
         assert store.stats().top_actions == [("search", 1)]
-    assert _version(str(path)) == sqlite_schema.SCHEMA_VERSION == 2
+    assert _version(str(path)) == sqlite_schema.SCHEMA_VERSION == 3
     conn = sqlite3.connect(path)
     indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     conn.close()
-    assert {"trajectories_verdict", "step_actions_action"} <= indexes
+    assert {"trajectories_verdict", "step_actions_action"} <= indexes  # version 2
+    assert "span_counts" in tables  # version 3
 
 
 @pytest.mark.postgres

@@ -22,7 +22,7 @@ from .common import (
     open_from,
     parse_quality,
 )
-from .otlp_cmds import import_otlp_file, looks_like_otlp
+from .otlp_cmds import import_otlp_file, looks_like_otlp, record_span_counts
 from .render import Progress, plural
 
 __all__ = ["register"]
@@ -105,6 +105,7 @@ def _import_otlp(args: argparse.Namespace, name: str, progress: Progress) -> int
         with open_from(args) as store:
             source = sys.stdin if args.input == "-" else args.input
             stats, bad = import_otlp_file(source, StoreSink(store), report=report, progress=Progress("spans read"))
+            record_span_counts(store, stats)
     except OSError as exc:
         raise CLIError(f"cannot read {name}: {exc.strerror or exc}", EXIT_BAD_DATA) from None
     progress.finish()

@@ -15,11 +15,13 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from ..exceptions import StoreError
 from ..export.exporter import ExporterStats, TrajectoryExporter
 from ..export.sinks import JsonlSink
 from ..model.trajectory import Trajectory
 from ..otlp.service import DEFAULT_MAX_PENDING_BYTES, serve
 from ..records import SpanRecord
+from ..store.base import TrajectoryStore
 from ..store.sink import StoreSink
 from .common import EXIT_BAD_DATA, EXIT_OK, CLIError, open_from
 from .render import Progress, plural
@@ -54,6 +56,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
         def summary(stats: ExporterStats) -> None:
             print(f"trajectories serve: stopped; {stats_line(stats)}", file=sys.stderr)
+            if not args.no_store:
+                record_span_counts(store, stats)
 
         where = store.path if hasattr(store, "path") else "the store"
         print(
@@ -87,6 +91,14 @@ def stats_line(stats: ExporterStats) -> str:
         f"{stats.spans_seen} spans, {stats.late_spans} late, {stats.unrelated_spans} in no trajectory"
         f"{f' ({unrelated})' if unrelated else ''}, {stats.sink_failures} sink failures, {stats.dead_lettered} dead-lettered"
     )
+
+
+def record_span_counts(store: TrajectoryStore, stats: ExporterStats) -> None:
+    """Add what an exporter could not place to the store's tally (``trajectories stats`` shows it)."""
+    try:
+        store.add_span_counts(stats.unrelated_by_reason)
+    except StoreError as exc:
+        print(f"trajectories: warning: could not record the spans of no trajectory: {exc}", file=sys.stderr)
 
 
 def import_otlp_file(

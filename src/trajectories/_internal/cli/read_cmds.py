@@ -101,6 +101,9 @@ def cmd_stats(args: argparse.Namespace) -> int:
         print(render_table(("ACTION", "COUNT"), st.top_actions))
     if st.compressed or st.key_lessons:
         print(f"distilled: {st.compressed} compressed trajectories, {st.key_lessons} key lessons")
+    if st.unrelated_spans:
+        print("spans in no trajectory (as serve and import counted them):")
+        print(render_table(("REASON", "SPANS"), sorted(st.unrelated_spans.items())))
     return EXIT_OK
 
 

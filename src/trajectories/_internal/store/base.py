@@ -10,7 +10,7 @@ from __future__ import annotations
 import abc
 import builtins
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
@@ -25,7 +25,7 @@ from ..model.lessons import CompressedTrajectory, KeyLesson
 from ..model.trajectory import Trajectory
 from ..model.verdict import VERDICT_KINDS
 from ..settings import settings
-from ..validate import Embedding, check_embedding, check_opt_number, check_opt_str, check_opt_time, shown
+from ..validate import Embedding, check_count, check_embedding, check_opt_number, check_opt_str, check_opt_time, check_str, shown
 from .overview import StoreOverview
 
 __all__ = [
@@ -128,6 +128,9 @@ class StoreStats:
     top_actions: builtins.list[tuple[str, int]] = field(default_factory=list)
     compressed: int = 0
     key_lessons: int = 0
+    #: Spans that belonged to no trajectory, by reason, as ``serve`` and ``import`` counted them
+    #: (``add_span_counts``; docs/frameworks.md lists the reasons).
+    unrelated_spans: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -139,6 +142,7 @@ class StoreStats:
             "top_actions": [{"action": a, "count": c} for a, c in self.top_actions],
             "compressed": self.compressed,
             "key_lessons": self.key_lessons,
+            "unrelated_spans": dict(self.unrelated_spans),
         }
 
 
@@ -228,6 +232,12 @@ class TrajectoryStore(abc.ABC):
         so up to *k* hits come back however selective the conditions are."""
 
     @abc.abstractmethod
+    def add_span_counts(self, counts: Mapping[str, int]) -> None:
+        """Add *counts* (reason -> spans) to the store's tally of spans that belonged to no
+        trajectory, in one transaction: ``serve`` and ``import`` record what they could not place,
+        and ``stats()`` shows the totals."""
+
+    @abc.abstractmethod
     def stats(self, *, top_actions: int = 10) -> StoreStats:
         """Counts by verdict, average quality, token totals and the most frequent actions."""
 
@@ -263,3 +273,11 @@ class TrajectoryStore(abc.ABC):
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         self.close()
+
+
+def span_count_rows(counts: Mapping[str, int]) -> builtins.list[tuple[str, int]]:
+    """*counts* checked (str reasons, non-negative ints), as rows in reason order; zeros left out."""
+    if not isinstance(counts, Mapping):
+        raise TypeError(f"counts must be a mapping of reason to count, got {type(counts).__name__}: {shown(counts)}")
+    rows = [(check_str("counts key", r), check_count(f"counts[{shown(r)}]", n)) for r, n in counts.items()]
+    return sorted((r, n) for r, n in rows if n)

@@ -17,7 +17,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -33,7 +33,7 @@ from ..model.lessons import CompressedTrajectory, KeyLesson
 from ..model.trajectory import Trajectory
 from ..model.verdict import VERDICT_KINDS
 from ..validate import check_count, check_id, shown
-from .base import SimilarHit, StoreStats, TrajectoryFilter, TrajectoryStore, check_verdict_kind
+from .base import SimilarHit, StoreStats, TrajectoryFilter, TrajectoryStore, check_verdict_kind, span_count_rows
 from .codec import decode_json, dumps_plain, encode_json, from_db_id, to_db_id, trajectory_name
 from .postgres_schema import HNSW_MAX_DIM, ensure_schema, ensure_vector_index, indexed_dimensions
 from .url import is_postgres_url, redact_text, redact_url
@@ -487,6 +487,21 @@ class PostgresTrajectoryStore(TrajectoryStore):
             )
 
     # ------------------------------------------------------------------ statistics
+    def add_span_counts(self, counts: Mapping[str, int]) -> None:
+        rows = span_count_rows(counts)
+        if not rows:
+            return
+
+        def work(conn: _Conn) -> None:
+            with conn.cursor() as cur:
+                cur.executemany(
+                    "INSERT INTO trajectory_span_counts (reason, n) VALUES (%s, %s) "
+                    "ON CONFLICT (reason) DO UPDATE SET n = trajectory_span_counts.n + excluded.n",
+                    [(_text(r), n) for r, n in rows],
+                )
+
+        self._run("write to", work)
+
     def stats(self, *, top_actions: int = 10) -> StoreStats:
         top_actions = check_count("top_actions", top_actions)
 
@@ -516,6 +531,9 @@ class PostgresTrajectoryStore(TrajectoryStore):
                 top_actions=[(str(a), int(n)) for a, n in actions],
                 compressed=int(counts[0]),
                 key_lessons=int(counts[1]),
+                unrelated_spans={
+                    str(r): int(n) for r, n in conn.execute("SELECT reason, n FROM trajectory_span_counts ORDER BY reason")
+                },
             )
 
         return self._run("read from", work)

@@ -29,7 +29,7 @@ __all__ = [
     "indexed_dimensions",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 #: The largest dimension pgvector's HNSW indexes a ``vector`` of.
 HNSW_MAX_DIM = 2000
@@ -77,8 +77,11 @@ _V1 = [
     "CREATE TABLE trajectory_key_lessons (content text PRIMARY KEY, score double precision NOT NULL, json text NOT NULL)",
 ]
 
-#: MIGRATIONS[v] takes a database at version v to v + 1 (none yet: version 1 is the first).
-MIGRATIONS: dict[int, list[str]] = {}
+#: MIGRATIONS[v] takes a database at version v to v + 1.
+MIGRATIONS: dict[int, list[str]] = {
+    # 2: the tally of spans that belonged to no trajectory, by reason (add_span_counts).
+    1: ["CREATE TABLE IF NOT EXISTS trajectory_span_counts (reason text PRIMARY KEY, n bigint NOT NULL)"],
+}
 
 
 def _ensure_extension(conn: _Conn) -> None:

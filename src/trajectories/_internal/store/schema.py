@@ -13,7 +13,7 @@ __all__ = ["MIGRATIONS", "ROW_COLUMNS", "SCHEMA", "SCHEMA_VERSION", "Connection"
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 #: The version-1 schema: every database starts from it, then MIGRATIONS take it to SCHEMA_VERSION.
 SCHEMA = """
@@ -63,6 +63,8 @@ MIGRATIONS: dict[int, list[str]] = {
         "CREATE INDEX IF NOT EXISTS trajectories_verdict ON trajectories (verdict, quality)",
         "CREATE INDEX IF NOT EXISTS step_actions_action ON step_actions (action)",
     ],
+    # 3: the tally of spans that belonged to no trajectory, by reason (add_span_counts).
+    2: ["CREATE TABLE IF NOT EXISTS span_counts (reason TEXT PRIMARY KEY, n INTEGER NOT NULL)"],
 }
 
 ROW_COLUMNS = (

@@ -17,7 +17,7 @@ import sqlite3
 import threading
 import time
 import weakref
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -27,7 +27,7 @@ from ..model.lessons import CompressedTrajectory, KeyLesson
 from ..model.trajectory import Trajectory
 from ..model.verdict import VERDICT_KINDS
 from ..validate import check_count, check_id, shown
-from .base import SimilarHit, StoreStats, TrajectoryFilter, TrajectoryStore, check_verdict_kind, resolve_db_path
+from .base import SimilarHit, StoreStats, TrajectoryFilter, TrajectoryStore, check_verdict_kind, resolve_db_path, span_count_rows
 from .codec import blob_to_embedding, decode_json, dumps_plain, from_db_id, to_db_id, to_micros
 from .index import EmbeddingIndex
 from .overview import StoreOverview
@@ -491,6 +491,18 @@ class SQLiteTrajectoryStore(TrajectoryStore):
         return result
 
     # ------------------------------------------------------------------ statistics
+    def add_span_counts(self, counts: Mapping[str, int]) -> None:
+        rows = span_count_rows(counts)
+        if not rows:
+            return
+
+        def work(conn: sqlite3.Connection, seq: int) -> None:
+            conn.executemany(
+                "INSERT INTO span_counts (reason, n) VALUES (?, ?) ON CONFLICT (reason) DO UPDATE SET n = n + excluded.n", rows
+            )
+
+        self._write(work)
+
     def stats(self, *, top_actions: int = 10) -> StoreStats:
         top_actions = check_count("top_actions", top_actions)
         total, avg, tin, tout = self._query(
@@ -513,6 +525,7 @@ class SQLiteTrajectoryStore(TrajectoryStore):
             top_actions=[(str(a), int(n)) for a, n in actions],
             compressed=int(compressed),
             key_lessons=int(lessons),
+            unrelated_spans={str(r): int(n) for r, n in self._query("SELECT reason, n FROM span_counts ORDER BY reason")},
         )
 
     def overview(self, filter: TrajectoryFilter | None = None, *, buckets: int = 24, top: int = 10) -> StoreOverview:
