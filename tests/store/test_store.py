@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
-import uuid
 from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -14,7 +13,7 @@ import numpy as np
 import pytest
 
 from tests.helpers.store import T0, step, traj
-from trajectories.model import RootCause, StepOutcome, Trajectory, Verdict
+from trajectories.model import RootCause, Trajectory, Verdict
 from trajectories.store import (
     CorruptTrajectoryError,
     SimilarHit,
@@ -67,22 +66,6 @@ def test_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
     bad.write_bytes(b"this is not sqlite at all" * 100)
     with pytest.raises(StoreError, match="cannot open"):
         SQLiteTrajectoryStore(bad)
-
-
-def test_add_get_roundtrip_and_uuid(store: SQLiteTrajectoryStore) -> None:
-    t = traj(7, [step(0, "search"), step(1, "answer", StepOutcome.partial("a", "b"), 0.5)], name="answer", session="s1")
-    store.add(t)
-    assert store.get(7) == t
-    assert store.get_by_uuid(t.uuid) == t
-    assert store.get_by_uuid(str(t.uuid)) == t
-    with pytest.raises(TrajectoryNotFoundError, match="no trajectory with id 8"):
-        store.get(8)
-    with pytest.raises(TrajectoryNotFoundError):
-        store.get_by_uuid(uuid.uuid4())
-    with pytest.raises(ValueError, match="uuid"):
-        store.get_by_uuid("not-a-uuid")
-    with pytest.raises(TypeError, match="id"):
-        store.get("7")  # type: ignore[arg-type]
 
 
 def test_ids_at_or_above_2_63_roundtrip(store: SQLiteTrajectoryStore) -> None:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import builtins
 import json
+import logging
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -15,6 +18,7 @@ from ..model.constants import EPOCH
 from ..model.trajectory import Trajectory
 
 __all__ = [
+    "read_json_rows",
     "blob_to_embedding",
     "decode_json",
     "embedding_to_blob",
@@ -25,6 +29,8 @@ __all__ = [
     "to_micros",
     "trajectory_name",
 ]
+
+_logger = logging.getLogger(__name__)
 
 _I63 = 1 << 63
 _U64 = 1 << 64
@@ -79,3 +85,20 @@ def from_db_id(id: int) -> int:
 def trajectory_name(trajectory: Trajectory) -> str | None:
     """The trajectory's name: ``metadata.attributes["trajectory.name"]``, else its request type."""
     return trajectory.metadata.attributes.get(attributes.TRAJECTORY_NAME_ATTRIBUTE) or trajectory.metadata.request_type
+
+
+_R = TypeVar("_R")
+
+
+def read_json_rows(texts: Iterable[str], reader: Callable[[Any], _R], what: str) -> tuple[builtins.list[_R], int]:
+    """Each row's JSON read by *reader* (``CompressedTrajectory.from_dict``, ...); a damaged row is
+    skipped with a warning naming *what* it was. Returns the values and how many were skipped."""
+    out: builtins.list[_R] = []
+    skipped = 0
+    for text in texts:
+        try:
+            out.append(reader(json.loads(text)))
+        except (ValueError, TypeError, KeyError) as exc:
+            skipped += 1
+            _logger.warning("skipping a damaged %s: %s", what, exc)
+    return out, skipped

@@ -12,7 +12,6 @@ dead-letter; the URL's password is never shown (``repr``, logs, errors show the 
 from __future__ import annotations
 
 import builtins
-import json
 import logging
 import os
 import threading
@@ -34,7 +33,7 @@ from ..model.trajectory import Trajectory
 from ..model.verdict import VERDICT_KINDS
 from ..validate import check_count, check_id, shown
 from .base import SimilarHit, StoreStats, TrajectoryFilter, TrajectoryStore, check_verdict_kind, span_count_rows
-from .codec import decode_json, dumps_plain, encode_json, from_db_id, to_db_id, trajectory_name
+from .codec import decode_json, dumps_plain, encode_json, from_db_id, read_json_rows, to_db_id, trajectory_name
 from .postgres_schema import HNSW_MAX_DIM, ensure_schema, ensure_vector_index, indexed_dimensions
 from .url import is_postgres_url, redact_text, redact_url
 
@@ -539,7 +538,9 @@ class PostgresTrajectoryStore(TrajectoryStore):
         return self._run("read from", work)
 
     # ------------------------------------------------------------------ distillation results
-    def save_distillation(self, compressed: Sequence[Any], lessons: Sequence[Any], *, prune_ids: Sequence[int] = ()) -> None:
+    def save_distillation(
+        self, compressed: Sequence[CompressedTrajectory], lessons: Sequence[KeyLesson], *, prune_ids: Sequence[int] = ()
+    ) -> None:
         comp = {to_db_id(int(c.original_id)): (c.compressed_at, dumps_plain(c.to_dict())) for c in compressed}
         comp_rows = [(i, *comp[i]) for i in sorted(comp)]
         lesson_map = {lesson.content: (float(lesson.score), dumps_plain(lesson.to_dict())) for lesson in lessons}
@@ -562,24 +563,16 @@ class PostgresTrajectoryStore(TrajectoryStore):
 
         self._run("write to", work)
 
-    def compressed(self) -> builtins.list[Any]:
-        out: builtins.list[Any] = []
-        for (text,) in self._query("SELECT json FROM trajectory_compressed ORDER BY original_id"):
-            try:
-                out.append(CompressedTrajectory.from_dict(json.loads(text)))
-            except (ValueError, TypeError, KeyError) as exc:
-                self.skipped_rows += 1
-                logger.warning("skipping a damaged compressed trajectory: %s", exc)
+    def compressed(self) -> builtins.list[CompressedTrajectory]:
+        rows = self._query("SELECT json FROM trajectory_compressed ORDER BY original_id")
+        out, skipped = read_json_rows((r[0] for r in rows), CompressedTrajectory.from_dict, "compressed trajectory")
+        self.skipped_rows += skipped
         return out
 
-    def key_lessons(self) -> builtins.list[Any]:
-        out: builtins.list[Any] = []
-        for (text,) in self._query("SELECT json FROM trajectory_key_lessons ORDER BY score DESC, content"):
-            try:
-                out.append(KeyLesson.from_dict(json.loads(text)))
-            except (ValueError, TypeError, KeyError) as exc:
-                self.skipped_rows += 1
-                logger.warning("skipping a damaged key lesson: %s", exc)
+    def key_lessons(self) -> builtins.list[KeyLesson]:
+        rows = self._query("SELECT json FROM trajectory_key_lessons ORDER BY score DESC, content")
+        out, skipped = read_json_rows((r[0] for r in rows), KeyLesson.from_dict, "key lesson")
+        self.skipped_rows += skipped
         return out
 
     # ------------------------------------------------------------------ lifetime

@@ -10,7 +10,6 @@ with one cheap query and then reads only what changed.
 from __future__ import annotations
 
 import builtins
-import json
 import logging
 import os
 import sqlite3
@@ -28,7 +27,7 @@ from ..model.trajectory import Trajectory
 from ..model.verdict import VERDICT_KINDS
 from ..validate import check_count, check_id, shown
 from .base import SimilarHit, StoreStats, TrajectoryFilter, TrajectoryStore, check_verdict_kind, resolve_db_path, span_count_rows
-from .codec import blob_to_embedding, decode_json, dumps_plain, from_db_id, to_db_id, to_micros
+from .codec import blob_to_embedding, decode_json, dumps_plain, from_db_id, read_json_rows, to_db_id, to_micros
 from .index import EmbeddingIndex
 from .overview import StoreOverview
 from .schema import (
@@ -569,23 +568,15 @@ class SQLiteTrajectoryStore(TrajectoryStore):
         self._write(work)
 
     def compressed(self) -> builtins.list[CompressedTrajectory]:
-        out: builtins.list[CompressedTrajectory] = []
-        for (text,) in self._query("SELECT json FROM compressed ORDER BY original_id"):
-            try:
-                out.append(CompressedTrajectory.from_dict(json.loads(text)))
-            except (ValueError, TypeError, KeyError) as exc:
-                self.skipped_rows += 1
-                logger.warning("skipping a damaged compressed trajectory: %s", exc)
+        rows = self._query("SELECT json FROM compressed ORDER BY original_id")
+        out, skipped = read_json_rows((r[0] for r in rows), CompressedTrajectory.from_dict, "compressed trajectory")
+        self.skipped_rows += skipped
         return out
 
     def key_lessons(self) -> builtins.list[KeyLesson]:
-        out: builtins.list[KeyLesson] = []
-        for (text,) in self._query("SELECT json FROM key_lessons ORDER BY score DESC, content"):
-            try:
-                out.append(KeyLesson.from_dict(json.loads(text)))
-            except (ValueError, TypeError, KeyError) as exc:
-                self.skipped_rows += 1
-                logger.warning("skipping a damaged key lesson: %s", exc)
+        rows = self._query("SELECT json FROM key_lessons ORDER BY score DESC, content")
+        out, skipped = read_json_rows((r[0] for r in rows), KeyLesson.from_dict, "key lesson")
+        self.skipped_rows += skipped
         return out
 
     def __repr__(self) -> str:
