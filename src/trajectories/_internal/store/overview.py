@@ -1,7 +1,8 @@
 """Aggregates for an overview of a store (``TrajectoryStore.overview``), backend-neutral values.
 
-Every figure is computed by the backend's own query language (SQL for SQLite), never by reading
-all rows into Python, so that an overview of a large store stays cheap.
+Every figure is computed by the backend's own query language (SQL, in SQLite and in PostgreSQL),
+never by reading all rows into Python, so that an overview of a large store stays cheap. The
+orderings below are shared by the backends, so that ties fall the same way in each.
 """
 
 from __future__ import annotations
