@@ -55,14 +55,16 @@ _CAUSES_SQL = (
     " FROM (SELECT verdict, " + _DOC + " AS d FROM trajectories{where}) AS r) AS c GROUP BY kind"
 )
 # One pass over the steps, grouped three ways by the names' JSON text; JSON null or missing
-# names are left out, as SQLite's json_extract gives NULL for both.
+# names are left out, as SQLite's json_extract gives NULL for both. Names are read from the
+# ``json`` (their spelling as stored), the numbers from the step as ``jsonb`` (converted once, safe:
+# the document has no NUL escape left): about a quarter faster than ``json`` lookups for all.
 _STEPS_SQL = (
-    "WITH st AS MATERIALIZED (SELECT s -> 'action' AS action, s -> 'metadata' -> 'tool_used' AS tool,"
-    " s -> 'metadata' -> 'model' AS model, (s ->> 'latency_ms')::numeric AS ms,"
-    " (s -> 'outcome' -> 'Failure') IS NOT NULL AS failed,"
-    " coalesce((s -> 'metadata' ->> 'input_tokens')::numeric, 0) AS tin,"
-    " coalesce((s -> 'metadata' ->> 'output_tokens')::numeric, 0) AS tout"
-    " FROM trajectories AS t, json_array_elements(" + _DOC + " -> 'steps') AS s{where})"
+    "WITH st AS MATERIALIZED (SELECT s -> 'action' AS action, x.m -> 'tool_used' AS tool, x.m -> 'model' AS model,"
+    " (x.j ->> 'latency_ms')::numeric AS ms, (x.j -> 'outcome' -> 'Failure') IS NOT NULL AS failed,"
+    " coalesce((x.j -> 'metadata' ->> 'input_tokens')::numeric, 0) AS tin,"
+    " coalesce((x.j -> 'metadata' ->> 'output_tokens')::numeric, 0) AS tout"
+    " FROM trajectories AS t, json_array_elements(" + _DOC + " -> 'steps') AS s,"
+    " LATERAL (SELECT s -> 'metadata' AS m, s::jsonb AS j OFFSET 0) AS x{where})"
     " SELECT 'action', action::text, count(*), count(*) FILTER (WHERE failed), sum(ms), count(ms), max(ms),"
     " 0::numeric, 0::numeric FROM st WHERE json_typeof(action) <> 'null' GROUP BY action::text"
     " UNION ALL SELECT 'tool', tool::text, count(*), count(*) FILTER (WHERE failed), sum(ms), count(ms), max(ms),"
