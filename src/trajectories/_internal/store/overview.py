@@ -1,16 +1,30 @@
 """Aggregates for an overview of a store (``TrajectoryStore.overview``), backend-neutral values.
 
-Every figure is computed by the backend's own query language (SQL for SQLite), never by reading
-all rows into Python, so that an overview of a large store stays cheap.
+Every figure is computed by the backend's own query language (SQL, in SQLite and in PostgreSQL),
+never by reading all rows into Python, so that an overview of a large store stays cheap. The
+orderings below are shared by the backends, so that ties fall the same way in each.
 """
 
 from __future__ import annotations
 
+import json
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-__all__ = ["GroupStat", "ModelTokens", "StoreOverview", "TimeBucket"]
+__all__ = [
+    "GroupStat",
+    "ModelTokens",
+    "StoreOverview",
+    "TimeBucket",
+    "cause_kind",
+    "json_name",
+    "failing",
+    "slowest",
+    "top_models",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,3 +128,28 @@ class StoreOverview:
                 for m in self.models
             ],
         }
+
+
+# The orderings every backend applies to its grouped rows (so that ties fall the same way).
+def cause_kind(variant: str | None) -> str:
+    """A root cause's serde variant (``ToolFailure``) as its kind (``tool_failure``); None: unknown."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", variant).lower() if variant else "unknown"
+
+
+def json_name(text: str) -> str:
+    """A step's action, tool or model from its JSON text (the backends return names as JSON, not
+    as their SQL text: SQLite's ``json_extract`` cuts a string at an escaped NUL)."""
+    value = json.loads(text)
+    return value if isinstance(value, str) else str(value)
+
+
+def slowest(groups: Iterable[GroupStat], top: int) -> list[GroupStat]:
+    return sorted(groups, key=lambda g: (-g.avg_latency_ms, g.name))[:top]
+
+
+def failing(groups: Iterable[GroupStat], top: int) -> list[GroupStat]:
+    return sorted((g for g in groups if g.failures), key=lambda g: (-g.failures, g.name))[:top]
+
+
+def top_models(models: Iterable[ModelTokens], top: int) -> list[ModelTokens]:
+    return sorted(models, key=lambda m: (-(m.input_tokens + m.output_tokens), m.model))[:top]

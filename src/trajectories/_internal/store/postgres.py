@@ -34,6 +34,8 @@ from ..model.verdict import VERDICT_KINDS
 from ..validate import check_count, check_id, shown
 from .base import SimilarHit, StoreStats, TrajectoryFilter, TrajectoryStore, check_verdict_kind, span_count_rows
 from .codec import decode_json, dumps_plain, encode_json, from_db_id, read_json_rows, to_db_id, trajectory_name
+from .overview import StoreOverview
+from .postgres_overview import postgres_overview
 from .postgres_schema import HNSW_MAX_DIM, ensure_schema, ensure_vector_index, indexed_dimensions
 from .url import is_postgres_url, redact_text, redact_url
 
@@ -536,6 +538,13 @@ class PostgresTrajectoryStore(TrajectoryStore):
             )
 
         return self._run("read from", work)
+
+    def overview(self, filter: TrajectoryFilter | None = None, *, buckets: int = 24, top: int = 10) -> StoreOverview:
+        buckets = check_count("buckets", buckets)
+        top = check_count("top", top)
+        clauses, params = self._where(filter)
+        where = self._sql_where(clauses)
+        return self._run("read from", lambda conn: postgres_overview(conn, where, params, buckets=buckets, top=top))
 
     # ------------------------------------------------------------------ distillation results
     def save_distillation(

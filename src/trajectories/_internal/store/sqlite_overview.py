@@ -6,20 +6,15 @@ Step-level figures read the stored ruvllm JSON with SQLite's JSON functions (``j
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from .codec import from_micros
-from .overview import GroupStat, ModelTokens, StoreOverview, TimeBucket
+from .overview import GroupStat, ModelTokens, StoreOverview, TimeBucket, cause_kind, failing, json_name, slowest, top_models
 
 __all__ = ["sqlite_overview"]
 
 Query = Callable[[str, Sequence[Any]], list[Any]]
-
-
-def _snake(variant: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", variant).lower()
 
 
 def _and(where: str, clause: str) -> str:
@@ -28,32 +23,24 @@ def _and(where: str, clause: str) -> str:
 
 
 # One pass over the steps (the JSON of each row is parsed once), grouped three ways. Only the
-# groups come back (one row per distinct action, tool and model); the WHERE clause is the only
-# interpolation.
+# groups come back (one row per distinct action, tool and model), names as their JSON text
+# (``->``; JSON null is 'null', a missing one NULL); the WHERE clause is the only interpolation.
 _STEPS_SQL = (
-    "WITH st AS MATERIALIZED (SELECT json_extract(s.value, '$.action') AS action,"
-    " json_extract(s.value, '$.metadata.tool_used') AS tool, json_extract(s.value, '$.metadata.model') AS model,"
+    "WITH st AS MATERIALIZED (SELECT s.value -> '$.action' AS action,"
+    " s.value -> '$.metadata.tool_used' AS tool, s.value -> '$.metadata.model' AS model,"
     " json_extract(s.value, '$.latency_ms') AS ms, json_type(s.value, '$.outcome.Failure') IS NOT NULL AS failed,"
     " coalesce(json_extract(s.value, '$.metadata.input_tokens'), 0) AS tin,"
     " coalesce(json_extract(s.value, '$.metadata.output_tokens'), 0) AS tout"
     " FROM trajectories AS t, json_each(t.json, '$.steps') AS s{where})"
-    " SELECT 'action', action, count(*), sum(failed), avg(ms), max(ms), 0, 0 FROM st WHERE action IS NOT NULL GROUP BY action"
-    " UNION ALL SELECT 'tool', tool, count(*), sum(failed), avg(ms), max(ms), 0, 0 FROM st WHERE tool IS NOT NULL GROUP BY tool"
-    " UNION ALL SELECT 'model', model, count(*), 0, 0, 0, sum(tin), sum(tout) FROM st WHERE model IS NOT NULL GROUP BY model"
+    " SELECT 'action', action, count(*), sum(failed), avg(ms), max(ms), 0, 0 FROM st WHERE action <> 'null' GROUP BY action"
+    " UNION ALL SELECT 'tool', tool, count(*), sum(failed), avg(ms), max(ms), 0, 0 FROM st WHERE tool <> 'null' GROUP BY tool"
+    " UNION ALL SELECT 'model', model, count(*), 0, 0, 0, sum(tin), sum(tout) FROM st WHERE model <> 'null' GROUP BY model"
 )
 _CAUSES_SQL = (
     "SELECT (SELECT key FROM json_each(t.json, CASE t.verdict WHEN 'failure' THEN '$.verdict.Failure'"
     " ELSE '$.verdict.RecoveredViaReflection.original_failure' END) LIMIT 1) AS c, count(*)"
     " FROM trajectories AS t{where} GROUP BY c"
 )
-
-
-def _slowest(groups: list[GroupStat], top: int) -> list[GroupStat]:
-    return sorted(groups, key=lambda g: (-g.avg_latency_ms, g.name))[:top]
-
-
-def _failing(groups: list[GroupStat], top: int) -> list[GroupStat]:
-    return sorted((g for g in groups if g.failures), key=lambda g: (-g.failures, g.name))[:top]
 
 
 def sqlite_overview(query: Query, where: str, params: list[Any], *, buckets: int, top: int) -> StoreOverview:
@@ -82,16 +69,15 @@ def sqlite_overview(query: Query, where: str, params: list[Any], *, buckets: int
     causes: dict[str, int] = {}
     cause_where = _and(where, "verdict IN ('failure', 'recovered_via_reflection')")
     for variant, n in query(_CAUSES_SQL.format(where=cause_where), params):
-        kind = _snake(str(variant)) if variant else "unknown"
+        kind = cause_kind(str(variant) if variant else None)
         causes[kind] = causes.get(kind, 0) + int(n)
     groups: dict[str, list[GroupStat]] = {"action": [], "tool": []}
     models: list[ModelTokens] = []
     for by, name, n, failed, avg, mx, tin, tout in query(_STEPS_SQL.format(where=where), params):
         if by == "model":
-            models.append(ModelTokens(str(name), int(n), int(tin or 0), int(tout or 0)))
+            models.append(ModelTokens(json_name(name), int(n), int(tin or 0), int(tout or 0)))
         else:
-            groups[str(by)].append(GroupStat(str(name), int(n), int(failed or 0), float(avg or 0.0), int(mx or 0)))
-    models.sort(key=lambda m: (-(m.input_tokens + m.output_tokens), m.model))
+            groups[str(by)].append(GroupStat(json_name(name), int(n), int(failed or 0), float(avg or 0.0), int(mx or 0)))
     return StoreOverview(
         total=int(total),
         first_started=from_micros(int(first)),
@@ -99,9 +85,9 @@ def sqlite_overview(query: Query, where: str, params: list[Any], *, buckets: int
         by_verdict=by_verdict,
         timeline=timeline,
         root_causes=sorted(causes.items(), key=lambda kv: (-kv[1], kv[0])),
-        slowest_actions=_slowest(groups["action"], top),
-        failing_actions=_failing(groups["action"], top),
-        slowest_tools=_slowest(groups["tool"], top),
-        failing_tools=_failing(groups["tool"], top),
-        models=models[:top],
+        slowest_actions=slowest(groups["action"], top),
+        failing_actions=failing(groups["action"], top),
+        slowest_tools=slowest(groups["tool"], top),
+        failing_tools=failing(groups["tool"], top),
+        models=top_models(models, top),
     )
