@@ -7,6 +7,7 @@ value, so that a user sees their own mistake and not a failure deep inside the S
 from __future__ import annotations
 
 import math
+import uuid as uuid_mod
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from typing import Any
@@ -207,4 +208,16 @@ def check_id(field: str, value: object) -> int:
         raise TypeError(f"{field} must be an int trajectory id, got {type(value).__name__}: {shown(value)}")
     if not 0 <= value <= U64_MAX:
         raise ValueError(f"{field} must be an unsigned 64-bit trajectory id, got {shown(value)}")
+    return value
+
+
+def check_uuid(field: str, value: object) -> uuid_mod.UUID:
+    """A ``uuid.UUID``, or its text form."""
+    if isinstance(value, str):
+        try:
+            return uuid_mod.UUID(value)
+        except ValueError:
+            raise ValueError(f"{field} must be a UUID, got {shown(value)}") from None
+    if not isinstance(value, uuid_mod.UUID):
+        raise TypeError(f"{field} must be a uuid.UUID or str, got {type(value).__name__}: {shown(value)}")
     return value

@@ -13,11 +13,13 @@ import numpy as np
 import numpy.typing as npt
 
 from ... import attributes
+from ..exceptions import CorruptTrajectoryError
 from ..model import serde
 from ..model.constants import EPOCH
 from ..model.trajectory import Trajectory
 
 __all__ = [
+    "decode_row",
     "read_json_rows",
     "blob_to_embedding",
     "decode_json",
@@ -44,6 +46,14 @@ def encode_json(trajectory: Trajectory) -> str:
 def decode_json(text: str | bytes) -> Trajectory:
     """Read a stored row back; raises ``JSONFormatError`` (a ValueError) when it is damaged."""
     return serde.loads(Trajectory, text)
+
+
+def decode_row(db_id: int, text: str | bytes) -> Trajectory:
+    """The trajectory stored in row *db_id*; :class:`CorruptTrajectoryError` when its JSON is damaged."""
+    try:
+        return decode_json(text)
+    except (ValueError, TypeError, KeyError) as exc:
+        raise CorruptTrajectoryError(f"stored trajectory traj-{from_db_id(db_id)} cannot be read: {exc}") from exc
 
 
 def dumps_plain(value: Any) -> str:

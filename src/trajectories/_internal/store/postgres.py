@@ -31,9 +31,9 @@ from ..exceptions import CorruptTrajectoryError, SchemaVersionError, StoreError,
 from ..model.lessons import CompressedTrajectory, KeyLesson
 from ..model.trajectory import Trajectory
 from ..model.verdict import VERDICT_KINDS
-from ..validate import check_count, check_id, shown
+from ..validate import check_count, check_id, check_uuid, shown
 from .base import SimilarHit, StoreStats, TrajectoryFilter, TrajectoryStore, check_verdict_kind, span_count_rows
-from .codec import decode_json, dumps_plain, encode_json, from_db_id, read_json_rows, to_db_id, trajectory_name
+from .codec import decode_row, dumps_plain, encode_json, read_json_rows, to_db_id, trajectory_name
 from .overview import StoreOverview
 from .postgres_overview import postgres_overview
 from .postgres_schema import HNSW_MAX_DIM, ensure_schema, ensure_vector_index, indexed_dimensions
@@ -319,16 +319,10 @@ class PostgresTrajectoryStore(TrajectoryStore):
         return self._run("write to", work)
 
     # ------------------------------------------------------------------ reading
-    def _decode(self, db_id: int, text: str) -> Trajectory:
-        try:
-            return decode_json(text)
-        except (ValueError, TypeError, KeyError) as exc:
-            raise CorruptTrajectoryError(f"stored trajectory traj-{from_db_id(db_id)} cannot be read: {exc}") from exc
-
     def _decode_or_skip(self, rows: Iterable[Any]) -> Iterator[Trajectory]:
         for row in rows:
             try:
-                yield self._decode(row[0], row[1])
+                yield decode_row(row[0], row[1])
             except CorruptTrajectoryError as exc:
                 self.skipped_rows += 1
                 logger.warning("skipping a damaged row: %s", exc)
@@ -338,20 +332,14 @@ class PostgresTrajectoryStore(TrajectoryStore):
         rows = self._query("SELECT id, json FROM trajectories WHERE id = %s", (db_id,))
         if not rows:
             raise TrajectoryNotFoundError(f"no trajectory with id {id} (traj-{id}) in {self.url}")
-        return self._decode(rows[0][0], rows[0][1])
+        return decode_row(rows[0][0], rows[0][1])
 
     def get_by_uuid(self, uuid: UUID | str) -> Trajectory:
-        if isinstance(uuid, str):
-            try:
-                uuid = UUID(uuid)
-            except ValueError:
-                raise ValueError(f"uuid must be a UUID, got {shown(uuid)}") from None
-        if not isinstance(uuid, UUID):
-            raise TypeError(f"uuid must be a uuid.UUID or str, got {type(uuid).__name__}: {shown(uuid)}")
+        uuid = check_uuid("uuid", uuid)
         rows = self._query("SELECT id, json FROM trajectories WHERE uuid = %s ORDER BY id LIMIT 1", (uuid,))
         if not rows:
             raise TrajectoryNotFoundError(f"no trajectory with uuid {uuid} in {self.url}")
-        return self._decode(rows[0][0], rows[0][1])
+        return decode_row(rows[0][0], rows[0][1])
 
     @staticmethod
     def _where(f: TrajectoryFilter | None) -> tuple[builtins.list[str], builtins.list[Any]]:
@@ -465,7 +453,7 @@ class PostgresTrajectoryStore(TrajectoryStore):
         hits: builtins.list[SimilarHit] = []
         for db_id, text, dist in rows:
             try:
-                hits.append(SimilarHit(self._decode(db_id, text), 1.0 - float(dist)))
+                hits.append(SimilarHit(decode_row(db_id, text), 1.0 - float(dist)))
             except CorruptTrajectoryError as exc:
                 self.skipped_rows += 1
                 logger.warning("similar(): skipping a damaged row: %s", exc)

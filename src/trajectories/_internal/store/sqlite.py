@@ -25,9 +25,9 @@ from ..exceptions import CorruptTrajectoryError, SchemaVersionError, StoreError,
 from ..model.lessons import CompressedTrajectory, KeyLesson
 from ..model.trajectory import Trajectory
 from ..model.verdict import VERDICT_KINDS
-from ..validate import check_count, check_id, shown
+from ..validate import check_count, check_id, check_uuid, shown
 from .base import SimilarHit, StoreStats, TrajectoryFilter, TrajectoryStore, check_verdict_kind, resolve_db_path, span_count_rows
-from .codec import blob_to_embedding, decode_json, dumps_plain, from_db_id, read_json_rows, to_db_id, to_micros
+from .codec import blob_to_embedding, decode_row, dumps_plain, from_db_id, read_json_rows, to_db_id, to_micros
 from .index import EmbeddingIndex
 from .overview import StoreOverview
 from .schema import (
@@ -300,16 +300,10 @@ class SQLiteTrajectoryStore(TrajectoryStore):
         except sqlite3.Error as exc:
             raise StoreError(f"read from trajectory database {shown(self.path)} failed: {exc}") from exc
 
-    def _decode(self, db_id: int, text: str) -> Trajectory:
-        try:
-            return decode_json(text)
-        except (ValueError, TypeError, KeyError) as exc:
-            raise CorruptTrajectoryError(f"stored trajectory traj-{from_db_id(db_id)} cannot be read: {exc}") from exc
-
     def _decode_or_skip(self, rows: Iterable[Any]) -> Iterator[Trajectory]:
         for db_id, text in rows:
             try:
-                yield self._decode(db_id, text)
+                yield decode_row(db_id, text)
             except CorruptTrajectoryError as exc:
                 self.skipped_rows += 1
                 logger.warning("skipping a damaged row: %s", exc)
@@ -319,20 +313,14 @@ class SQLiteTrajectoryStore(TrajectoryStore):
         rows = self._query("SELECT id, json FROM trajectories WHERE id = ?", (db_id,))
         if not rows:
             raise TrajectoryNotFoundError(f"no trajectory with id {id} (traj-{id}) in {self.path}")
-        return self._decode(rows[0][0], rows[0][1])
+        return decode_row(rows[0][0], rows[0][1])
 
     def get_by_uuid(self, uuid: UUID | str) -> Trajectory:
-        if isinstance(uuid, str):
-            try:
-                uuid = UUID(uuid)
-            except ValueError:
-                raise ValueError(f"uuid must be a UUID, got {shown(uuid)}") from None
-        if not isinstance(uuid, UUID):
-            raise TypeError(f"uuid must be a uuid.UUID or str, got {type(uuid).__name__}: {shown(uuid)}")
+        uuid = check_uuid("uuid", uuid)
         rows = self._query("SELECT id, json FROM trajectories WHERE uuid = ?", (str(uuid),))
         if not rows:
             raise TrajectoryNotFoundError(f"no trajectory with uuid {uuid} in {self.path}")
-        return self._decode(rows[0][0], rows[0][1])
+        return decode_row(rows[0][0], rows[0][1])
 
     def _where(self, f: TrajectoryFilter | None) -> tuple[str, list[Any]]:
         if f is None:
@@ -483,7 +471,7 @@ class SQLiteTrajectoryStore(TrajectoryStore):
             if text is None:  # deleted by another process since the index synced
                 continue
             try:
-                result.append(SimilarHit(self._decode(db_id, text), hit.similarity))
+                result.append(SimilarHit(decode_row(db_id, text), hit.similarity))
             except CorruptTrajectoryError as exc:
                 self.skipped_rows += 1
                 logger.warning("similar(): skipping a damaged row: %s", exc)
