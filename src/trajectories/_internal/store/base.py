@@ -241,12 +241,12 @@ class TrajectoryStore(abc.ABC):
     def stats(self, *, top_actions: int = 10) -> StoreStats:
         """Counts by verdict, average quality, token totals and the most frequent actions."""
 
+    @abc.abstractmethod
     def overview(self, filter: TrajectoryFilter | None = None, *, buckets: int = 24, top: int = 10) -> StoreOverview:
         """Aggregates for a dashboard (see :class:`StoreOverview`), computed by the backend's
         queries over the trajectories matching *filter*: a timeline of at most *buckets* equal
         time buckets, verdicts, root causes, the *top* slowest and most failing actions and
-        tools, tokens by model. Backends that cannot aggregate raise NotImplementedError."""
-        raise NotImplementedError(f"{type(self).__name__} does not implement overview()")
+        tools, tokens by model."""
 
     # -- distillation results ----------------------------------------------------
     @abc.abstractmethod

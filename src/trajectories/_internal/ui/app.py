@@ -248,10 +248,7 @@ def create_app(store: TrajectoryStore, *, token: str | None = None, allowed_host
 
     def overview_page(request: Request) -> Response:
         f, form = filters_from(request)
-        try:
-            ov = store.overview(f, buckets=24, top=10)
-        except NotImplementedError:
-            return page(request, "error.html", 501, title="Overview", message="this store backend has no overview()")
+        ov = store.overview(f, buckets=24, top=10)
         return page(
             request,
             "overview.html",
