@@ -168,7 +168,7 @@ class TraceBuffer:
                 n = 1 + len(below)
                 self.counters.unrelated_spans += n
                 self.counters.unplaced[_LATE_UNPLACED] = self.counters.unplaced.get(_LATE_UNPLACED, 0) + n
-                for sid in (span_id, *below):
+                for sid in (span_id, *(b.span_id for b in below)):
                     self._released_spans.add((trace.trace_id, sid), self.late_memory)
                 return
             trace.add_foreign(span)
@@ -176,13 +176,13 @@ class TraceBuffer:
         # The top of this process's part of the trace, and no SDK trajectory's: its part has
         # arrived (spans end children first). The framework trajectories in it go out now.
         trace.add_foreign(span)
-        self._group(trace, trace.pop_part(span_id), ready)
+        self._group(trace, trace.release(span_id), ready)
 
     def _late(self, trace: TraceState, span_id: int) -> None:
         """A span (and the foreign spans already waiting under it) arrived after its trajectory went out."""
         below = trace.release(span_id, below_only=True)
         self.counters.late_spans += 1 + len(below)
-        for sid in (span_id, *below):
+        for sid in (span_id, *(b.span_id for b in below)):
             self._emitted_spans.add((trace.trace_id, sid), self.late_memory)
 
     def _group(self, trace: TraceState, spans: list[SpanLike], ready: list[Pending]) -> None:

@@ -99,7 +99,6 @@ class TraceState:
     """The pending spans of one trace: members by trajectory, foreign spans, and who is whose child."""
 
     __slots__ = (
-        "_released",
         "children",
         "foreign",
         "last_seen",
@@ -119,7 +118,6 @@ class TraceState:
         self.foreign: dict[int, SpanLike] = {}  # span id -> pending span without trajectory.id
         self.children: dict[int, list[int]] = {}  # parent span id -> pending child span ids (local parents only)
         self.size = 0  # bytes of the pending spans (SpanRecord.size), for the buffer's byte cap
-        self._released: dict[int, SpanLike] = {}  # what the last release() removed
 
     @property
     def span_count(self) -> int:
@@ -198,30 +196,22 @@ class TraceState:
         self._unlink(removed)
         return p, removed
 
-    def release(self, span_id: int, *, below_only: bool = False) -> list[int]:
+    def release(self, span_id: int, *, below_only: bool = False) -> list[SpanLike]:
         """Remove the foreign span *span_id* (unless *below_only*) and its foreign descendants (no
         member is reached through them: members are collected from their own trajectory); return
-        their ids."""
-        removed: list[int] = []
-        self._released = {}
+        them. Called for the top of a process's part of the trace, it returns that whole part."""
+        removed: list[SpanLike] = []
         stack = list(self._local_children(span_id)) if below_only else [span_id]
         while stack:
             current = stack.pop()
             span = self.foreign.pop(current, None)
             if span is None:
                 continue
-            removed.append(current)
-            self._released[current] = span
+            removed.append(span)
             self.size -= getattr(span, "size", 0)
             stack.extend(self._local_children(current))
-        self._unlink(removed)
+        self._unlink([s.span_id for s in removed])
         return removed
-
-    def pop_part(self, top_id: int) -> list[SpanLike]:
-        """Remove the foreign span *top_id* — the top of a process's part of the trace, no member
-        above it — and its foreign descendants; return them (for the framework grouping)."""
-        ids = self.release(top_id)
-        return [self._released[i] for i in ids]
 
     def pop_leftovers(self) -> list[SpanLike]:
         """Remove and return every foreign span still pending (call after taking every trajectory)."""
