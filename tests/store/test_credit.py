@@ -9,6 +9,7 @@ import json
 import threading
 from collections.abc import Callable
 from datetime import datetime, timezone
+from typing import Any
 
 import anyio
 import anyio.to_thread
@@ -42,6 +43,12 @@ def lesson_mem(text: str = LESSON) -> RecalledMemory:
     return RecalledMemory("lesson", lesson_id(text), 0.8, text)
 
 
+def approx_credit(uses: int, successes: int, quality: float) -> Any:
+    """A MemoryCredit whose summed quality compares approximately."""
+    approx: Any = pytest.approx(quality)
+    return MemoryCredit(uses, successes, approx)
+
+
 def credit(store: TrajectoryStore, key: tuple[str, int]) -> MemoryCredit:
     return store.memory_credit([key]).get(key, MemoryCredit())
 
@@ -51,8 +58,8 @@ def test_a_stored_run_credits_what_it_recalled_once(store: TrajectoryStore) -> N
     run = recalling(10, [mem(1), mem(2, 0.4), lesson_mem()])
     store.add(run)
     for key in (("trajectory", 1), ("trajectory", 2), ("lesson", lesson_id(LESSON))):
-        assert credit(store, key) == MemoryCredit(1, 1, pytest.approx(run.quality))
-    assert store.base_credit() == MemoryCredit(1, 1, pytest.approx(run.quality))
+        assert credit(store, key) == approx_credit(1, 1, run.quality)
+    assert store.base_credit() == approx_credit(1, 1, run.quality)
     # a re-import, a replay, a retried delivery: nothing more
     store.add(run)
     store.add_many([run, run])
@@ -105,13 +112,13 @@ def test_feedback_updates_verdict_quality_history_and_moves_credit(store: Trajec
     # the same verdict again: the history grows, the credit does not move
     again = store.feedback(40, FAIL, at=at)
     assert len(json.loads(again.metadata.attributes[VERDICT_HISTORY_ATTRIBUTE])) == 2
-    assert credit(store, ("trajectory", 1)) == MemoryCredit(1, 0, pytest.approx(updated.quality))
+    assert credit(store, ("trajectory", 1)) == approx_credit(1, 0, updated.quality)
     # back to success, via a partial
     store.feedback(40, Verdict.partial(0.5))
     final = store.feedback(40, Verdict.success())
     assert final.quality == pytest.approx(run.quality)
-    assert credit(store, ("trajectory", 1)) == MemoryCredit(1, 1, pytest.approx(run.quality))
-    assert store.base_credit() == MemoryCredit(1, 1, pytest.approx(run.quality))
+    assert credit(store, ("trajectory", 1)) == approx_credit(1, 1, run.quality)
+    assert store.base_credit() == approx_credit(1, 1, run.quality)
 
 
 def test_feedback_on_a_run_without_recall_changes_only_the_run(store: TrajectoryStore) -> None:
@@ -140,7 +147,7 @@ def test_memory_credits_lists_most_used_first_and_by_kind(store: TrajectoryStore
         [("lesson", lesson_id(LESSON)), ("trajectory", 1)],
         [("trajectory", 1), ("lesson", lesson_id(LESSON))],
     )
-    assert listed[-1] == (("trajectory", 2), MemoryCredit(2, 2, pytest.approx(2 * store.get(60).quality)))
+    assert listed[-1] == (("trajectory", 2), approx_credit(2, 2, 2 * store.get(60).quality))
     assert [k for k, _ in store.memory_credits("lesson")] == [("lesson", lesson_id(LESSON))]
     assert len(store.memory_credits(limit=1)) == 1
     assert BASE_KEY not in dict(store.memory_credits(limit=None))
