@@ -271,3 +271,47 @@ def test_one_run_delivered_by_many_threads_at_once_counts_once(opener: Callable[
     for t in threads:
         t.join()
     assert credit(stores[0], ("trajectory", 1)).uses == 1
+
+
+def test_at_equal_similarity_a_memory_that_led_to_successes_ranks_first(store: TrajectoryStore) -> None:
+    from trajectories.learning import lessons_for
+
+    store.add_many([traj(1), traj(2), traj(3)])  # the same embedding: equal similarity to any query
+    before = lessons_for([1.0, 0.0, 0.0], k=3, store=store)
+    assert [e.uses for e in before.experiences] == [0, 0, 0]
+    assert before.base_rate == 0.5
+    for i in range(3):
+        store.add(recalling(100 + i, [mem(1)], FAIL, quality_steps=0))  # ids 100+ have another embedding below
+        store.add(recalling(200 + i, [mem(3)], quality_steps=0))
+    for tid in (*range(100, 103), *range(200, 203)):
+        t = store.get(tid)
+        store.add(dataclasses.replace(t, query_embedding=np.array([0.0, 1.0, 0.0], dtype=np.float32)))
+    ranked = lessons_for([1.0, 0.0, 0.0], k=3, store=store)
+    assert [int(e.trajectory.id) for e in ranked.experiences] == [3, 2, 1]
+    good, untried, bad = ranked.experiences
+    assert (good.uses, good.successes, bad.uses, bad.successes, untried.uses) == (3, 3, 3, 0, 0)
+    assert good.effect > 0 > bad.effect
+    assert untried.effect == 0
+    assert good.mean_quality == pytest.approx(1.0)
+    assert untried.mean_quality is None
+    assert ranked.base_rate == pytest.approx(4 / 8)
+    by_similarity = lessons_for([1.0, 0.0, 0.0], k=3, store=store, rank="similarity")
+    assert sorted(int(e.trajectory.id) for e in by_similarity.experiences) == [1, 2, 3]
+    assert all(e.score == e.similarity for e in by_similarity.experiences)
+    with pytest.raises(ValueError, match="rank"):
+        lessons_for([1.0, 0.0, 0.0], store=store, rank="popularity")  # type: ignore[arg-type]
+
+
+def test_key_lessons_are_ranked_by_effect_too(store: TrajectoryStore) -> None:
+    from trajectories.learning import lessons_for
+
+    good, bad = "Refund after checking the order", "Refund before checking the order"
+    store.save_distillation([], [_lesson(bad), _lesson(good)])
+    for i in range(2):
+        store.add(recalling(300 + i, [lesson_mem(good)], quality_steps=0))
+        store.add(recalling(310 + i, [lesson_mem(bad)], FAIL, quality_steps=0))
+    recall = lessons_for([1.0, 0.0, 0.0], k=2, store=store)
+    assert [p.lesson.content for p in recall.past_lessons] == [good, bad]
+    assert [kl.content for kl in recall.key_lessons] == [good, bad]
+    assert (recall.past_lessons[0].uses, recall.past_lessons[0].successes) == (2, 2)
+    assert [m.kind for m in recall.memories].count("lesson") == 2
