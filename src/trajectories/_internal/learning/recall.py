@@ -3,11 +3,16 @@ ranked by similarity and by how runs that recalled them went (learning/effect.py
 
 from __future__ import annotations
 
+import logging
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
+from ..diagnostics import report_internal_error
+from ..instrument.context import CURRENT_TRAJECTORY
+from ..instrument.trajectory_handle import TrajectoryHandle
 from ..model.lessons import KeyLesson, embedding_similarity
-from ..model.recall import RecalledMemory
+from ..model.recall import RECALLED_ATTRIBUTE, RecalledMemory, encode_recalled
 from ..model.trajectory import Trajectory
 from ..store.base import SimilarHit, TrajectoryStore
 from ..store.credit import BASE_KEY, MemoryCredit, MemoryKey
@@ -17,6 +22,8 @@ from .analyze import analyze
 from .effect import RANKS, Effect, Rank, base_rate, measure
 
 __all__ = ["PastExperience", "PastLesson", "Recall", "lessons_for"]
+
+_logger = logging.getLogger(__name__)
 
 #: With effect ranking, this many candidates per wanted hit compete (at least ``k + 16``).
 CANDIDATES_PER_HIT = 4
@@ -156,4 +163,27 @@ def _recall(store: TrajectoryStore, query: Any, k: int, min_quality: float | Non
             seen.setdefault(lesson)
     lessons = [PastLesson(kl, sim, measure(sim, credit.get(("lesson", kl.id)), p0, rank)) for sim, kl in candidates]
     lessons.sort(key=lambda p: p.score, reverse=True)
-    return Recall(experiences, tuple(seen), tuple(lessons[:k]), p0)
+    recall = Recall(experiences, tuple(seen), tuple(lessons[:k]), p0)
+    _keep_on_trajectory(recall)
+    return recall
+
+
+#: What each open trajectory recalled so far (every call adds to it; each memory once).
+_RECALLED: weakref.WeakKeyDictionary[TrajectoryHandle, dict[tuple[str, int], RecalledMemory]] = weakref.WeakKeyDictionary()
+
+
+def _keep_on_trajectory(recall: Recall) -> None:
+    """Inside a trajectory: it keeps what it was given (``metadata.attributes["recalled"]``), so
+    that its outcome credits them when it is stored. Never raises into the caller."""
+    try:
+        handle = CURRENT_TRAJECTORY.get()
+        if handle is None or handle.closed or not recall:
+            return
+        kept = _RECALLED.setdefault(handle, {})
+        for m in recall.memories:
+            old = kept.get(m.key)
+            if old is None or m.similarity > old.similarity:
+                kept[m.key] = m
+        handle.set_attribute(RECALLED_ATTRIBUTE, encode_recalled(kept.values()))
+    except Exception:
+        report_internal_error("recording what a trajectory recalled", logger=_logger)
