@@ -14,8 +14,10 @@ def test_the_worked_example_in_the_docstring() -> None:
     a = measure(0.80, MemoryCredit(4, 4, 3.6), 0.6)
     b = measure(0.85, MemoryCredit(4, 0, 1.0), 0.6)
     assert a.smoothed_rate == pytest.approx(5.2 / 6)
-    assert a.score == pytest.approx(1.020, abs=5e-4)
-    assert b.score == pytest.approx(0.517, abs=5e-4)
+    assert a.score == pytest.approx(1.162, abs=5e-4)
+    assert b.score == pytest.approx(0.290, abs=5e-4)
+    assert a.lift == pytest.approx(5.2 / 3.6)
+    assert b.lift == pytest.approx(1 / 3)
     assert a.mean_quality == pytest.approx(0.9)
     assert b.success_rate == 0.0
 
@@ -48,6 +50,10 @@ def test_more_successes_never_rank_lower(sim: float, uses: int, data: st.DataObj
     s2 = data.draw(st.integers(0, uses))
     lo, hi = sorted((s1, s2))
     assert measure(sim, MemoryCredit(uses, lo, 0.0), p0).score <= measure(sim, MemoryCredit(uses, hi, 0.0), p0).score
+
+
+def test_a_memory_whose_runs_keep_failing_sinks_however_similar() -> None:
+    assert measure(0.95, MemoryCredit(50, 0, 0.0), 0.6).score < measure(0.3, None, 0.6).score
 
 
 def test_similarity_mode_scores_by_similarity_alone() -> None:
