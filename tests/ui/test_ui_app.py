@@ -162,7 +162,8 @@ def test_lessons_show_provenance(client: TestClient) -> None:
     html = client.get("/lessons").text
     assert f'<a href="/trajectories/{FAILED_ID}">traj-{FAILED_ID}</a>' in html
     assert '<a href="/trajectories/4">traj-4</a>' in html
-    assert "not measured" in html
+    assert "never recalled" in html  # no run has recalled these lessons
+    assert 'id="base-rate"' in html
 
 
 def test_token_header_cookie_and_query(store: SQLiteTrajectoryStore) -> None:

@@ -70,8 +70,6 @@ def measure(similarity: float, credit: MemoryCredit | None, p0: float, rank: Ran
     n, s = max(c.uses, 0), max(min(c.successes, c.uses), 0)
     smoothed = (s + PRIOR_STRENGTH * p0) / (n + PRIOR_STRENGTH)
     lift = smoothed / p0 if p0 > 0 else 1.0
-    if rank == "effect":
-        score = similarity * lift + EXPLORATION_BONUS * PRIOR_STRENGTH / (n + PRIOR_STRENGTH)
-    else:
-        score = similarity
+    bonus = EXPLORATION_BONUS * PRIOR_STRENGTH / (n + PRIOR_STRENGTH)
+    score = similarity * lift + bonus if rank == "effect" else similarity
     return Effect(n, s, c.mean_quality, c.success_rate, smoothed, p0, smoothed - p0, lift, score)
