@@ -127,6 +127,10 @@ def test_trajectory_page_shows_steps_nested_quality_parts_and_recall(client: Tes
     assert "check the token first" in html
     assert "0.910" in html
     assert '<a href="/trajectories/7">traj-7</a>' in html
+    # storing this run credited what it recalled: each memory recalled by 1 run, which succeeded
+    assert re.search(
+        rf'traj-{FAILED_ID}</a></td>\s*<td class="num">0.910</td>\s*<td class="num">1</td>\s*<td class="num">100%</td>', html
+    )
 
 
 def test_failed_step_shows_its_exception_and_the_root_cause(client: TestClient) -> None:
