@@ -391,6 +391,7 @@ def test_no_sql_is_built_from_values() -> None:
                     "{int(self._timeout * 1000)}",
                     "{', '.join('?' * 17)}",
                     "{','.join('?' * len(chunk))}",  # placeholders only: the ids are parameters
+                    "{marks}",  # sqlite_credit.py: ",".join("?" * len(chunk)), placeholders only
                     "{_COLUMN_LIST}",  # postgres.py: its constant column list and %s placeholders
                     "{_PLACEHOLDERS}",
                 )
