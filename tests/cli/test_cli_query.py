@@ -36,7 +36,8 @@ def test_list_and_search_show_a_query_column_escaped_and_cut(tmp_path: Path) -> 
         assert r.returncode == 0, r.stderr
         lines = r.stdout.splitlines()
         assert lines[0].split()[-1] == "QUERY", args
-        assert "\x1b" not in r.stdout and "\u2028" not in r.stdout
+        assert "\x1b" not in r.stdout
+        assert "\u2028" not in r.stdout
         row = next(line for line in lines if "support" in line)
         assert row.endswith("  where is my order?\\nverdict: success\\x1b[2J…"), row  # 48 characters, no cut escape
         assert "verdict: success" not in "\n".join(line for line in lines if not line.startswith(row[:4]))
@@ -65,4 +66,12 @@ def test_without_any_query_the_table_is_as_before(tmp_path: Path) -> None:
     db = tmp_path / "plain.db"
     with SQLiteTrajectoryStore(db) as store:
         store.add(traj(1, [step(0, "search")], name="plain"))
-    assert run("list", db=db).stdout.splitlines()[0].split() == ["ID", "NAME", "VERDICT", "QUALITY", "STEPS", "LATENCY", "STARTED"]
+    assert run("list", db=db).stdout.splitlines()[0].split() == [
+        "ID",
+        "NAME",
+        "VERDICT",
+        "QUALITY",
+        "STEPS",
+        "LATENCY",
+        "STARTED",
+    ]

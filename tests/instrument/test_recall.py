@@ -8,11 +8,11 @@ span; and the exporter never turns the recall span into a step (nor folds it int
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import pytest
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
@@ -48,9 +48,8 @@ def _recall(memories: list[RecalledMemory], **extra: Any) -> None:
 
 
 @pytest.fixture
-def content_capture(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def content_capture(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(settings, "capture_content", True)
-    yield
 
 
 def test_the_span_is_a_child_of_the_current_step_with_what_came_back(
@@ -64,7 +63,8 @@ def test_the_span_is_a_child_of_the_current_step_with_what_came_back(
         think()
     span = by_name(span_exporter, A.OPERATION_SEARCH_MEMORY)
     parent = by_name(span_exporter, "think")
-    assert span.parent is not None and span.parent.span_id == parent.context.span_id
+    assert span.parent is not None
+    assert span.parent.span_id == parent.context.span_id
     assert span.kind is trace.SpanKind.INTERNAL
     assert attr(span, A.GEN_AI_OPERATION_NAME) == "search_memory"
     assert attr(span, A.TRAJECTORY_ID) == t.id_int
@@ -97,7 +97,7 @@ async def test_every_recall_of_a_run_is_kept_once_across_tasks(
     again = RecalledMemory("trajectory", PAST.id, 0.95)
 
     async def worker(memories: list[RecalledMemory]) -> None:
-        await anyio.sleep(0)
+        await anyio.lowlevel.checkpoint()
         _recall(memories)
 
     async with trajectory("agent", tracer_provider=tracer_provider) as t:
@@ -147,7 +147,8 @@ def test_outside_a_trajectory_the_span_is_written_and_nothing_is_credited(
     assert attr(span, A.RECALL_IDS) == (str(PAST.id),)
     with trajectory("later", tracer_provider=tracer_provider) as t:
         pass
-    assert t.result is not None and RECALLED_ATTRIBUTE not in t.result.metadata.attributes
+    assert t.result is not None
+    assert RECALLED_ATTRIBUTE not in t.result.metadata.attributes
 
 
 def test_bad_input_never_raises_into_the_caller(tracer_provider: TracerProvider) -> None:
@@ -155,7 +156,8 @@ def test_bad_input_never_raises_into_the_caller(tracer_provider: TracerProvider)
     with trajectory("agent", tracer_provider=tracer_provider) as t:
         record_recall(query_source="text", k=5, filters={}, memories=[object()], rank="similarity")  # type: ignore[list-item]
     assert internal_errors.value == before + 1
-    assert t.result is not None and RECALLED_ATTRIBUTE not in t.result.metadata.attributes
+    assert t.result is not None
+    assert RECALLED_ATTRIBUTE not in t.result.metadata.attributes
 
 
 # --------------------------------------------------------------------------- through the exporter

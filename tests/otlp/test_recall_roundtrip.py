@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -34,16 +33,17 @@ from trajectories.store import SQLiteTrajectoryStore, StoreSink
 
 MEMORIES = [
     RecalledMemory("trajectory", 42, 0.875),
-    RecalledMemory("lesson", lesson_id("Avoid: 'web' failed — ünïcode \u2028 too"), 0.5, "Avoid: 'web' failed — ünïcode \u2028 too"),
+    RecalledMemory(
+        "lesson", lesson_id("Avoid: 'web' failed — ünïcode \u2028 too"), 0.5, "Avoid: 'web' failed — ünïcode \u2028 too"
+    ),
     RecalledMemory("trajectory", (1 << 64) - 1, 0.125),  # a u64 id from imported ruvllm JSON
 ]
 QUERY = 'Where is my order #123? "urgent"\nBearer abcdefgh12345678'
 
 
 @pytest.fixture
-def capture(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def capture(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(settings, "capture_content", True)
-    yield
 
 
 def _run(tmp_path: Path) -> tuple[Trajectory, list[ReadableSpan], Trajectory]:
@@ -120,7 +120,8 @@ def test_a_long_query_is_cut_to_the_content_limit(
     assert t.result is not None
     text = t.result.metadata.attributes[QUERY_ATTRIBUTE]
     assert len(text) <= 40
-    assert text.startswith("x" * 20) and text.endswith("chars]")
+    assert text.startswith("x" * 20)
+    assert text.endswith("chars]")
     assert f"+{1000 - text.index('…')} chars" in text
 
 
@@ -130,7 +131,8 @@ def test_the_redact_hook_applies_and_a_failing_hook_stores_nothing(
     monkeypatch.setattr(settings, "redact", lambda value: value.replace("secret", "***"))
     with trajectory("agent", query="my secret plan", tracer_provider=tracer_provider) as t:
         pass
-    assert t.result is not None and t.result.metadata.attributes[QUERY_ATTRIBUTE] == "my *** plan"
+    assert t.result is not None
+    assert t.result.metadata.attributes[QUERY_ATTRIBUTE] == "my *** plan"
 
     def broken(value: object) -> object:
         raise RuntimeError("no")
@@ -138,7 +140,8 @@ def test_the_redact_hook_applies_and_a_failing_hook_stores_nothing(
     monkeypatch.setattr(settings, "redact", broken)
     with trajectory("agent", query="my secret plan", tracer_provider=tracer_provider) as t2:
         pass
-    assert t2.result is not None and QUERY_ATTRIBUTE not in t2.result.metadata.attributes
+    assert t2.result is not None
+    assert QUERY_ATTRIBUTE not in t2.result.metadata.attributes
 
 
 def test_the_users_own_query_attribute_wins(
@@ -146,6 +149,8 @@ def test_the_users_own_query_attribute_wins(
 ) -> None:
     with trajectory("agent", query="asked", attributes={"query": "mine"}, tracer_provider=tracer_provider) as t:
         pass
-    assert t.result is not None and t.result.metadata.attributes[QUERY_ATTRIBUTE] == "mine"
+    assert t.result is not None
+    assert t.result.metadata.attributes[QUERY_ATTRIBUTE] == "mine"
     [root] = span_exporter.get_finished_spans()
-    assert root.attributes is not None and root.attributes[A.TRAJECTORY_ATTRIBUTES_PREFIX + "query"] == "mine"
+    assert root.attributes is not None
+    assert root.attributes[A.TRAJECTORY_ATTRIBUTES_PREFIX + "query"] == "mine"
