@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._internal.exceptions import CorruptTrajectoryError, StoreError, TrajectoryNotFoundError
 from ._internal.store.base import DEFAULT_DB_PATH, ENV_DB, SimilarHit, StoreStats, TrajectoryFilter, TrajectoryStore
+from ._internal.store.credit import BASE_KEY, MemoryCredit, MemoryKey
 from ._internal.store.open import open_store
 from ._internal.store.overview import GroupStat, ModelTokens, StoreOverview, TimeBucket
 from ._internal.store.sink import StoreSink
@@ -20,10 +21,13 @@ if TYPE_CHECKING:
     from ._internal.store.postgres import PostgresTrajectoryStore
 
 __all__ = [
+    "BASE_KEY",
     "DEFAULT_DB_PATH",
     "ENV_DB",
     "CorruptTrajectoryError",
     "GroupStat",
+    "MemoryCredit",
+    "MemoryKey",
     "ModelTokens",
     "PostgresTrajectoryStore",
     "SQLiteTrajectoryStore",

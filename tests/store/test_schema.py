@@ -96,7 +96,7 @@ def test_an_old_sqlite_database_from_the_v1_schema_is_migrated(tmp_path: Path) -
         assert store.get(5) == t  # the data survived
         assert [h.id for h in store.similar([1.0, 0.0, 0.0], k=1)] == [5]
         assert store.stats().top_actions == [("search", 1)]
-    assert _version(str(path)) == sqlite_schema.SCHEMA_VERSION == 3
+    assert _version(str(path)) == sqlite_schema.SCHEMA_VERSION == 4
     conn = sqlite3.connect(path)
     indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}

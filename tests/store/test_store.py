@@ -52,7 +52,7 @@ def test_open_store_uses_argument_then_env_then_default(tmp_path: Path, monkeypa
 def test_wal_mode_and_schema_version(store: SQLiteTrajectoryStore) -> None:
     conn = sqlite3.connect(store.path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert conn.execute("SELECT version FROM schema_version").fetchone()[0] == 3
+    assert conn.execute("SELECT version FROM schema_version").fetchone()[0] == 4
     conn.close()
 
 

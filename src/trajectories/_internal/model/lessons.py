@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
@@ -16,6 +16,7 @@ import numpy as np
 
 from ..validate import Embedding, check_embedding
 from .category import PatternCategory
+from .recall import lesson_id
 from .serde import from_dict, to_dict
 from .trajectory import Trajectory, TrajectoryId
 from .verdict import FailureVerdict, RecoveredVerdict, Verdict
@@ -147,6 +148,13 @@ class KeyLesson:
     tags: tuple[str, ...]
     created_at: datetime
     last_observed: datetime
+    #: Ids of the lessons distillation merged into this one (their recall credit moved here).
+    merged_from: tuple[int, ...] = ()
+
+    @property
+    def id(self) -> int:
+        """The lesson's stable id (:func:`lesson_id` of its text): what recall and credit name it by."""
+        return lesson_id(self.content)
 
     @property
     def score(self) -> float:
@@ -167,6 +175,7 @@ class KeyLesson:
             "tags": list(self.tags),
             "created_at": _iso(self.created_at),
             "last_observed": _iso(self.last_observed),
+            **({"merged_from": list(self.merged_from)} if self.merged_from else {}),
         }
 
     @classmethod
@@ -184,6 +193,7 @@ class KeyLesson:
             tags=tuple(data["tags"]),
             created_at=_parse_time(data["created_at"]),
             last_observed=_parse_time(data["last_observed"]),
+            merged_from=tuple(int(i) for i in data.get("merged_from", ())),
         )
 
 
@@ -203,6 +213,8 @@ class LessonDraft:
     last_observed: datetime
     importance: float = 0.5
     observations: int = 1
+    #: Texts of other lessons merged into this one (distillation's deduplication).
+    merged: list[str] = field(default_factory=list)
 
     @property
     def score(self) -> float:
@@ -222,6 +234,9 @@ class LessonDraft:
             if a not in self.example_actions and len(self.example_actions) < 10:
                 self.example_actions.append(a)
         self.last_observed = max(self.last_observed, other.last_observed)
+        for content in (other.content, *other.merged):
+            if content != self.content and content not in self.merged:
+                self.merged.append(content)
 
     def freeze(self) -> KeyLesson:
         return KeyLesson(
@@ -237,6 +252,7 @@ class LessonDraft:
             tags=tuple(self.tags),
             created_at=self.created_at,
             last_observed=self.last_observed,
+            merged_from=tuple(lesson_id(c) for c in self.merged),
         )
 
 

@@ -23,9 +23,10 @@ from ..embedding import Embedder, embed_text
 from ..exceptions import CorruptTrajectoryError, StoreError, TrajectoryNotFoundError
 from ..model.lessons import CompressedTrajectory, KeyLesson
 from ..model.trajectory import Trajectory
-from ..model.verdict import VERDICT_KINDS
+from ..model.verdict import VERDICT_KINDS, Verdict
 from ..settings import settings
 from ..validate import Embedding, check_count, check_embedding, check_opt_number, check_opt_str, check_opt_time, check_str, shown
+from .credit import BASE_KEY, MemoryCredit, MemoryKey
 from .overview import StoreOverview
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "TrajectoryFilter",
     "TrajectoryNotFoundError",
     "TrajectoryStore",
+    "check_feedback",
     "check_verdict_kind",
     "resolve_db_path",
 ]
@@ -248,6 +250,30 @@ class TrajectoryStore(abc.ABC):
         time buckets, verdicts, root causes, the *top* slowest and most failing actions and
         tools, tokens by model."""
 
+    # -- the learning loop: feedback and credit ----------------------------------
+    @abc.abstractmethod
+    def feedback(self, id: int, verdict: Verdict, *, source: str = "api", at: datetime | None = None) -> Trajectory:
+        """Give the stored trajectory *id* a later verdict, in one transaction: its quality is
+        recomputed by ruvllm's formula, the verdict it replaces is kept in
+        ``metadata.attributes["verdict.history"]`` (with *source* and *at*), and the credit of
+        every memory it recalled moves by the difference. Returns the updated trajectory;
+        :class:`TrajectoryNotFoundError` if there is none."""
+
+    @abc.abstractmethod
+    def memory_credit(self, keys: Iterable[MemoryKey]) -> dict[MemoryKey, MemoryCredit]:
+        """The credit of these memories (``("trajectory", id)`` or ``("lesson", lesson id)``):
+        uses, successes and summed quality of the stored runs that recalled them. Memories never
+        recalled are absent. ``BASE_KEY`` gives the totals over every run that recalled anything."""
+
+    @abc.abstractmethod
+    def memory_credits(self, kind: str | None = None, *, limit: int | None = 50) -> builtins.list[tuple[MemoryKey, MemoryCredit]]:
+        """Recalled memories with their credit, most used first (*kind*: ``"trajectory"``,
+        ``"lesson"`` or None for both)."""
+
+    def base_credit(self) -> MemoryCredit:
+        """The totals over every stored run that recalled anything: the base rate effect ranking uses."""
+        return self.memory_credit([BASE_KEY]).get(BASE_KEY, MemoryCredit())
+
     # -- distillation results ----------------------------------------------------
     @abc.abstractmethod
     def save_distillation(
@@ -273,6 +299,14 @@ class TrajectoryStore(abc.ABC):
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         self.close()
+
+
+def check_feedback(verdict: object, source: object, at: object) -> None:
+    """The arguments of ``feedback()``, checked at the call."""
+    if not isinstance(verdict, Verdict):
+        raise TypeError(f"verdict must be a Verdict, got {type(verdict).__name__}: {shown(verdict)}")
+    check_str("source", source)
+    check_opt_time("at", at)
 
 
 def span_count_rows(counts: Mapping[str, int]) -> builtins.list[tuple[str, int]]:

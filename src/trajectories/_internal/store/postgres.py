@@ -17,6 +17,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -28,13 +29,16 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from ..embedding import Embedder
 from ..exceptions import CorruptTrajectoryError, SchemaVersionError, StoreError, TrajectoryNotFoundError
+from ..model.feedback import with_feedback
 from ..model.lessons import CompressedTrajectory, KeyLesson
 from ..model.trajectory import Trajectory
-from ..model.verdict import VERDICT_KINDS
+from ..model.verdict import VERDICT_KINDS, Verdict
 from ..validate import check_count, check_id, check_uuid, shown
-from .base import SimilarHit, StoreStats, TrajectoryFilter, TrajectoryStore, check_verdict_kind, span_count_rows
+from .base import SimilarHit, StoreStats, TrajectoryFilter, TrajectoryStore, check_feedback, check_verdict_kind, span_count_rows
 from .codec import decode_row, dumps_plain, encode_json, read_json_rows, to_db_id, trajectory_name
+from .credit import Contribution, MemoryCredit, MemoryKey, check_memory_kind, contribution_of, lesson_merges
 from .overview import StoreOverview
+from .postgres_credit import pg_apply_credit, pg_memory_credit, pg_memory_credits, pg_move_lesson_credit
 from .postgres_overview import postgres_overview
 from .postgres_schema import HNSW_MAX_DIM, ensure_schema, ensure_vector_index, indexed_dimensions
 from .url import is_postgres_url, redact_text, redact_url
@@ -268,45 +272,76 @@ class PostgresTrajectoryStore(TrajectoryStore):
     def add_many(self, trajectories: Iterable[Trajectory]) -> int:
         if isinstance(trajectories, Trajectory):
             raise TypeError("trajectories must be an iterable of Trajectory; use add() for one")
-        by_id: dict[int, tuple[tuple[Any, ...], builtins.list[str]]] = {}
+        by_id: dict[int, tuple[tuple[Any, ...], builtins.list[str], Contribution | None]] = {}
         count = 0
         for i, t in enumerate(trajectories):
             if not isinstance(t, Trajectory):
                 raise TypeError(f"trajectories[{i}] must be a Trajectory, got {type(t).__name__}: {shown(t)}")
             row = _row(t)  # encodes first: bad input fails before anything is written
-            by_id[row[0]] = (row, [_text(s.action) or "" for s in t.steps])  # the last of one id wins, as in SQLite
+            # the last of one id wins, as in SQLite
+            by_id[row[0]] = (row, [_text(s.action) or "" for s in t.steps], contribution_of(t))
             count += 1
         if not by_id:
             return 0
+        self._run("write to", lambda conn: self._write_rows(conn, by_id))
+        self._ensure_indexes({r[0][15] for r in by_id.values() if r[0][15]})
+        return count
+
+    def _ensure_indexes(self, dims: set[int]) -> None:
+        for dim in sorted(dims - self._dims):
+            self._run("index", lambda conn, d=dim: ensure_vector_index(conn, d))  # type: ignore[misc]
+            with self._lock:
+                self._dims.add(dim)
+
+    @staticmethod
+    def _write_rows(conn: _Conn, by_id: Mapping[int, tuple[tuple[Any, ...], Sequence[str], Contribution | None]]) -> None:
         # Sorted by id: concurrent batches lock rows in the same order and cannot deadlock.
         ids = sorted(by_id)
         rows = [by_id[i][0] for i in ids]
         actions = [(i, n, a) for i in ids for n, a in enumerate(by_id[i][1])]
+        with conn.cursor() as cur:
+            if len(rows) < _COPY_FROM:
+                cur.executemany(_UPSERT, rows)
+            else:  # COPY into a staging table, then one upsert: ~1.7x the rows/s of executemany
+                cur.execute("CREATE TEMP TABLE trajectories_stage (LIKE trajectories) ON COMMIT DROP")
+                with cur.copy(f"COPY trajectories_stage ({_COLUMN_LIST}) FROM STDIN (FORMAT BINARY)") as copy:
+                    copy.set_types(_COPY_TYPES)
+                    for r in rows:
+                        copy.write_row(r)
+                cur.execute(_UPSERT_STAGED)
+            cur.execute("DELETE FROM trajectory_step_actions WHERE trajectory_id = ANY(%s)", (ids,))
+            if actions:
+                with cur.copy("COPY trajectory_step_actions (trajectory_id, idx, action) FROM STDIN") as copy:
+                    for a in actions:
+                        copy.write_row(a)
+        # After the upserts: their row locks serialise writers of the same trajectory (postgres_credit.py).
+        pg_apply_credit(conn, {i: by_id[i][2] for i in ids})
 
-        def work(conn: _Conn) -> None:
-            with conn.cursor() as cur:
-                if len(rows) < _COPY_FROM:
-                    cur.executemany(_UPSERT, rows)
-                else:  # COPY into a staging table, then one upsert: ~1.7x the rows/s of executemany
-                    cur.execute("CREATE TEMP TABLE trajectories_stage (LIKE trajectories) ON COMMIT DROP")
-                    with cur.copy(f"COPY trajectories_stage ({_COLUMN_LIST}) FROM STDIN (FORMAT BINARY)") as copy:
-                        copy.set_types(_COPY_TYPES)
-                        for r in rows:
-                            copy.write_row(r)
-                    cur.execute(_UPSERT_STAGED)
-                cur.execute("DELETE FROM trajectory_step_actions WHERE trajectory_id = ANY(%s)", (ids,))
-                if actions:
-                    with cur.copy("COPY trajectory_step_actions (trajectory_id, idx, action) FROM STDIN") as copy:
-                        for a in actions:
-                            copy.write_row(a)
+    def feedback(self, id: int, verdict: Verdict, *, source: str = "api", at: datetime | None = None) -> Trajectory:
+        db_id = to_db_id(check_id("id", id))
+        check_feedback(verdict, source, at)
 
-        self._run("write to", work)
-        new_dims = {r[15] for r in rows if r[15]} - self._dims
-        for dim in sorted(new_dims):
-            self._run("index", lambda conn, d=dim: ensure_vector_index(conn, d))  # type: ignore[misc]
-            with self._lock:
-                self._dims.add(dim)
-        return count
+        def work(conn: _Conn) -> Trajectory:
+            row = conn.execute("SELECT id, json FROM trajectories WHERE id = %s FOR UPDATE", (db_id,)).fetchone()
+            if row is None:
+                raise TrajectoryNotFoundError(f"no trajectory with id {id} (traj-{id}) in {self.url}")
+            updated = with_feedback(decode_row(row[0], row[1]), verdict, source=source, at=at)
+            self._write_rows(
+                conn, {db_id: (_row(updated), [_text(s.action) or "" for s in updated.steps], contribution_of(updated))}
+            )
+            return updated
+
+        return self._run("write to", work)
+
+    def memory_credit(self, keys: Iterable[MemoryKey]) -> dict[MemoryKey, MemoryCredit]:
+        wanted = builtins.list(keys)
+        return self._run("read from", lambda conn: pg_memory_credit(conn, wanted))
+
+    def memory_credits(self, kind: str | None = None, *, limit: int | None = 50) -> builtins.list[tuple[MemoryKey, MemoryCredit]]:
+        check_memory_kind("kind", kind)
+        if limit is not None:
+            check_count("limit", limit)
+        return self._run("read from", lambda conn: pg_memory_credits(conn, kind, limit))
 
     def delete(self, ids: Iterable[int]) -> int:
         db_ids = [to_db_id(check_id(f"ids[{i}]", v)) for i, v in enumerate(ids)]
@@ -543,6 +578,7 @@ class PostgresTrajectoryStore(TrajectoryStore):
         lesson_map = {lesson.content: (float(lesson.score), dumps_plain(lesson.to_dict())) for lesson in lessons}
         lesson_rows = [(c, *lesson_map[c]) for c in sorted(lesson_map)]
         prune = [to_db_id(check_id("prune_ids[]", v)) for v in prune_ids]
+        merges = lesson_merges(lessons)
 
         def work(conn: _Conn) -> None:
             with conn.cursor() as cur:
@@ -557,6 +593,7 @@ class PostgresTrajectoryStore(TrajectoryStore):
                     cur.executemany("INSERT INTO trajectory_key_lessons (content, score, json) VALUES (%s, %s, %s)", lesson_rows)
                 if prune:
                     cur.execute("DELETE FROM trajectories WHERE id = ANY(%s)", (prune,))
+            pg_move_lesson_credit(conn, merges)
 
         self._run("write to", work)
 

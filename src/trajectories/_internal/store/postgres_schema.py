@@ -29,7 +29,7 @@ __all__ = [
     "indexed_dimensions",
 ]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 #: The largest dimension pgvector's HNSW indexes a ``vector`` of.
 HNSW_MAX_DIM = 2000
@@ -81,6 +81,13 @@ _V1 = [
 MIGRATIONS: dict[int, list[str]] = {
     # 2: the tally of spans that belonged to no trajectory, by reason (add_span_counts).
     1: ["CREATE TABLE IF NOT EXISTS trajectory_span_counts (reason text PRIMARY KEY, n bigint NOT NULL)"],
+    # 3: credit of recalled memories (store/credit.py): totals per memory and each run's contribution.
+    2: [
+        "CREATE TABLE IF NOT EXISTS trajectory_memory_credit (kind text NOT NULL, id bigint NOT NULL, uses bigint NOT NULL,"
+        " successes bigint NOT NULL, quality_sum double precision NOT NULL, PRIMARY KEY (kind, id))",
+        "CREATE TABLE IF NOT EXISTS trajectory_credit_given (trajectory_id bigint PRIMARY KEY, success boolean NOT NULL,"
+        " quality double precision NOT NULL, memories text NOT NULL)",
+    ],
 }
 
 

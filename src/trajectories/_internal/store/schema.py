@@ -13,7 +13,7 @@ __all__ = ["MIGRATIONS", "ROW_COLUMNS", "SCHEMA", "SCHEMA_VERSION", "Connection"
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 #: The version-1 schema: every database starts from it, then MIGRATIONS take it to SCHEMA_VERSION.
 SCHEMA = """
@@ -65,6 +65,13 @@ MIGRATIONS: dict[int, list[str]] = {
     ],
     # 3: the tally of spans that belonged to no trajectory, by reason (add_span_counts).
     2: ["CREATE TABLE IF NOT EXISTS span_counts (reason TEXT PRIMARY KEY, n INTEGER NOT NULL)"],
+    # 4: credit of recalled memories (store/credit.py): totals per memory and each run's contribution.
+    3: [
+        "CREATE TABLE IF NOT EXISTS memory_credit (kind TEXT NOT NULL, id INTEGER NOT NULL, uses INTEGER NOT NULL,"
+        " successes INTEGER NOT NULL, quality_sum REAL NOT NULL, PRIMARY KEY (kind, id))",
+        "CREATE TABLE IF NOT EXISTS credit_given (trajectory_id INTEGER PRIMARY KEY, success INTEGER NOT NULL,"
+        " quality REAL NOT NULL, memories TEXT NOT NULL)",
+    ],
 }
 
 ROW_COLUMNS = (

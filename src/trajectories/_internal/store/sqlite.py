@@ -17,17 +17,29 @@ import threading
 import time
 import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from ..embedding import Embedder
 from ..exceptions import CorruptTrajectoryError, SchemaVersionError, StoreError, TrajectoryNotFoundError
+from ..model.feedback import with_feedback
 from ..model.lessons import CompressedTrajectory, KeyLesson
 from ..model.trajectory import Trajectory
-from ..model.verdict import VERDICT_KINDS
+from ..model.verdict import VERDICT_KINDS, Verdict
 from ..validate import check_count, check_id, check_uuid, shown
-from .base import SimilarHit, StoreStats, TrajectoryFilter, TrajectoryStore, check_verdict_kind, resolve_db_path, span_count_rows
+from .base import (
+    SimilarHit,
+    StoreStats,
+    TrajectoryFilter,
+    TrajectoryStore,
+    check_feedback,
+    check_verdict_kind,
+    resolve_db_path,
+    span_count_rows,
+)
 from .codec import blob_to_embedding, decode_row, dumps_plain, from_db_id, read_json_rows, to_db_id, to_micros
+from .credit import Contribution, MemoryCredit, MemoryKey, contribution_of, lesson_merges
 from .index import EmbeddingIndex
 from .overview import StoreOverview
 from .schema import (
@@ -39,6 +51,7 @@ from .schema import (
     rollback,
     row_for,
 )
+from .sqlite_credit import sqlite_apply_credit, sqlite_memory_credit, sqlite_memory_credits, sqlite_move_lesson_credit
 from .sqlite_overview import sqlite_overview
 
 __all__ = ["SCHEMA_VERSION", "SQLiteTrajectoryStore"]
@@ -253,27 +266,62 @@ class SQLiteTrajectoryStore(TrajectoryStore):
             raise TypeError("trajectories must be an iterable of Trajectory; use add() for one")
         rows: builtins.list[tuple[Any, ...]] = []
         actions: builtins.list[tuple[int, int, str]] = []
+        contributions: dict[int, Contribution | None] = {}
         for i, t in enumerate(trajectories):
             if not isinstance(t, Trajectory):
                 raise TypeError(f"trajectories[{i}] must be a Trajectory, got {type(t).__name__}: {shown(t)}")
             row = row_for(t)  # encodes first: bad input fails before anything is written
             rows.append(row)
             actions.extend((row[0], n, s.action) for n, s in enumerate(t.steps))
+            contributions[row[0]] = contribution_of(t)  # the last of one id wins, as the row does
         if not rows:
             return 0
 
         def work(conn: sqlite3.Connection, seq: int) -> int:
-            ids = [(r[0],) for r in rows]
-            conn.executemany("DELETE FROM step_actions WHERE trajectory_id = ?", ids)
-            conn.executemany(
-                f"INSERT OR REPLACE INTO trajectories ({ROW_COLUMNS}) VALUES ({', '.join('?' * 17)})",
-                [(*r, seq) for r in rows],
-            )
-            conn.executemany("INSERT OR REPLACE INTO step_actions (trajectory_id, idx, action) VALUES (?, ?, ?)", actions)
+            self._write_rows(conn, seq, rows, actions, contributions)
             return len(rows)
 
         result: int = self._write(work)
         return result
+
+    @staticmethod
+    def _write_rows(
+        conn: sqlite3.Connection,
+        seq: int,
+        rows: Sequence[tuple[Any, ...]],
+        actions: Sequence[tuple[int, int, str]],
+        contributions: Mapping[int, Contribution | None],
+    ) -> None:
+        ids = [(r[0],) for r in rows]
+        conn.executemany("DELETE FROM step_actions WHERE trajectory_id = ?", ids)
+        conn.executemany(
+            f"INSERT OR REPLACE INTO trajectories ({ROW_COLUMNS}) VALUES ({', '.join('?' * 17)})",
+            [(*r, seq) for r in rows],
+        )
+        conn.executemany("INSERT OR REPLACE INTO step_actions (trajectory_id, idx, action) VALUES (?, ?, ?)", actions)
+        sqlite_apply_credit(conn, contributions)
+
+    def feedback(self, id: int, verdict: Verdict, *, source: str = "api", at: datetime | None = None) -> Trajectory:
+        db_id = to_db_id(check_id("id", id))
+        check_feedback(verdict, source, at)
+
+        def work(conn: sqlite3.Connection, seq: int) -> Trajectory:
+            row = conn.execute("SELECT id, json FROM trajectories WHERE id = ?", (db_id,)).fetchone()
+            if row is None:
+                raise TrajectoryNotFoundError(f"no trajectory with id {id} (traj-{id}) in {self.path}")
+            updated = with_feedback(decode_row(row[0], row[1]), verdict, source=source, at=at)
+            actions = [(db_id, n, s.action) for n, s in enumerate(updated.steps)]
+            self._write_rows(conn, seq, [row_for(updated)], actions, {db_id: contribution_of(updated)})
+            return updated
+
+        result: Trajectory = self._write(work)
+        return result
+
+    def memory_credit(self, keys: Iterable[MemoryKey]) -> dict[MemoryKey, MemoryCredit]:
+        return sqlite_memory_credit(self._query, keys)
+
+    def memory_credits(self, kind: str | None = None, *, limit: int | None = 50) -> builtins.list[tuple[MemoryKey, MemoryCredit]]:
+        return sqlite_memory_credits(self._query, kind, limit)
 
     def delete(self, ids: Iterable[int]) -> int:
         db_ids = [(to_db_id(check_id(f"ids[{i}]", v)),) for i, v in enumerate(ids)]
@@ -542,11 +590,13 @@ class SQLiteTrajectoryStore(TrajectoryStore):
         comp_rows = [(to_db_id(int(c.original_id)), to_micros(c.compressed_at), dumps(c.to_dict())) for c in compressed]
         lesson_rows = [(lesson.content, float(lesson.score), dumps(lesson.to_dict())) for lesson in lessons]
         prune = [to_db_id(check_id("prune_ids[]", v)) for v in prune_ids]
+        merges = lesson_merges(lessons)
 
         def work(conn: sqlite3.Connection, seq: int) -> None:
             conn.executemany("INSERT OR REPLACE INTO compressed (original_id, compressed_at, json) VALUES (?, ?, ?)", comp_rows)
             conn.execute("DELETE FROM key_lessons")
             conn.executemany("INSERT OR REPLACE INTO key_lessons (content, score, json) VALUES (?, ?, ?)", lesson_rows)
+            sqlite_move_lesson_credit(conn, merges)
             for db_id in prune:
                 cur = conn.execute("DELETE FROM trajectories WHERE id = ?", (db_id,))
                 if cur.rowcount:

@@ -1,0 +1,126 @@
+"""The PostgreSQL store's credit tables (store/credit.py plans the updates; this runs them).
+
+Every function that writes runs inside the caller's transaction, after the trajectory rows
+were upserted: those row locks make two writers of one trajectory wait for each other, so the
+second reads the first's contribution (READ COMMITTED reads what committed before each
+statement) and a trajectory delivered twice at once is credited once. Increments are applied
+in key order, so writers crediting the same memories cannot deadlock.
+"""
+
+from __future__ import annotations
+
+import builtins
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import psycopg
+
+from ..validate import check_count
+from .codec import from_db_id, to_db_id
+from .credit import Contribution, MemoryCredit, MemoryKey, check_memory_kind, plan_credit, plan_lesson_merge
+
+__all__ = ["pg_apply_credit", "pg_memory_credit", "pg_memory_credits", "pg_move_lesson_credit"]
+
+logger = logging.getLogger(__name__)
+
+_Conn = psycopg.Connection[Any]
+
+_ADD = (
+    "INSERT INTO trajectory_memory_credit (kind, id, uses, successes, quality_sum) VALUES (%s, %s, %s, %s, %s)"
+    " ON CONFLICT (kind, id) DO UPDATE SET uses = trajectory_memory_credit.uses + EXCLUDED.uses,"
+    " successes = trajectory_memory_credit.successes + EXCLUDED.successes,"
+    " quality_sum = trajectory_memory_credit.quality_sum + EXCLUDED.quality_sum"
+)
+_GIVE = (
+    "INSERT INTO trajectory_credit_given (trajectory_id, success, quality, memories) VALUES (%s, %s, %s, %s)"
+    " ON CONFLICT (trajectory_id) DO UPDATE SET success = EXCLUDED.success, quality = EXCLUDED.quality,"
+    " memories = EXCLUDED.memories"
+)
+
+
+def _add_rows(deltas: Iterable[tuple[str, int, int, int, float]]) -> builtins.list[tuple[Any, ...]]:
+    return [(k, to_db_id(i), du, ds, dq) for k, i, du, ds, dq in deltas]
+
+
+def pg_apply_credit(conn: _Conn, contributions: Mapping[int, Contribution | None]) -> None:
+    """Replace the contributions of these trajectories (by database id) with the new ones."""
+    if not contributions:
+        return
+    ids = sorted(contributions)
+    old: dict[int, Contribution] = {}
+    rows = conn.execute(
+        "SELECT trajectory_id, success, quality, memories FROM trajectory_credit_given WHERE trajectory_id = ANY(%s)"
+        " ORDER BY trajectory_id FOR UPDATE",
+        (ids,),
+    ).fetchall()
+    for tid, success, quality, memories in rows:
+        try:
+            old[tid] = Contribution.decode(success, quality, memories)
+        except (ValueError, TypeError) as exc:
+            logger.warning("the recorded credit of traj-%d cannot be read (%s); it is replaced", from_db_id(tid), exc)
+    if not old and all(c is None for c in contributions.values()):
+        return
+    plan = plan_credit(contributions, old)
+    with conn.cursor() as cur:
+        if plan.deltas:
+            cur.executemany(_ADD, _add_rows(plan.deltas))
+        if plan.upserts:
+            cur.executemany(_GIVE, [(tid, c.success, c.quality, c.encode()) for tid, c in plan.upserts])
+        if plan.removals:
+            cur.execute("DELETE FROM trajectory_credit_given WHERE trajectory_id = ANY(%s)", (plan.removals,))
+
+
+def pg_move_lesson_credit(conn: _Conn, merges: Sequence[tuple[int, tuple[int, ...]]]) -> None:
+    """Distillation merged lessons: their totals and the contributions that name them move to the absorber."""
+    if not merges:
+        return
+    for to, froms in merges:
+        for f in froms:
+            row = conn.execute(
+                "DELETE FROM trajectory_memory_credit WHERE kind = 'lesson' AND id = %s RETURNING uses, successes, quality_sum",
+                (to_db_id(f),),
+            ).fetchone()
+            if row is not None:
+                conn.execute(_ADD, ("lesson", to_db_id(to), row[0], row[1], row[2]))
+    given = []
+    rows = conn.execute(
+        "SELECT trajectory_id, success, quality, memories FROM trajectory_credit_given WHERE memories LIKE %s"
+        " ORDER BY trajectory_id FOR UPDATE",
+        ('%"lesson"%',),
+    ).fetchall()
+    for tid, success, quality, memories in rows:
+        try:
+            given.append((tid, Contribution.decode(success, quality, memories)))
+        except (ValueError, TypeError):
+            continue
+    rewritten, corrections = plan_lesson_merge(merges, given)
+    with conn.cursor() as cur:
+        if rewritten:
+            cur.executemany(_GIVE, [(tid, c.success, c.quality, c.encode()) for tid, c in rewritten])
+        if corrections:
+            cur.executemany(_ADD, _add_rows(corrections))
+
+
+def pg_memory_credit(conn: _Conn, keys: Iterable[MemoryKey]) -> dict[MemoryKey, MemoryCredit]:
+    wanted = sorted({(str(k), int(i)) for k, i in keys})
+    if not wanted:
+        return {}
+    rows = conn.execute(
+        "SELECT kind, id, uses, successes, quality_sum FROM trajectory_memory_credit"
+        " WHERE (kind, id) IN (SELECT * FROM unnest(%s::text[], %s::bigint[]))",
+        ([k for k, _ in wanted], [to_db_id(i) for _, i in wanted]),
+    ).fetchall()
+    return {(str(k), from_db_id(i)): MemoryCredit(int(u), int(s), float(q)) for k, i, u, s, q in rows}
+
+
+def pg_memory_credits(conn: _Conn, kind: str | None, limit: int | None) -> builtins.list[tuple[MemoryKey, MemoryCredit]]:
+    check_memory_kind("kind", kind)
+    lim = None if limit is None else check_count("limit", limit)
+    kinds = [kind] if kind is not None else ["trajectory", "lesson"]
+    rows = conn.execute(
+        "SELECT kind, id, uses, successes, quality_sum FROM trajectory_memory_credit WHERE kind = ANY(%s) AND uses > 0"
+        " ORDER BY uses DESC, kind, id LIMIT %s",
+        (kinds, lim),
+    ).fetchall()
+    return [((str(k), from_db_id(i)), MemoryCredit(int(u), int(s), float(q))) for k, i, u, s, q in rows]

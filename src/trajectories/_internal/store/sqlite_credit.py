@@ -1,0 +1,119 @@
+"""The SQLite store's credit tables (store/credit.py plans the updates; this runs them).
+
+Every function that writes runs inside the caller's ``BEGIN IMMEDIATE`` transaction, so a
+trajectory and its credit change together or not at all, and writers never interleave.
+"""
+
+from __future__ import annotations
+
+import builtins
+import logging
+import sqlite3
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from ..validate import check_count
+from .codec import from_db_id, to_db_id
+from .credit import Contribution, MemoryCredit, MemoryKey, check_memory_kind, plan_credit, plan_lesson_merge
+
+__all__ = ["sqlite_apply_credit", "sqlite_memory_credit", "sqlite_memory_credits", "sqlite_move_lesson_credit"]
+
+logger = logging.getLogger(__name__)
+
+_Query = Callable[[str, Sequence[Any]], builtins.list[Any]]
+
+_ADD = (
+    "INSERT INTO memory_credit (kind, id, uses, successes, quality_sum) VALUES (?, ?, ?, ?, ?)"
+    " ON CONFLICT (kind, id) DO UPDATE SET uses = uses + excluded.uses, successes = successes + excluded.successes,"
+    " quality_sum = quality_sum + excluded.quality_sum"
+)
+_GIVE = "INSERT OR REPLACE INTO credit_given (trajectory_id, success, quality, memories) VALUES (?, ?, ?, ?)"
+
+
+def _chunks(values: Sequence[Any], size: int = 500) -> Iterable[Sequence[Any]]:
+    for i in range(0, len(values), size):
+        yield values[i : i + size]
+
+
+def _read_given(conn: sqlite3.Connection, db_ids: Sequence[int]) -> dict[int, Contribution]:
+    old: dict[int, Contribution] = {}
+    for chunk in _chunks(db_ids):
+        marks = ",".join("?" * len(chunk))
+        sql = f"SELECT trajectory_id, success, quality, memories FROM credit_given WHERE trajectory_id IN ({marks})"
+        rows = conn.execute(sql, list(chunk)).fetchall()
+        for tid, success, quality, memories in rows:
+            try:
+                old[tid] = Contribution.decode(success, quality, memories)
+            except (ValueError, TypeError) as exc:
+                logger.warning("the recorded credit of traj-%d cannot be read (%s); it is replaced", from_db_id(tid), exc)
+    return old
+
+
+def _add_rows(deltas: Iterable[tuple[str, int, int, int, float]]) -> builtins.list[tuple[Any, ...]]:
+    return [(k, to_db_id(i), du, ds, dq) for k, i, du, ds, dq in deltas]
+
+
+def sqlite_apply_credit(conn: sqlite3.Connection, contributions: Mapping[int, Contribution | None]) -> None:
+    """Replace the contributions of these trajectories (by database id) with the new ones."""
+    if not contributions:
+        return
+    old = _read_given(conn, list(contributions))
+    if not old and all(c is None for c in contributions.values()):
+        return  # the common write: nothing recalled, nothing recorded
+    plan = plan_credit(contributions, old)
+    conn.executemany(_ADD, _add_rows(plan.deltas))
+    conn.executemany(_GIVE, [(tid, int(c.success), c.quality, c.encode()) for tid, c in plan.upserts])
+    conn.executemany("DELETE FROM credit_given WHERE trajectory_id = ?", [(tid,) for tid in plan.removals])
+
+
+def sqlite_move_lesson_credit(conn: sqlite3.Connection, merges: Sequence[tuple[int, tuple[int, ...]]]) -> None:
+    """Distillation merged lessons: their totals and the contributions that name them move to the absorber."""
+    if not merges:
+        return
+    for to, froms in merges:
+        for f in froms:
+            row = conn.execute(
+                "SELECT uses, successes, quality_sum FROM memory_credit WHERE kind = 'lesson' AND id = ?", (to_db_id(f),)
+            ).fetchone()
+            if row is not None:
+                conn.execute(_ADD, ("lesson", to_db_id(to), row[0], row[1], row[2]))
+                conn.execute("DELETE FROM memory_credit WHERE kind = 'lesson' AND id = ?", (to_db_id(f),))
+    given = []
+    for tid, success, quality, memories in conn.execute("SELECT trajectory_id, success, quality, memories FROM credit_given"):
+        if '"lesson"' in memories:
+            try:
+                given.append((tid, Contribution.decode(success, quality, memories)))
+            except (ValueError, TypeError):
+                continue
+    rewritten, corrections = plan_lesson_merge(merges, given)
+    conn.executemany(_GIVE, [(tid, int(c.success), c.quality, c.encode()) for tid, c in rewritten])
+    conn.executemany(_ADD, _add_rows(corrections))
+
+
+def sqlite_memory_credit(query: _Query, keys: Iterable[MemoryKey]) -> dict[MemoryKey, MemoryCredit]:
+    """The totals of these memories (those never credited are absent)."""
+    wanted = sorted({(str(k), int(i)) for k, i in keys})
+    out: dict[MemoryKey, MemoryCredit] = {}
+    for kind in {k for k, _ in wanted}:
+        ids = [to_db_id(i) for k, i in wanted if k == kind]
+        for chunk in _chunks(ids):
+            marks = ",".join("?" * len(chunk))
+            sql = f"SELECT id, uses, successes, quality_sum FROM memory_credit WHERE kind = ? AND id IN ({marks})"
+            rows = query(sql, [kind, *chunk])
+            for db_id, uses, successes, quality_sum in rows:
+                out[(kind, from_db_id(db_id))] = MemoryCredit(int(uses), int(successes), float(quality_sum))
+    return out
+
+
+def sqlite_memory_credits(query: _Query, kind: str | None, limit: int | None) -> builtins.list[tuple[MemoryKey, MemoryCredit]]:
+    """Credited memories (of *kind*, or trajectories and lessons), most used first."""
+    check_memory_kind("kind", kind)
+    lim = -1 if limit is None else check_count("limit", limit)
+    where = "kind = ?" if kind is not None else "kind IN ('trajectory', 'lesson')"
+    params: builtins.list[Any] = [kind] if kind is not None else []
+    rows = query(
+        f"SELECT kind, id, uses, successes, quality_sum FROM memory_credit WHERE {where} AND uses > 0"
+        " ORDER BY uses DESC, kind, id LIMIT ?",
+        [*params, lim],
+    )
+    return [((str(k), from_db_id(i)), MemoryCredit(int(u), int(s), float(q))) for k, i, u, s, q in rows]
