@@ -10,6 +10,7 @@ import httpx
 from tests.helpers.late import Recorded
 from tests.helpers.otlp import json_body, protobuf_body
 from trajectories import attributes as A
+from trajectories._internal.cli.otlp_cmds import stats_line
 from trajectories._internal.model.feedback import verdict_history
 from trajectories._internal.otlp.server import running_in_thread
 from trajectories.export import ExporterStats, TrajectoryExporter, receiver_app
@@ -40,6 +41,7 @@ def test_serve_applies_a_late_evaluation_and_keeps_applying_after_a_restart(tmp_
         assert httpx.get(f"{url}/health").json()["pending_spans"] == 1
     # the server stopped: the trace is given up, the evaluation read and applied before the store sink closes
     assert final[0].late_verdicts_applied == 1
+    assert stats_line(final[0]).endswith(", 1 late verdict (1 applied, 0 unmatched, 0 dead-lettered)")  # serve's stop line
     stored = store.get(run.result.id)
     assert stored.verdict.is_success
     assert [h["source"] for h in verdict_history(stored)] == ["evaluation:user_feedback", "evaluation:support_review"]
