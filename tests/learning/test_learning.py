@@ -21,6 +21,7 @@ from trajectories.learning import (
     VerdictAnalyzer,
     analyze,
     distill,
+    lesson_id,
     lessons_for,
 )
 from trajectories.model import ReasoningErrorType, RootCause, StepOutcome, Verdict
@@ -277,6 +278,9 @@ def test_deduplication_by_words_and_embedding() -> None:
     merged = next(k for k in r.key_lessons if k.content == "Check the cache first")
     assert merged.observation_count == 2
     assert set(merged.source_trajectory_ids) == {1, 3}
+    assert merged.merged_from == (lesson_id("check the cache FIRST"),)  # its recall credit moves here (store.save_distillation)
+    assert KeyLesson.from_dict(merged.to_dict()).merged_from == merged.merged_from
+    assert "merged_from" not in next(k for k in r.key_lessons if k.content == "check the cache first!").to_dict()
     assert len(MemoryDistiller(_cfg(deduplicate_lessons=False)).distill(ts, now=T0).key_lessons) == 4
     assert len(MemoryDistiller(_cfg(max_lessons=1)).distill(ts, now=T0).key_lessons) == 1
 

@@ -34,7 +34,7 @@ def test_each_memory_once_with_its_highest_similarity() -> None:
         "",
         "not json",
         "{}",
-        "[1, 2]",
+        '[-1, true, "x"]',
         '[{"kind": "bogus", "id": 1}]',
         '[{"id": -1}]',
         '[{"id": 1, "similarity": "x"}]',
@@ -46,8 +46,13 @@ def test_unreadable_values_and_items_are_left_out(text: str) -> None:
 
 
 def test_mixed_list_keeps_the_readable_items_and_reads_traj_prefix() -> None:
-    text = json.dumps([{"id": "traj-5", "similarity": 0.3}, "junk", {"kind": "lesson", "id": 9, "similarity": 1}])
-    assert decode_recalled(text) == (RecalledMemory("trajectory", 5, 0.3), RecalledMemory("lesson", 9, 1.0))
+    text = json.dumps([{"id": "traj-5", "similarity": 0.3}, "junk", {"kind": "lesson", "id": 9, "similarity": 1}, 12, "traj-13"])
+    assert decode_recalled(text) == (
+        RecalledMemory("trajectory", 5, 0.3),
+        RecalledMemory("lesson", 9, 1.0),
+        RecalledMemory("trajectory", 12, 0.0),
+        RecalledMemory("trajectory", 13, 0.0),
+    )
     assert recalled_of({RECALLED_ATTRIBUTE: text}) == decode_recalled(text)
 
 

@@ -127,6 +127,10 @@ def test_trajectory_page_shows_steps_nested_quality_parts_and_recall(client: Tes
     assert "check the token first" in html
     assert "0.910" in html
     assert '<a href="/trajectories/7">traj-7</a>' in html
+    # storing this run credited what it recalled: each memory recalled by 1 run, which succeeded
+    assert re.search(
+        rf'traj-{FAILED_ID}</a></td>\s*<td class="num">0.910</td>\s*<td class="num">1</td>\s*<td class="num">100%</td>', html
+    )
 
 
 def test_failed_step_shows_its_exception_and_the_root_cause(client: TestClient) -> None:
@@ -162,7 +166,8 @@ def test_lessons_show_provenance(client: TestClient) -> None:
     html = client.get("/lessons").text
     assert f'<a href="/trajectories/{FAILED_ID}">traj-{FAILED_ID}</a>' in html
     assert '<a href="/trajectories/4">traj-4</a>' in html
-    assert "not measured" in html
+    assert "never recalled" in html  # no run has recalled these lessons
+    assert 'id="base-rate"' in html
 
 
 def test_token_header_cookie_and_query(store: SQLiteTrajectoryStore) -> None:

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from ..store.base import CorruptTrajectoryError, StoreError, TrajectoryNotFoundError
-from . import data_cmds, demo, otlp_cmds, read_cmds, ui_cmd
+from . import data_cmds, demo, learn_cmds, otlp_cmds, read_cmds, ui_cmd
 from .common import EXIT_BAD_DATA, EXIT_DB, EXIT_NOT_FOUND, EXIT_USAGE, CLIError
 
 __all__ = ["build_parser", "main"]
@@ -59,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.register(sub, common)
     read_cmds.register(sub, common)
     data_cmds.register(sub, common)
+    learn_cmds.register(sub, common)
     otlp_cmds.register(sub, common)
     ui_cmd.register(sub, common)
     return parser

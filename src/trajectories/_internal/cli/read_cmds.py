@@ -18,6 +18,7 @@ from .common import (
     open_from,
     parse_quality,
 )
+from .learn_cmds import history_lines, recalled_lines
 from .render import SUMMARY_HEADERS, render_table, render_tree, summary_rows, trajectory_summary, verdict_text
 
 __all__ = ["DEFAULT_MIN_SIMILARITY", "register"]
@@ -52,10 +53,11 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_show(args: argparse.Namespace) -> int:
     with open_from(args, create=False) as store:
         t = find_trajectory(store, args.id)
+        recalled = [] if args.json else recalled_lines(store, t)
     if args.json:
         emit_json(serde.to_dict(t))
     else:
-        print(render_tree(t))
+        print("\n".join([render_tree(t), *recalled, *history_lines(t)]))
     return EXIT_OK
 
 

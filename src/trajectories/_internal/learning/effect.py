@@ -6,14 +6,17 @@ succeeded at base rate *p₀* (itself smoothed: ``(S + 1) / (N + 2)`` over all t
 - **smoothed success rate** ``p = (s + m·p₀) / (n + m)``, with prior strength ``m = 2``: a
   memory never used sits at the base rate, one used once moves only a third of the way;
 - **effect** ``e = p − p₀``: above zero, runs that recalled it went better than runs in general;
-- **score** ``similarity × (1 + e) + x · m / (n + m)``: relevance weighted by effect, plus a small
+- **lift** ``p / p₀``: how many times as likely a run that recalled it was to succeed;
+- **score** ``similarity × p / p₀ + x · m / (n + m)``: relevance weighted by lift, plus a small
   exploration bonus (``x = 0.02``) that fades as the memory is used, so new memories get tried.
+  A memory whose runs keep failing sinks toward 0 however similar it is.
 
 Worked example (docs/store.md has it with numbers): base rate 0.6; memory A, similarity 0.80,
-used 4 times with 4 successes: p = (4 + 1.2) / 6 = 0.867, e = +0.267, score = 0.80 × 1.267 +
-0.02 × 2/6 = 1.020. Memory B, similarity 0.85, used 4 times with no success: p = 1.2 / 6 = 0.2,
-e = −0.4, score = 0.85 × 0.6 + 0.0067 = 0.517. A ranks first although B is more similar.
-At equal similarity and equal use, more successes always rank higher (the score grows with *s*).
+used 4 times with 4 successes: p = (4 + 1.2) / 6 = 0.867, e = +0.267, lift 1.444, score =
+0.80 × 1.444 + 0.02 × 2/6 = 1.162. Memory B, similarity 0.85, used 4 times with no success:
+p = 1.2 / 6 = 0.2, e = −0.4, lift 0.333, score = 0.85 × 0.333 + 0.0067 = 0.290. A ranks first
+although B is more similar. At equal similarity and equal use, more successes always rank
+higher (the score grows with *s*).
 """
 
 from __future__ import annotations
@@ -55,6 +58,8 @@ class Effect:
     base_rate: float
     #: ``smoothed_rate − base_rate``.
     effect: float
+    #: ``smoothed_rate / base_rate``.
+    lift: float
     #: The ranking score (``rank="similarity"``: the similarity itself).
     score: float
 
@@ -64,9 +69,7 @@ def measure(similarity: float, credit: MemoryCredit | None, p0: float, rank: Ran
     c = credit or MemoryCredit()
     n, s = max(c.uses, 0), max(min(c.successes, c.uses), 0)
     smoothed = (s + PRIOR_STRENGTH * p0) / (n + PRIOR_STRENGTH)
-    effect = smoothed - p0
-    if rank == "effect":
-        score = similarity * (1.0 + effect) + EXPLORATION_BONUS * PRIOR_STRENGTH / (n + PRIOR_STRENGTH)
-    else:
-        score = similarity
-    return Effect(n, s, c.mean_quality, c.success_rate, smoothed, p0, effect, score)
+    lift = smoothed / p0 if p0 > 0 else 1.0
+    bonus = EXPLORATION_BONUS * PRIOR_STRENGTH / (n + PRIOR_STRENGTH)
+    score = similarity * lift + bonus if rank == "effect" else similarity
+    return Effect(n, s, c.mean_quality, c.success_rate, smoothed, p0, smoothed - p0, lift, score)

@@ -106,6 +106,9 @@ def encode_recalled(items: Iterable[RecalledMemory]) -> str:
 
 
 def _parse_item(raw: object) -> RecalledMemory | None:
+    bare_int = isinstance(raw, int) and not isinstance(raw, bool)
+    if bare_int or (isinstance(raw, str) and raw.removeprefix("traj-").isdigit()):
+        raw = {"id": raw}  # a bare trajectory id (similarity unknown: 0)
     if not isinstance(raw, dict):
         return None
     kind, ref, sim, lesson = raw.get("kind", "trajectory"), raw.get("id"), raw.get("similarity", 0.0), raw.get("lesson")

@@ -30,7 +30,9 @@ __all__ = [
     "MemoryKey",
     "check_memory_kind",
     "contribution_of",
+    "lesson_ids_in",
     "lesson_merges",
+    "resolve_aliases",
     "plan_credit",
     "plan_lesson_merge",
 ]
@@ -168,6 +170,28 @@ def plan_lesson_merge(
         rewritten.append((tid, Contribution(c.success, c.quality, unique)))
     deltas = [(k, i, int(v[0]), int(v[1]), float(v[2])) for (k, i), v in sorted(acc.items())]
     return rewritten, deltas
+
+
+def lesson_ids_in(contributions: Iterable[Contribution | None]) -> list[int]:
+    """The lesson ids these contributions name (to look their aliases up)."""
+    return sorted({i for c in contributions if c is not None for k, i in c.memories if k == "lesson"})
+
+
+def resolve_aliases(
+    contributions: Mapping[int, Contribution | None], aliases: Mapping[int, int]
+) -> dict[int, Contribution | None]:
+    """Contributions naming a lesson that distillation merged into another name the absorber
+    instead (each memory once), so a run stored again after the merge credits where its credit went."""
+    if not aliases:
+        return dict(contributions)
+    out: dict[int, Contribution | None] = {}
+    for tid, c in contributions.items():
+        if c is None or not any(k == "lesson" and i in aliases for k, i in c.memories):
+            out[tid] = c
+            continue
+        keys = {(k, aliases.get(i, i) if k == "lesson" else i) for k, i in c.memories}
+        out[tid] = Contribution(c.success, c.quality, tuple(sorted(keys)))
+    return out
 
 
 def lesson_merges(lessons: Iterable[KeyLesson]) -> list[tuple[int, tuple[int, ...]]]:

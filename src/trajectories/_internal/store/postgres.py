@@ -579,6 +579,7 @@ class PostgresTrajectoryStore(TrajectoryStore):
         lesson_rows = [(c, *lesson_map[c]) for c in sorted(lesson_map)]
         prune = [to_db_id(check_id("prune_ids[]", v)) for v in prune_ids]
         merges = lesson_merges(lessons)
+        live = sorted({lesson.id for lesson in lessons})
 
         def work(conn: _Conn) -> None:
             with conn.cursor() as cur:
@@ -593,7 +594,7 @@ class PostgresTrajectoryStore(TrajectoryStore):
                     cur.executemany("INSERT INTO trajectory_key_lessons (content, score, json) VALUES (%s, %s, %s)", lesson_rows)
                 if prune:
                     cur.execute("DELETE FROM trajectories WHERE id = ANY(%s)", (prune,))
-            pg_move_lesson_credit(conn, merges)
+            pg_move_lesson_credit(conn, merges, live)
 
         self._run("write to", work)
 

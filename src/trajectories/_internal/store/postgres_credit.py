@@ -18,7 +18,16 @@ import psycopg
 
 from ..validate import check_count
 from .codec import from_db_id, to_db_id
-from .credit import Contribution, MemoryCredit, MemoryKey, check_memory_kind, plan_credit, plan_lesson_merge
+from .credit import (
+    Contribution,
+    MemoryCredit,
+    MemoryKey,
+    check_memory_kind,
+    lesson_ids_in,
+    plan_credit,
+    plan_lesson_merge,
+    resolve_aliases,
+)
 
 __all__ = ["pg_apply_credit", "pg_memory_credit", "pg_memory_credits", "pg_move_lesson_credit"]
 
@@ -61,7 +70,12 @@ def pg_apply_credit(conn: _Conn, contributions: Mapping[int, Contribution | None
             logger.warning("the recorded credit of traj-%d cannot be read (%s); it is replaced", from_db_id(tid), exc)
     if not old and all(c is None for c in contributions.values()):
         return
-    plan = plan_credit(contributions, old)
+    lessons = lesson_ids_in(contributions.values())
+    aliases: dict[int, int] = {}
+    if lessons:
+        rows = conn.execute("SELECT from_id, to_id FROM trajectory_lesson_alias WHERE from_id = ANY(%s)", (lessons,)).fetchall()
+        aliases = {int(f): int(t) for f, t in rows}
+    plan = plan_credit(resolve_aliases(contributions, aliases), old)
     with conn.cursor() as cur:
         if plan.deltas:
             cur.executemany(_ADD, _add_rows(plan.deltas))
@@ -71,12 +85,22 @@ def pg_apply_credit(conn: _Conn, contributions: Mapping[int, Contribution | None
             cur.execute("DELETE FROM trajectory_credit_given WHERE trajectory_id = ANY(%s)", (plan.removals,))
 
 
-def pg_move_lesson_credit(conn: _Conn, merges: Sequence[tuple[int, tuple[int, ...]]]) -> None:
-    """Distillation merged lessons: their totals and the contributions that name them move to the absorber."""
+def pg_move_lesson_credit(conn: _Conn, merges: Sequence[tuple[int, tuple[int, ...]]], live: Sequence[int]) -> None:
+    """Distillation merged lessons: their totals and the contributions that name them move to the
+    absorber, and an alias sends later credit there too. A lesson that is live again (in the new
+    set, *live*) is credited under its own id from now on."""
+    if live:
+        conn.execute("DELETE FROM trajectory_lesson_alias WHERE from_id = ANY(%s)", (list(live),))
     if not merges:
         return
     for to, froms in merges:
         for f in froms:
+            conn.execute("UPDATE trajectory_lesson_alias SET to_id = %s WHERE to_id = %s", (to, f))
+            conn.execute(
+                "INSERT INTO trajectory_lesson_alias (from_id, to_id) VALUES (%s, %s)"
+                " ON CONFLICT (from_id) DO UPDATE SET to_id = EXCLUDED.to_id",
+                (f, to),
+            )
             row = conn.execute(
                 "DELETE FROM trajectory_memory_credit WHERE kind = 'lesson' AND id = %s RETURNING uses, successes, quality_sum",
                 (to_db_id(f),),

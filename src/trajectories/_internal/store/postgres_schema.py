@@ -81,12 +81,14 @@ _V1 = [
 MIGRATIONS: dict[int, list[str]] = {
     # 2: the tally of spans that belonged to no trajectory, by reason (add_span_counts).
     1: ["CREATE TABLE IF NOT EXISTS trajectory_span_counts (reason text PRIMARY KEY, n bigint NOT NULL)"],
-    # 3: credit of recalled memories (store/credit.py): totals per memory and each run's contribution.
+    # 3: credit of recalled memories (store/credit.py): totals per memory, each run's contribution,
+    # and which lesson took the credit of one that distillation merged away.
     2: [
         "CREATE TABLE IF NOT EXISTS trajectory_memory_credit (kind text NOT NULL, id bigint NOT NULL, uses bigint NOT NULL,"
         " successes bigint NOT NULL, quality_sum double precision NOT NULL, PRIMARY KEY (kind, id))",
         "CREATE TABLE IF NOT EXISTS trajectory_credit_given (trajectory_id bigint PRIMARY KEY, success boolean NOT NULL,"
         " quality double precision NOT NULL, memories text NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS trajectory_lesson_alias (from_id bigint PRIMARY KEY, to_id bigint NOT NULL)",
     ],
 }
 

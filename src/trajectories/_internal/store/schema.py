@@ -65,12 +65,14 @@ MIGRATIONS: dict[int, list[str]] = {
     ],
     # 3: the tally of spans that belonged to no trajectory, by reason (add_span_counts).
     2: ["CREATE TABLE IF NOT EXISTS span_counts (reason TEXT PRIMARY KEY, n INTEGER NOT NULL)"],
-    # 4: credit of recalled memories (store/credit.py): totals per memory and each run's contribution.
+    # 4: credit of recalled memories (store/credit.py): totals per memory, each run's contribution,
+    # and which lesson took the credit of one that distillation merged away.
     3: [
         "CREATE TABLE IF NOT EXISTS memory_credit (kind TEXT NOT NULL, id INTEGER NOT NULL, uses INTEGER NOT NULL,"
         " successes INTEGER NOT NULL, quality_sum REAL NOT NULL, PRIMARY KEY (kind, id))",
         "CREATE TABLE IF NOT EXISTS credit_given (trajectory_id INTEGER PRIMARY KEY, success INTEGER NOT NULL,"
         " quality REAL NOT NULL, memories TEXT NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS lesson_alias (from_id INTEGER PRIMARY KEY, to_id INTEGER NOT NULL)",
     ],
 }
 

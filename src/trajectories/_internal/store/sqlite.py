@@ -591,12 +591,13 @@ class SQLiteTrajectoryStore(TrajectoryStore):
         lesson_rows = [(lesson.content, float(lesson.score), dumps(lesson.to_dict())) for lesson in lessons]
         prune = [to_db_id(check_id("prune_ids[]", v)) for v in prune_ids]
         merges = lesson_merges(lessons)
+        live = sorted({lesson.id for lesson in lessons})
 
         def work(conn: sqlite3.Connection, seq: int) -> None:
             conn.executemany("INSERT OR REPLACE INTO compressed (original_id, compressed_at, json) VALUES (?, ?, ?)", comp_rows)
             conn.execute("DELETE FROM key_lessons")
             conn.executemany("INSERT OR REPLACE INTO key_lessons (content, score, json) VALUES (?, ?, ?)", lesson_rows)
-            sqlite_move_lesson_credit(conn, merges)
+            sqlite_move_lesson_credit(conn, merges, live)
             for db_id in prune:
                 cur = conn.execute("DELETE FROM trajectories WHERE id = ?", (db_id,))
                 if cur.rowcount:

@@ -14,7 +14,16 @@ from typing import Any
 
 from ..validate import check_count
 from .codec import from_db_id, to_db_id
-from .credit import Contribution, MemoryCredit, MemoryKey, check_memory_kind, plan_credit, plan_lesson_merge
+from .credit import (
+    Contribution,
+    MemoryCredit,
+    MemoryKey,
+    check_memory_kind,
+    lesson_ids_in,
+    plan_credit,
+    plan_lesson_merge,
+    resolve_aliases,
+)
 
 __all__ = ["sqlite_apply_credit", "sqlite_memory_credit", "sqlite_memory_credits", "sqlite_move_lesson_credit"]
 
@@ -60,18 +69,31 @@ def sqlite_apply_credit(conn: sqlite3.Connection, contributions: Mapping[int, Co
     old = _read_given(conn, list(contributions))
     if not old and all(c is None for c in contributions.values()):
         return  # the common write: nothing recalled, nothing recorded
-    plan = plan_credit(contributions, old)
+    lessons = lesson_ids_in(contributions.values())
+    aliases: dict[int, int] = {}
+    for chunk in _chunks(lessons):
+        marks = ",".join("?" * len(chunk))
+        rows = conn.execute(f"SELECT from_id, to_id FROM lesson_alias WHERE from_id IN ({marks})", list(chunk)).fetchall()
+        aliases.update((int(f), int(t)) for f, t in rows)
+    plan = plan_credit(resolve_aliases(contributions, aliases), old)
     conn.executemany(_ADD, _add_rows(plan.deltas))
     conn.executemany(_GIVE, [(tid, int(c.success), c.quality, c.encode()) for tid, c in plan.upserts])
     conn.executemany("DELETE FROM credit_given WHERE trajectory_id = ?", [(tid,) for tid in plan.removals])
 
 
-def sqlite_move_lesson_credit(conn: sqlite3.Connection, merges: Sequence[tuple[int, tuple[int, ...]]]) -> None:
-    """Distillation merged lessons: their totals and the contributions that name them move to the absorber."""
+def sqlite_move_lesson_credit(
+    conn: sqlite3.Connection, merges: Sequence[tuple[int, tuple[int, ...]]], live: Sequence[int]
+) -> None:
+    """Distillation merged lessons: their totals and the contributions that name them move to the
+    absorber, and an alias sends later credit there too. A lesson that is live again (in the new
+    set, *live*) is credited under its own id from now on."""
+    conn.executemany("DELETE FROM lesson_alias WHERE from_id = ?", [(i,) for i in live])
     if not merges:
         return
     for to, froms in merges:
         for f in froms:
+            conn.execute("UPDATE lesson_alias SET to_id = ? WHERE to_id = ?", (to, f))
+            conn.execute("INSERT OR REPLACE INTO lesson_alias (from_id, to_id) VALUES (?, ?)", (f, to))
             row = conn.execute(
                 "SELECT uses, successes, quality_sum FROM memory_credit WHERE kind = 'lesson' AND id = ?", (to_db_id(f),)
             ).fetchone()

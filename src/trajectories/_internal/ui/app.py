@@ -29,7 +29,8 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ...model import Trajectory
-from ...store import StoreError, TrajectoryFilter, TrajectoryNotFoundError, TrajectoryStore
+from ...store import BASE_KEY, MemoryCredit, StoreError, TrajectoryFilter, TrajectoryNotFoundError, TrajectoryStore
+from ..learning.effect import base_rate
 from . import views
 from .charts import bars, time_chart
 
@@ -233,6 +234,9 @@ def create_app(store: TrajectoryStore, *, token: str | None = None, allowed_host
     def trajectory_page(request: Request) -> Response:
         t = find(request.path_params["ref"])
         items, extra = views.recalled_items(t)
+        keys = [i.key for i in items if i.key is not None]
+        credit = store.memory_credit([*keys, BASE_KEY]) if keys else {}
+        items = views.with_credit(items, credit)
         return page(
             request,
             "trajectory.html",
@@ -243,6 +247,7 @@ def create_app(store: TrajectoryStore, *, token: str | None = None, allowed_host
             query=t.metadata.attributes.get(views.QUERY_ATTRIBUTE),
             recalled=items,
             recall_extra=extra,
+            base_rate=base_rate(credit.get(BASE_KEY, MemoryCredit())),
             name=views.trajectory_name(t),
         )
 
@@ -267,7 +272,16 @@ def create_app(store: TrajectoryStore, *, token: str | None = None, allowed_host
 
     def lessons_page(request: Request) -> Response:
         lessons = store.key_lessons()
-        return page(request, "lessons.html", lessons=lessons, compressed=store.stats(top_actions=0).compressed)
+        credit = store.memory_credit([*(("lesson", k.id) for k in lessons), BASE_KEY])
+        rows = [(k, credit.get(("lesson", k.id), MemoryCredit())) for k in lessons]
+        return page(
+            request,
+            "lessons.html",
+            lessons=rows,
+            base=credit.get(BASE_KEY, MemoryCredit()),
+            base_rate=base_rate(credit.get(BASE_KEY, MemoryCredit())),
+            compressed=store.stats(top_actions=0).compressed,
+        )
 
     routes = [
         Route("/", guarded(list_page)),

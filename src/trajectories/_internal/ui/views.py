@@ -6,7 +6,9 @@ templates escape all of them (autoescape), and nothing here builds HTML or SVG t
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -25,6 +27,7 @@ from ...model import (
     TrajectoryStep,
     compute_quality,
 )
+from ..store.credit import MemoryCredit
 
 __all__ = [
     "QUERY_ATTRIBUTE",
@@ -34,6 +37,7 @@ __all__ = [
     "StepRow",
     "quality_parts",
     "recalled_items",
+    "with_credit",
     "step_rows",
     "trajectory_name",
 ]
@@ -190,7 +194,8 @@ def root_cause_text(t: Trajectory) -> tuple[str, str] | None:
 
 @dataclass(frozen=True, slots=True)
 class RecalledItem:
-    """One thing a run recalled: a stored trajectory (by id) and/or a lesson text."""
+    """One thing a run recalled: a stored trajectory (by id) or a key lesson (its id and text),
+    and the memory's record when recalled (filled in by :func:`with_credit`)."""
 
     trajectory_id: int | None = None
     similarity: float | None = None
@@ -198,6 +203,16 @@ class RecalledItem:
     verdict: str | None = None
     text: str | None = None
     helped: bool | None = None
+    lesson_id: int | None = None
+    credit: MemoryCredit | None = None
+
+    @property
+    def key(self) -> tuple[str, int] | None:
+        if self.trajectory_id is not None:
+            return ("trajectory", self.trajectory_id)
+        if self.lesson_id is not None:
+            return ("lesson", self.lesson_id)
+        return None
 
 
 def _number(value: Any) -> float | None:
@@ -220,6 +235,9 @@ def _item(raw: Any) -> RecalledItem | None:
         tid = ref
     elif isinstance(ref, str) and ref.removeprefix("traj-").isdigit():
         tid = int(ref.removeprefix("traj-"))
+    lid: int | None = None
+    if raw.get("kind") == "lesson":  # a key lesson's id is not a trajectory's
+        tid, lid = None, tid
     text = next((raw[k] for k in ("lesson", "content", "text") if isinstance(raw.get(k), str)), None)
     helped = raw.get("helped")
     verdict = raw.get("verdict")
@@ -230,7 +248,13 @@ def _item(raw: Any) -> RecalledItem | None:
         verdict=verdict if isinstance(verdict, str) else None,
         text=text,
         helped=helped if isinstance(helped, bool) else None,
+        lesson_id=lid,
     )
+
+
+def with_credit(items: list[RecalledItem], credit: Mapping[tuple[str, int], MemoryCredit]) -> list[RecalledItem]:
+    """*items* with each memory's record when recalled (uses, successes, mean quality)."""
+    return [dataclasses.replace(i, credit=credit.get(i.key, MemoryCredit())) if i.key is not None else i for i in items]
 
 
 def recalled_items(t: Trajectory) -> tuple[list[RecalledItem], list[tuple[str, str]]]:
