@@ -14,9 +14,13 @@ __all__ = [
     "EVENT_EXCEPTION",
     "GEN_AI_AGENT_NAME",
     "GEN_AI_CONVERSATION_ID",
+    "GEN_AI_EVALUATION_EXPLANATION",
     "GEN_AI_EVALUATION_NAME",
     "GEN_AI_EVALUATION_SCORE_LABEL",
     "GEN_AI_EVALUATION_SCORE_VALUE",
+    "GEN_AI_MEMORY_QUERY_TEXT",
+    "GEN_AI_MEMORY_RECORDS",
+    "GEN_AI_MEMORY_RECORD_COUNT",
     "GEN_AI_OPERATION_NAME",
     "GEN_AI_REQUEST_MODEL",
     "GEN_AI_RESPONSE_MODEL",
@@ -25,7 +29,15 @@ __all__ = [
     "GEN_AI_USAGE_OUTPUT_TOKENS",
     "OPERATION_EXECUTE_TOOL",
     "OPERATION_INVOKE_AGENT",
+    "OPERATION_SEARCH_MEMORY",
     "QUALITY_EVALUATION_NAME",
+    "RECALL_FILTERS_PREFIX",
+    "RECALL_IDS",
+    "RECALL_K",
+    "RECALL_KINDS",
+    "RECALL_QUERY_SOURCE",
+    "RECALL_RANK",
+    "RECALL_SIMILARITIES",
     "SESSION_ID",
     "STEP_ACTION",
     "STEP_ATTRIBUTES_PREFIX",
@@ -82,8 +94,15 @@ GEN_AI_USAGE_OUTPUT_TOKENS: Final = "gen_ai.usage.output_tokens"
 GEN_AI_EVALUATION_NAME: Final = "gen_ai.evaluation.name"
 GEN_AI_EVALUATION_SCORE_VALUE: Final = "gen_ai.evaluation.score.value"
 GEN_AI_EVALUATION_SCORE_LABEL: Final = "gen_ai.evaluation.score.label"
+GEN_AI_EVALUATION_EXPLANATION: Final = "gen_ai.evaluation.explanation"
+#: Memory operations (``search_memory`` spans): records returned, and (content capture only) the
+#: query text and the records as JSON.
+GEN_AI_MEMORY_RECORD_COUNT: Final = "gen_ai.memory.record.count"
+GEN_AI_MEMORY_QUERY_TEXT: Final = "gen_ai.memory.query.text"
+GEN_AI_MEMORY_RECORDS: Final = "gen_ai.memory.records"
 OPERATION_INVOKE_AGENT: Final = "invoke_agent"
 OPERATION_EXECUTE_TOOL: Final = "execute_tool"
+OPERATION_SEARCH_MEMORY: Final = "search_memory"
 EVENT_EVALUATION_RESULT: Final = "gen_ai.evaluation.result"
 EVENT_EXCEPTION: Final = "exception"
 QUALITY_EVALUATION_NAME: Final = "trajectory.quality"
@@ -138,6 +157,20 @@ STEP_CONTEXT_EMBEDDING: Final = "trajectory.step.context_embedding"
 # redacted, length-limited JSON text of the step's arguments and return value.
 STEP_INPUT: Final = "trajectory.step.input"
 STEP_OUTPUT: Final = "trajectory.step.output"
+
+# --- recall span (``search_memory``: what lessons_for() searched and got back) ----------------
+#: str, ``text`` or ``embedding``: what the query was. Its presence marks the SDK's recall span,
+#: which the exporter never turns into a step nor folds into one (docs/attributes.md).
+RECALL_QUERY_SOURCE: Final = "trajectory.recall.query_source"
+RECALL_K: Final = "trajectory.recall.k"  # int: how many were asked for
+RECALL_RANK: Final = "trajectory.recall.rank"  # str: the ranking mode
+#: ``trajectory.recall.filters.<name>`` (str or float): each filter given (``min_quality``, ``verdict``, ...).
+RECALL_FILTERS_PREFIX: Final = "trajectory.recall.filters."
+#: Parallel arrays, in the order returned: each memory's kind (``trajectory``/``lesson``), id
+#: (decimal text: an unsigned 64-bit id does not fit OTLP's signed integers) and similarity.
+RECALL_KINDS: Final = "trajectory.recall.kinds"
+RECALL_IDS: Final = "trajectory.recall.ids"
+RECALL_SIMILARITIES: Final = "trajectory.recall.similarities"
 
 # --- keys inside metadata attributes --------------------------------------------------------
 #: In a nested step's ``StepMetadata.attributes``: the index of the enclosing step.

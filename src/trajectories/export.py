@@ -8,6 +8,7 @@ docs/exporter.md.
 
 from ._internal.export.assembly import assemble_trajectories
 from ._internal.export.exporter import DEFAULT_DEAD_LETTER_PATH, ExporterStats, TrajectoryExporter
+from ._internal.export.late import LateVerdict
 from ._internal.export.sinks import CallbackSink, JsonlSink, ListSink, Sink, StreamSink
 from ._internal.otlp.service import receiver_app, serve
 from ._internal.records import SpanLike, SpanRecord, record_from_span
@@ -17,6 +18,7 @@ __all__ = [
     "CallbackSink",
     "ExporterStats",
     "JsonlSink",
+    "LateVerdict",
     "ListSink",
     "Sink",
     "SpanLike",

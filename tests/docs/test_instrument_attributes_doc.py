@@ -11,6 +11,9 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from tests.helpers.paths import ROOT
 from trajectories import attributes as A
+from trajectories._internal.instrument.recall import record_recall
+from trajectories._internal.model.recall import RecalledMemory
+from trajectories._internal.settings import settings
 from trajectories.instrument import step, trajectory
 from trajectories.model import RootCause
 
@@ -70,6 +73,18 @@ async def record_everything(provider: TracerProvider) -> None:
             s.fail("bad")
         with pytest.raises(ValueError, match="x"):
             raiser()
+        saved, settings.capture_content = settings.capture_content, True  # the recall span's content too
+        try:
+            record_recall(
+                query_source="text",
+                k=3,
+                filters={"min_quality": 0.5, "verdict": "success"},
+                memories=[RecalledMemory("lesson", 7, 0.5, "a lesson")],
+                rank="effect",
+                query="some words",
+            )
+        finally:
+            settings.capture_content = saved
         t.add_lesson("lesson")
         t.set_response_embedding([1.0])
         t.record_tool("browser")

@@ -20,7 +20,7 @@ def test_the_example_shown_is_the_example_file() -> None:
 
 def test_every_reason_is_documented() -> None:
     reasons = [getattr(F, n) for n in F.__all__ if n.startswith("REASON_")]
-    assert len(reasons) == 4
+    assert len(reasons) == 5
     for reason in reasons:
         assert f"| `{reason}` |" in DOC
 

@@ -21,6 +21,8 @@ import enum
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NamedTuple, TypeAlias
 
+from .. import attributes as A
+
 __all__ = [
     "NOT_GENAI",
     "Convention",
@@ -300,6 +302,8 @@ def _facts(name: object, attributes: Mapping[str, Any], status_code: object, eve
     operation: str | None = None
     if isinstance(operation_value, str):
         role, convention, operation = _GEN_AI_ROLES.get(operation_value, Role.OTHER), "gen_ai", operation_value
+        if role is Role.RETRIEVAL and get(A.RECALL_QUERY_SOURCE) is not None:
+            role = Role.OTHER  # the SDK's own recall span (lessons_for): never a step, nothing to fold
     elif isinstance(oi_kind, str):
         kind = oi_kind.upper()
         role, convention, operation = _OI_ROLES.get(kind, Role.OTHER), "openinference", kind.lower()

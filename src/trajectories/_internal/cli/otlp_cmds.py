@@ -85,12 +85,22 @@ def stats_line(stats: ExporterStats) -> str:
     """What an exporter did, in one line: trajectories (from frameworks), spans, and every span of no
     trajectory by reason (nothing is dropped silently)."""
     unrelated = ", ".join(f"{n} {reason}" for reason, n in sorted(stats.unrelated_by_reason.items()))
-    return (
+    line = (
         f"{plural(stats.trajectories_emitted, 'trajectory', 'trajectories')} "
         f"({stats.incomplete} incomplete, {stats.framework_trajectories} from agent frameworks), "
         f"{stats.spans_seen} spans, {stats.late_spans} late, {stats.unrelated_spans} in no trajectory"
         f"{f' ({unrelated})' if unrelated else ''}, {stats.sink_failures} sink failures, {stats.dead_lettered} dead-lettered"
     )
+    ignored = sum(stats.evaluations_ignored_by_reason.values())
+    if stats.late_verdicts or ignored:  # evaluation results that came after their trajectory
+        reasons = ", ".join(f"{n} {reason}" for reason, n in sorted(stats.evaluations_ignored_by_reason.items()))
+        not_read = f", {plural(ignored, 'evaluation')} not read ({reasons})" if ignored else ""
+        line += (
+            f", {plural(stats.late_verdicts, 'late verdict')} ({stats.late_verdicts_applied} applied, "
+            f"{stats.late_verdicts_unmatched} unmatched, {stats.late_verdicts_dead_lettered} dead-lettered)"
+            f"{not_read}"
+        )
+    return line
 
 
 def record_span_counts(store: TrajectoryStore, stats: ExporterStats) -> None:

@@ -19,7 +19,7 @@ from .common import (
     parse_quality,
 )
 from .learn_cmds import history_lines, recalled_lines
-from .render import SUMMARY_HEADERS, render_table, render_tree, summary_row, trajectory_summary, verdict_text
+from .render import SUMMARY_HEADERS, render_table, render_tree, summary_rows, trajectory_summary, verdict_text
 
 __all__ = ["DEFAULT_MIN_SIMILARITY", "register"]
 
@@ -44,7 +44,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     if args.json:
         emit_json([trajectory_summary(t) for t in ts])
     elif ts:
-        print(render_table(SUMMARY_HEADERS, [summary_row(t) for t in ts]))
+        print(summary_rows(ts, SUMMARY_HEADERS))
     else:
         print("no trajectories")
     return EXIT_OK
@@ -78,7 +78,8 @@ def cmd_search(args: argparse.Namespace) -> int:
     if args.json:
         emit_json([{"similarity": h.similarity, **trajectory_summary(h.trajectory)} for h in hits])
     elif hits:
-        print(render_table(("SIMILARITY", *SUMMARY_HEADERS), [[f"{h.similarity:.3f}", *summary_row(h.trajectory)] for h in hits]))
+        similarities = [[f"{h.similarity:.3f}"] for h in hits]
+        print(summary_rows([h.trajectory for h in hits], ("SIMILARITY", *SUMMARY_HEADERS), similarities))
     if not hits:
         if not args.json:
             floor = f"{args.min_similarity:g}"

@@ -14,6 +14,7 @@ from ..model.outcome import (
     SkippedOutcome,
     StepOutcome,
 )
+from ..model.recall import QUERY_ATTRIBUTE
 from ..model.trajectory import Trajectory, TrajectoryStep
 from ..model.verdict import RecoveredVerdict, Verdict
 from ..store.codec import trajectory_name
@@ -23,8 +24,11 @@ __all__ = [
     "Progress",
     "outcome_text",
     "plural",
+    "one_line",
+    "query_of",
     "render_table",
     "render_tree",
+    "summary_rows",
     "summary_row",
     "trajectory_summary",
     "verdict_text",
@@ -72,6 +76,48 @@ def _time(t: Trajectory) -> str:
     return t.started_at.strftime("%Y-%m-%d %H:%M:%S")
 
 
+def one_line(text: str, width: int | None = None) -> str:
+    """Untrusted text (a request, a lesson) safe to print on one line: control characters, line
+    and paragraph separators escaped (``\\n``, ``\\x1b``, ``\\u2028``: no terminal escapes, no
+    forged lines); cut to at most *width* characters with ``…`` when given (never inside an escape)."""
+    pieces = [c if c.isprintable() or c == " " else _escaped(c) for c in text]
+    if width is None:
+        return "".join(pieces)
+    out: list[str] = []
+    used = 0
+    for i, piece in enumerate(pieces):
+        rest = sum(len(p) for p in pieces[i:]) if used + len(piece) > width - 1 else 0
+        if rest and used + rest > width:
+            out.append("…")
+            break
+        out.append(piece)
+        used += len(piece)
+    return "".join(out)
+
+
+def _escaped(c: str) -> str:
+    return repr(c)[1:-1] if c not in "'\"" else c
+
+
+def query_of(t: Trajectory) -> str | None:
+    """The request text a trajectory was asked (stored only with content capture on)."""
+    return t.metadata.attributes.get(QUERY_ATTRIBUTE)
+
+
+#: How much of a request text a table row shows.
+QUERY_WIDTH = 48
+
+
+def summary_rows(ts: Sequence[Trajectory], headers: Sequence[str], lead: Sequence[Sequence[Any]] | None = None) -> str:
+    """The summary table of *ts* (``lead`` cells first in each row); a QUERY column when any has one."""
+    rows = [[*(lead[i] if lead is not None else ()), *summary_row(t)] for i, t in enumerate(ts)]
+    queries = [query_of(t) for t in ts]
+    if any(q is not None for q in queries):
+        headers = (*headers, "QUERY")
+        rows = [[*row, one_line(q, QUERY_WIDTH) if q is not None else "-"] for row, q in zip(rows, queries, strict=True)]
+    return render_table(headers, rows)
+
+
 def summary_row(t: Trajectory) -> list[Any]:
     return [
         str(t.id),
@@ -97,6 +143,7 @@ def trajectory_summary(t: Trajectory) -> dict[str, Any]:
         "started_at": t.started_at.isoformat().replace("+00:00", "Z"),
         "session_id": t.metadata.session_id,
         "user_id": t.metadata.user_id,
+        "query": query_of(t),
     }
 
 
@@ -164,6 +211,9 @@ def render_tree(t: Trajectory) -> str:
         facts.append("tools " + ", ".join(md.tools_invoked))
     if facts:
         lines.append("  ".join(facts))
+    query = query_of(t)
+    if query is not None:
+        lines.append(f"query: {one_line(query)}")
     indices = {s.index for s in t.steps}
     children: dict[int | None, list[TrajectoryStep]] = {}
     for s in sorted(t.steps, key=lambda x: x.index):

@@ -22,6 +22,7 @@ from typing import Generic, TypeVar
 
 from ..records import SpanLike
 from .frameworks import PendingGroup, group_trace
+from .late import has_evaluation
 from .trace import PendingTrajectory, TraceState, trajectory_id_of
 
 #: What the buffer hands back: an SDK trajectory's spans, or a framework trajectory's group.
@@ -97,6 +98,19 @@ class TraceBuffer:
         self._emitted_spans: _Recent[tuple[int, int]] = _Recent()
         self._released_spans: _Recent[tuple[int, int]] = _Recent()
         self._logged_traces: _Recent[int] = _Recent()
+        #: Spans that went into no trajectory (late, or no trajectory's) and carry an evaluation
+        #: result, with the trajectory id they carry (if any): late verdicts (export/late.py).
+        self._evaluations: list[tuple[SpanLike, int | None]] = []
+
+    def take_evaluations(self) -> list[tuple[SpanLike, int | None]]:
+        """The spans with late evaluation results gathered since the last call."""
+        out, self._evaluations = self._evaluations, []
+        return out
+
+    def _evaluated(self, span: SpanLike, tid: int | None = None) -> None:
+        """Keep *span* for its evaluation results, if it has any (it went into no trajectory)."""
+        if has_evaluation(span):
+            self._evaluations.append((span, tid))
 
     @property
     def pending_traces(self) -> int:
@@ -145,6 +159,8 @@ class TraceBuffer:
             return
         if tid is not None:
             if tid in self._emitted_ids:
+                if (trace.trace_id, span_id) not in self._emitted_spans:  # not a copy of one it was built from
+                    self._evaluated(span, tid)
                 self._late(trace, span_id)
                 return
             p = trace.add_member(span, tid, self._seq)
@@ -160,11 +176,15 @@ class TraceBuffer:
         if parent is not None and not getattr(span, "parent_is_remote", False):
             pkey = (trace.trace_id, parent)
             if pkey in self._emitted_spans:  # its trajectory has gone out already
+                self._evaluated(span)
                 self._late(trace, span_id)
                 self._emitted_spans.add(key, self.late_memory)
                 return
             if pkey in self._released_spans:  # under a span already counted as no trajectory's
                 below = trace.release(span_id, below_only=True)  # and what waited under it
+                for s in (span, *below):
+                    if (trace.trace_id, s.span_id) not in self._released_spans:
+                        self._evaluated(s)
                 n = 1 + len(below)
                 self.counters.unrelated_spans += n
                 self.counters.unplaced[_LATE_UNPLACED] = self.counters.unplaced.get(_LATE_UNPLACED, 0) + n
@@ -181,6 +201,8 @@ class TraceBuffer:
     def _late(self, trace: TraceState, span_id: int) -> None:
         """A span (and the foreign spans already waiting under it) arrived after its trajectory went out."""
         below = trace.release(span_id, below_only=True)
+        for s in below:  # they waited for a parent that turned out to be late
+            self._evaluated(s)
         self.counters.late_spans += 1 + len(below)
         for sid in (span_id, *(b.span_id for b in below)):
             self._emitted_spans.add((trace.trace_id, sid), self.late_memory)
@@ -202,7 +224,10 @@ class TraceBuffer:
                 self.counters.unplaced[reason] = self.counters.unplaced.get(reason, 0) + n
             self.counters.unrelated_spans += len(grouped.unassigned)
             for s, _ in grouped.unassigned:
-                self._released_spans.add((trace.trace_id, s.span_id), self.late_memory)
+                key = (trace.trace_id, s.span_id)
+                if key not in self._released_spans:  # a copy of a span released before says nothing new
+                    self._evaluated(s)
+                self._released_spans.add(key, self.late_memory)
             if trace.trace_id not in self._logged_traces:
                 self._logged_traces.add(trace.trace_id, self.late_memory)
                 _logger.debug(

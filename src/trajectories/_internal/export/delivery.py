@@ -11,22 +11,34 @@ called again from another thread: its trajectories are queued for retry, then de
 so a flush or shutdown from the application's thread never hangs behind it. At shutdown the
 trajectories a stuck delivery round still holds are taken over: sent to the sinks that work,
 dead-lettered for the blocked one.
+
+Late verdicts (:class:`~.late.LateVerdict`: an evaluation result that arrived after its
+trajectory) travel the same way to the sinks that take feedback (``send_feedback``: the store).
+One whose trajectory is not stored (yet) is retried too, then counted and logged as unmatched;
+one whose sink keeps failing is dead-lettered beside the trajectories, in
+``<dead-letter name>.feedback.jsonl``.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 import os
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from ..exceptions import TrajectoryNotFoundError
 from ..model.trajectory import Trajectory
+from .late import LateVerdict, feedback_dead_letter_path
 from .sinks import Sink, sink_name
+
+#: What is delivered: a trajectory to every sink, a late verdict to the sinks that take feedback.
+Item = Trajectory | LateVerdict
 
 __all__ = ["Delivery", "DeliveryCounters"]
 
@@ -39,11 +51,14 @@ class DeliveryCounters:
     dead_lettered: int = 0
     dead_letter_failures: int = 0
     retried: int = 0
+    late_verdicts_applied: int = 0
+    late_verdicts_unmatched: int = 0
+    late_verdicts_dead_lettered: int = 0
 
 
 @dataclass(slots=True)
 class _Retry:
-    trajectory: Trajectory
+    trajectory: Item
     sink: int  # index into Delivery.sinks
     attempts: int
 
@@ -79,7 +94,7 @@ class Delivery:
         self._keys = itertools.count()
         #: (trajectory, sink index) pairs handed to a delivery round and not yet settled
         #: (delivered, queued for retry or dead-lettered), by key.
-        self._inflight: dict[int, tuple[Trajectory, int]] = {}
+        self._inflight: dict[int, tuple[Item, int]] = {}
         #: sink index -> start times (monotonic) of the calls into it that have not returned.
         self._busy: dict[int, list[float]] = {}
 
@@ -99,8 +114,14 @@ class Delivery:
         with self._lock:
             return len(self._inflight)
 
-    def deliver(self, trajectories: Sequence[Trajectory]) -> None:
-        """Retry earlier failures, then send *trajectories* to every sink, then flush the sinks used."""
+    @property
+    def takes_feedback(self) -> bool:
+        """Whether any sink takes late verdicts (has ``send_feedback``)."""
+        return any(_feedback_of(s) is not None for s in list(self.sinks))
+
+    def deliver(self, trajectories: Sequence[Trajectory], verdicts: Sequence[LateVerdict] = ()) -> None:
+        """Retry earlier failures, then send *trajectories* to every sink and *verdicts* to those
+        that take feedback, then flush the sinks used."""
         with self._lock:
             retries = list(self._retries)
             self._retries.clear()
@@ -108,6 +129,8 @@ class Delivery:
             sinks = list(enumerate(self.sinks))
             retry_keys = [self._track(r.trajectory, r.sink) for r in retries]
             keys = {i: [self._track(t, i) for t in trajectories] for i, _ in sinks}
+            feedback = [i for i, sink in sinks if _feedback_of(sink) is not None]
+            verdict_keys = {i: [self._track(v, i) for v in verdicts] for i in feedback}
         for r, key in zip(retries, retry_keys, strict=True):
             self._send(r.sink, r.trajectory, r.attempts + 1, key)
         for i, sink in sinks:
@@ -115,7 +138,10 @@ class Delivery:
                 continue
             for t, key in zip(trajectories, keys[i], strict=True):
                 self._send(i, t, 1, key)
-        if trajectories or retries:
+        for i in feedback:  # after the trajectories: a verdict for one delivered just now finds it
+            for v, key in zip(verdicts, verdict_keys[i], strict=True):
+                self._send(i, v, 1, key)
+        if trajectories or retries or verdicts:
             self.flush()
 
     def flush(self) -> None:
@@ -165,7 +191,7 @@ class Delivery:
                 self._count_failure(i)
                 logger.warning("sink %s failed to close", self.names[i], exc_info=True)
 
-    def _take_over(self, stuck: Sequence[tuple[Trajectory, int]]) -> None:
+    def _take_over(self, stuck: Sequence[tuple[Item, int]]) -> None:
         blocked = [(t, i) for t, i in stuck if self._is_blocked(i)]
         if blocked:
             self._dead_letter(blocked)
@@ -177,7 +203,7 @@ class Delivery:
 
     # ---------------------------------------------------------------- bookkeeping (callers hold _lock)
 
-    def _track(self, trajectory: Trajectory, sink: int) -> int:
+    def _track(self, trajectory: Item, sink: int) -> int:
         key = next(self._keys)
         self._inflight[key] = (trajectory, sink)
         return key
@@ -222,18 +248,19 @@ class Delivery:
             self._settle(key)
         return True
 
-    def _send(self, index: int, trajectory: Trajectory, attempt: int, key: int) -> None:
+    def _send(self, index: int, trajectory: Item, attempt: int, key: int) -> None:
         with self._lock:
             if key not in self._inflight:
                 return  # taken over at shutdown while this round was stuck
         sink = self.sinks[index]
+        what = "trajectory" if isinstance(trajectory, Trajectory) else "late verdict"
         if self._is_blocked(index):
             self._count_failure(index)
             logger.warning(
-                "sink %s is blocked (a call has not returned for %.0f s or more); "
-                "trajectory %s not sent to it (attempt %d of %d)",
+                "sink %s is blocked (a call has not returned for %.0f s or more); %s %s not sent to it (attempt %d of %d)",
                 self.names[index],
                 self.blocked_after,
+                what,
                 trajectory.id,
                 attempt,
                 self.attempts,
@@ -241,21 +268,23 @@ class Delivery:
         else:
             try:
                 with self._calling(index):
-                    sink.send(trajectory)
+                    if isinstance(trajectory, Trajectory):
+                        sink.send(trajectory)
+                    else:
+                        send_feedback = _feedback_of(sink)
+                        assert send_feedback is not None  # only such sinks get late verdicts
+                        send_feedback(trajectory)
+            except TrajectoryNotFoundError as exc:
+                if isinstance(trajectory, Trajectory):
+                    self._failed(index, trajectory, attempt, exc)
+                elif self._not_found(index, trajectory, attempt, key):
+                    return
             except Exception as exc:
-                self._count_failure(index)
-                logger.warning(
-                    "sink %s failed on trajectory %s (attempt %d of %d): %s: %s",
-                    self.names[index],
-                    trajectory.id,
-                    attempt,
-                    self.attempts,
-                    type(exc).__name__,
-                    exc,
-                    exc_info=logger.isEnabledFor(logging.DEBUG),
-                )
+                self._failed(index, trajectory, attempt, exc)
             else:
-                self._settle(key)
+                if self._settle(key) and isinstance(trajectory, LateVerdict):
+                    with self._lock:
+                        self.counters.late_verdicts_applied += 1
                 return
         if not self._settle(key):
             return  # taken over (and dead-lettered) at shutdown meanwhile
@@ -266,41 +295,95 @@ class Delivery:
                     return
         self._dead_letter([(trajectory, index)])
 
+    def _failed(self, index: int, item: Item, attempt: int, exc: Exception) -> None:
+        self._count_failure(index)
+        logger.warning(
+            "sink %s failed on %s %s (attempt %d of %d): %s: %s",
+            self.names[index],
+            "trajectory" if isinstance(item, Trajectory) else "late verdict",
+            item.id,
+            attempt,
+            self.attempts,
+            type(exc).__name__,
+            exc,
+            exc_info=logger.isEnabledFor(logging.DEBUG),
+        )
+
+    def _not_found(self, index: int, verdict: LateVerdict, attempt: int, key: int) -> bool:
+        """A late verdict whose trajectory the sink does not have (yet): retried on the next round,
+        then counted and logged as unmatched. True when it is settled here (not sent on)."""
+        if not self._settle(key):
+            return True
+        with self._lock:
+            if attempt < self.attempts and len(self._retries) < self.max_retry_queue:
+                self._retries.append(_Retry(verdict, index, attempt))
+                return True
+            self.counters.late_verdicts_unmatched += 1
+        logger.warning(
+            "late verdict %s dropped after %d attempts: sink %s has no such trajectory", verdict.id, attempt, self.names[index]
+        )
+        return True
+
     def _count_failure(self, index: int) -> None:
         with self._lock:
             self.counters.sink_failures += 1
             name = self.names[index]
             self.failures_by_sink[name] = self.failures_by_sink.get(name, 0) + 1
 
-    def _dead_letter(self, items: Iterable[tuple[Trajectory, int]]) -> None:
+    def _dead_letter(self, items: Iterable[tuple[Item, int]]) -> None:
         items = list(items)
+        trajectories = [(t, i) for t, i in items if isinstance(t, Trajectory)]
+        verdicts = [(v, i) for v, i in items if isinstance(v, LateVerdict)]
+        if trajectories:
+            self._write_dead_letters(trajectories, self.dead_letter_path, "trajectories")
+        if verdicts:
+            self._write_dead_letters(verdicts, feedback_dead_letter_path(self.dead_letter_path), "late verdicts")
+
+    def _write_dead_letters(self, items: Sequence[tuple[Item, int]], path: str, what: str) -> None:
         try:
-            lines = "".join(t.to_json() + "\n" for t, _ in items)
+            lines = "".join(_dead_letter_line(t) + "\n" for t, _ in items)
             with self._dead_letter_lock:
-                directory = os.path.dirname(self.dead_letter_path)
+                directory = os.path.dirname(path)
                 if directory:
                     os.makedirs(directory, exist_ok=True)
-                with open(self.dead_letter_path, "a", encoding="utf-8", newline="\n") as f:
+                with open(path, "a", encoding="utf-8", newline="\n") as f:
                     f.write(lines)
         except Exception:
             with self._lock:
                 self.counters.dead_letter_failures += len(items)
             logger.error(
-                "LOST %d trajectories: their sinks failed and the dead-letter file %s could not be written",
+                "LOST %d %s: their sinks failed and the dead-letter file %s could not be written",
                 len(items),
-                self.dead_letter_path,
+                what,
+                path,
                 exc_info=True,
             )
             return
         with self._lock:
-            self.counters.dead_lettered += len(items)
+            if what == "trajectories":
+                self.counters.dead_lettered += len(items)
+            else:
+                self.counters.late_verdicts_dead_lettered += len(items)
         for t, index in items:
             logger.warning(
-                "trajectory %s written to dead-letter file %s after sink %s failed",
+                "%s %s written to dead-letter file %s after sink %s failed",
+                "trajectory" if isinstance(t, Trajectory) else "late verdict",
                 t.id,
-                self.dead_letter_path,
+                path,
                 self.names[index],
             )
+
+
+def _dead_letter_line(item: Item) -> str:
+    if isinstance(item, Trajectory):
+        return item.to_json()
+    return json.dumps(item.to_dict(), ensure_ascii=False, separators=(",", ":"))
+
+
+def _feedback_of(sink: Sink) -> Callable[[LateVerdict], object] | None:
+    """The sink's ``send_feedback``, if it takes late verdicts."""
+    method = getattr(sink, "send_feedback", None)
+    return method if callable(method) else None
 
 
 def _unique_names(sinks: Sequence[Sink]) -> list[str]:

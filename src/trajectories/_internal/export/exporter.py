@@ -28,6 +28,7 @@ from ..validate import check_int, check_positive
 from .buffer import Pending, TraceBuffer
 from .build import build
 from .delivery import Delivery
+from .late import REASON_NO_FEEDBACK_SINK, LateVerdict, read_evaluations
 from .sinks import Sink, as_sink
 
 __all__ = ["DEFAULT_DEAD_LETTER_PATH", "ExporterStats", "TrajectoryExporter"]
@@ -64,6 +65,18 @@ class ExporterStats:
     framework_trajectories: int = 0
     #: ``unrelated_spans`` by reason: no_agent_or_model_span, outside_agent, parent_cycle, ... (docs/frameworks.md).
     unrelated_by_reason: Mapping[str, int] = field(default_factory=dict)
+    #: Evaluation results on spans that arrived after their trajectory (or that no trajectory took)
+    #: read as later verdicts and handed to the sinks that take feedback (docs/exporter.md).
+    late_verdicts: int = 0
+    #: Of those, applied by a sink (the store's ``feedback``).
+    late_verdicts_applied: int = 0
+    #: Of those, dropped after the retries because no trajectory with that id or uuid is stored.
+    late_verdicts_unmatched: int = 0
+    #: Of those, written to the feedback dead-letter file after their sink kept failing.
+    late_verdicts_dead_lettered: int = 0
+    #: Evaluation results of such spans not read as verdicts, by reason: no_label_or_score,
+    #: unknown_label, score_out_of_range, score_not_a_number, no_feedback_sink.
+    evaluations_ignored_by_reason: Mapping[str, int] = field(default_factory=dict)
 
 
 class TrajectoryExporter(SpanExporter):
@@ -133,6 +146,8 @@ class TrajectoryExporter(SpanExporter):
         self._missing_steps = 0
         self._assembly_errors = 0
         self._internal_errors = InternalErrorCounter()
+        self._late_verdict_count = 0
+        self._evaluations_ignored: dict[str, int] = {}
         #: Why spans may be missing, for the warning about incomplete trajectories (``configure()``
         #: names its batch queue here; the receiver and import have none).
         self.loss_hint = "dropped before they reached the exporter, still running at shutdown, or idle longer than max_age"
@@ -198,6 +213,11 @@ class TrajectoryExporter(SpanExporter):
                 duplicate_spans=c.duplicate_spans,
                 framework_trajectories=c.framework_trajectories,
                 unrelated_by_reason=MappingProxyType(dict(c.unplaced)),
+                late_verdicts=self._late_verdict_count,
+                late_verdicts_applied=d.late_verdicts_applied,
+                late_verdicts_unmatched=d.late_verdicts_unmatched,
+                late_verdicts_dead_lettered=d.late_verdicts_dead_lettered,
+                evaluations_ignored_by_reason=MappingProxyType(dict(self._evaluations_ignored)),
             )
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
@@ -219,7 +239,8 @@ class TrajectoryExporter(SpanExporter):
             now = self._clock()
             ready = self._buffer.add(records, now)
             ready.extend(self._buffer.expire(now))
-        self._deliver(ready)
+            evaluated = self._buffer.take_evaluations()
+        self._deliver(ready, evaluated=evaluated)
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
         """Deliver every complete trajectory and retry failed deliveries; emit expired ones.
@@ -231,7 +252,8 @@ class TrajectoryExporter(SpanExporter):
         try:
             with self._lock:
                 ready = [] if self._done else self._buffer.expire(self._clock())
-            self._deliver(ready, always=True)
+                evaluated = self._buffer.take_evaluations()
+            self._deliver(ready, always=True, evaluated=evaluated)
         except Exception:
             report_internal_error("flushing", logger=logger, counter=self._internal_errors)
             return False
@@ -250,7 +272,8 @@ class TrajectoryExporter(SpanExporter):
                     return
                 self._done = True
                 ready = self._buffer.drain()
-            self._deliver(ready)
+                evaluated = self._buffer.take_evaluations()
+            self._deliver(ready, evaluated=evaluated)
             self._delivery.close(max(0.0, float(timeout_millis)) / 1000)
         except Exception:
             report_internal_error("shutting down", logger=logger, counter=self._internal_errors)
@@ -262,7 +285,31 @@ class TrajectoryExporter(SpanExporter):
 
     # ---------------------------------------------------------------- internals
 
-    def _deliver(self, ready: list[Pending], *, always: bool = False) -> None:
+    def _late_verdicts(self, evaluated: list[tuple[SpanLike, int | None]]) -> list[LateVerdict]:
+        """The late verdicts of spans with evaluation results; what cannot be read is counted."""
+        verdicts: list[LateVerdict] = []
+        ignored: dict[str, int] = {}
+        for span, tid in evaluated:
+            found, skipped = read_evaluations(span, tid)
+            verdicts.extend(found)
+            for reason, n in skipped.items():
+                ignored[reason] = ignored.get(reason, 0) + n
+        if verdicts and not self._delivery.takes_feedback:
+            ignored[REASON_NO_FEEDBACK_SINK] = ignored.get(REASON_NO_FEEDBACK_SINK, 0) + len(verdicts)
+            logger.info("%d late evaluation results not applied: no sink takes feedback (a store does)", len(verdicts))
+            verdicts = []
+        elif ignored:
+            logger.info("late evaluation results not read as verdicts: %s", ignored)
+        with self._lock:
+            self._late_verdict_count += len(verdicts)
+            for reason, n in ignored.items():
+                self._evaluations_ignored[reason] = self._evaluations_ignored.get(reason, 0) + n
+        return verdicts
+
+    def _deliver(
+        self, ready: list[Pending], *, always: bool = False, evaluated: list[tuple[SpanLike, int | None]] | None = None
+    ) -> None:
+        verdicts = self._late_verdicts(evaluated) if evaluated else []
         built: list[Trajectory] = []
         for p in ready:
             try:
@@ -299,5 +346,5 @@ class TrajectoryExporter(SpanExporter):
                 plural(missing, "span", "spans"),
                 self.loss_hint,
             )
-        if built or always or self._delivery.retries_pending:
-            self._delivery.deliver(built)
+        if built or always or verdicts or self._delivery.retries_pending:
+            self._delivery.deliver(built, verdicts)

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ... import attributes as A
 from ..conventions import Role, SpanFacts, error_text
 from ..foreign import BuiltStep, build_step, facts_of, forest, step_spans, top_down
 from ..model.constants import elapsed_ms, ns_to_datetime
@@ -34,6 +35,7 @@ __all__ = [
     "PendingGroup",
     "REASON_CYCLE",
     "REASON_NO_AGENT_OR_MODEL",
+    "REASON_RECALL",
     "REASON_OUTSIDE_AGENT",
     "REASON_SDK_TRAJECTORY",
     "FrameworkSpan",
@@ -54,6 +56,8 @@ REASON_NO_AGENT_OR_MODEL = "no_agent_or_model_span"
 REASON_OUTSIDE_AGENT = "outside_agent"
 #: The span's parent ids form a cycle (malformed input).
 REASON_CYCLE = "parent_cycle"
+#: The SDK's own recall span (``lessons_for()`` outside any trajectory and any agent run).
+REASON_RECALL = "recall_outside_trajectory"
 #: The span carries ``trajectory.id`` or sits under one that does: the SDK's own assembly has it.
 REASON_SDK_TRAJECTORY = "sdk_trajectory"
 
@@ -181,7 +185,12 @@ def group_trace(spans: Iterable[FrameworkSpan]) -> GroupedTrace:
             continue
         root_id = owner[sid]
         if root_id is None:
-            reason = REASON_OUTSIDE_AGENT if local_root[sid] in parts_with_containers else REASON_NO_AGENT_OR_MODEL
+            if A.RECALL_QUERY_SOURCE in span.attributes:
+                reason = REASON_RECALL
+            elif local_root[sid] in parts_with_containers:
+                reason = REASON_OUTSIDE_AGENT
+            else:
+                reason = REASON_NO_AGENT_OR_MODEL
             result.unassigned.append((span, reason))
         else:
             members[root_id].append(span)

@@ -44,6 +44,7 @@ __all__ = [
     "make_binder",
     "redact_secrets",
     "render_content",
+    "render_text",
 ]
 
 _logger = logging.getLogger(__name__)
@@ -291,4 +292,41 @@ def render_content(value: Any, redact: Callable[[Any], Any], limit: int) -> str 
         return fit(to_json_values(data, limit), limit)
     except Exception:
         report_internal_error("rendering a step's content", logger=_logger)
+        return None
+
+
+def _cut_text(text: str, full: int, limit: int) -> str:
+    """*text* (of *full* characters before any cut) in at most *limit* characters, marked ``…[+N chars]`` when cut."""
+    if full <= limit:
+        return text
+    keep = limit
+    while keep > 0:  # the mark's length depends on how much is kept: a few rounds at most
+        mark = f"…[+{full - keep} chars]"
+        if keep + len(mark) <= limit:
+            return text[:keep] + mark
+        keep = min(keep - 1, limit - len(mark))
+    return text[:limit]
+
+
+def render_text(text: str, redact: Callable[[Any], Any], limit: int) -> str | None:
+    """Captured plain text (the request text, a memory query): the redaction hook gets the string,
+    the result is at most *limit* characters (a cut text ends with ``…[+N chars]``); None when it
+    must not be recorded. A hook that returns something other than a string gets it recorded as
+    JSON text, like :func:`render_content`. Never raises."""
+    data = to_json_values(text, limit)
+    try:
+        data = redact(data)
+    except Exception as exc:
+        content_counters.count_failure()
+        _logger.warning("the redaction hook raised %s; the text is not recorded", type(exc).__name__)
+        return None
+    try:
+        if data is None:
+            return None
+        if not isinstance(data, str):
+            return fit(to_json_values(data, limit), limit)
+        full = getattr(data, "full", len(data))
+        return _cut_text(_clean(str.__str__(data)), full, limit)
+    except Exception:
+        report_internal_error("rendering captured text", logger=_logger)
         return None

@@ -22,6 +22,7 @@ from ..model.aggregate import totals
 from ..model.cancellation import is_cancellation
 from ..model.constants import EMPTY_EMBEDDING, ID_MASK, elapsed_ms, ns_to_datetime
 from ..model.outcome import StepOutcome
+from ..model.recall import QUERY_ATTRIBUTE, RECALLED_ATTRIBUTE, RecalledMemory, decode_recalled, encode_recalled
 from ..model.trajectory import Trajectory, TrajectoryId, TrajectoryMetadata, compute_quality, new_trajectory_id
 from ..model.verdict import FailureVerdict, RootCause, Verdict
 from ..records import SdkSpanView
@@ -38,6 +39,7 @@ from ..validate import (
     clamp_unit,
     shown,
 )
+from .content import redact_secrets, render_text
 from .context import CURRENT_STEP, CURRENT_TRAJECTORY, get_tracer, restore_context
 from .observer import track, untrack
 from .registry import StepRegistry
@@ -91,6 +93,8 @@ class TrajectoryHandle:
         self._lock = threading.Lock()
         #: The steps started under this trajectory (the instrumentation's bookkeeping).
         self.registry = StepRegistry()
+        self._recalled: list[RecalledMemory] = []  # what lessons_for() gave this run (record_recall)
+        self._captured_query: str | None = None  # the request text, with content capture on
         self._foreign: list[SdkSpanView] = []  # spans the SDK did not make, ended in this trajectory's trace
         self._traced = False  # registered with the observer (a real span started)
         self._sdk_steps = 0
@@ -175,6 +179,12 @@ class TrajectoryHandle:
             if not self.registry.closed:
                 self._foreign.append(span)
 
+    def add_recalled(self, memories: Sequence[RecalledMemory]) -> None:
+        """Memories a recall gave this run (``record_recall``'s call); kept until the end."""
+        with self._lock:
+            if not self.registry.closed:
+                self._recalled.extend(memories)
+
     @property
     def closed(self) -> bool:
         """Whether the trajectory has ended (steps started afterwards are plain spans)."""
@@ -208,6 +218,11 @@ class TrajectoryHandle:
         self.id_int = int(self.id)
         self.uuid = uuid_mod.uuid4()
         self._start_ns = time.time_ns()
+        try:
+            if settings.capture_content and self._query is not None:
+                self._captured_query = render_text(self._query, settings.redact or redact_secrets, settings.max_content_length)
+        except Exception:
+            report_internal_error("capturing the query text", logger=_logger)
         try:
             if self._query_embedding is None and self._query is not None and settings.embedder is not None:
                 self._query_embedding = embed_text(settings.embedder, self._query)
@@ -290,6 +305,7 @@ class TrajectoryHandle:
                 step_models=merged.models,
                 step_tools=merged.tools,
             )
+        attributes = self._final_attributes()
         metadata = TrajectoryMetadata(
             session_id=self._session_id,
             user_id=self._user_id,
@@ -299,7 +315,7 @@ class TrajectoryHandle:
             models_used=total.models,
             tools_invoked=total.tools,
             tags=tuple(self._tags),
-            attributes={A.TRAJECTORY_NAME_ATTRIBUTE: self.name, **self._attributes},
+            attributes={A.TRAJECTORY_NAME_ATTRIBUTE: self.name, **attributes},
         )
         self.result = Trajectory(
             id=self.id,
@@ -315,15 +331,29 @@ class TrajectoryHandle:
             metadata=metadata,
             lessons=tuple(self._lessons),
         )
-        self._write_root_span(self.result, exc, cancelled, end_ns)
+        self._write_root_span(self.result, attributes, exc, cancelled, end_ns)
 
-    def _write_root_span(self, result: Trajectory, exc: BaseException | None, cancelled: bool, end_ns: int) -> None:
+    def _final_attributes(self) -> dict[str, str]:
+        """The user's attributes, with the captured request text and what the run recalled (the
+        user's own ``query`` attribute wins; recalled memories merge with a ``recalled`` one)."""
+        out = dict(self._attributes)
+        if self._captured_query is not None:
+            out.setdefault(QUERY_ATTRIBUTE, self._captured_query)
+        with self._lock:
+            recalled = list(self._recalled)
+        if recalled:
+            out[RECALLED_ATTRIBUTE] = encode_recalled([*decode_recalled(out.get(RECALLED_ATTRIBUTE)), *recalled])
+        return out
+
+    def _write_root_span(
+        self, result: Trajectory, attributes: Mapping[str, str], exc: BaseException | None, cancelled: bool, end_ns: int
+    ) -> None:
         span = self.span
         try:
             span.set_attributes(
                 root_end_attributes(
                     result,
-                    self._attributes,
+                    attributes,
                     sdk_steps=self._sdk_steps,
                     own_tokens=(self._input_tokens, self._output_tokens),
                     cancelled=cancelled,

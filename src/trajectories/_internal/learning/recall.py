@@ -4,15 +4,14 @@ ranked by similarity and by how runs that recalled them went (learning/effect.py
 from __future__ import annotations
 
 import logging
-import weakref
+import time
 from dataclasses import dataclass
 from typing import Any
 
 from ..diagnostics import report_internal_error
-from ..instrument.context import CURRENT_TRAJECTORY
-from ..instrument.trajectory_handle import TrajectoryHandle
+from ..instrument.recall import record_recall
 from ..model.lessons import KeyLesson, embedding_similarity
-from ..model.recall import RECALLED_ATTRIBUTE, RecalledMemory, encode_recalled
+from ..model.recall import RecalledMemory
 from ..model.trajectory import Trajectory
 from ..store.base import SimilarHit, TrajectoryStore
 from ..store.credit import BASE_KEY, MemoryCredit, MemoryKey
@@ -143,6 +142,7 @@ def lessons_for(
 
 
 def _recall(store: TrajectoryStore, query: Any, k: int, min_quality: float | None, verdict: str | None, rank: Rank) -> Recall:
+    start_ns = time.time_ns()
     vec = store.query_embedding(query)
     pool = k if rank == "similarity" else max(k * CANDIDATES_PER_HIT, k + 16)
     hits: list[SimilarHit] = store.similar(vec, pool, min_quality=min_quality, verdict=verdict)
@@ -163,27 +163,31 @@ def _recall(store: TrajectoryStore, query: Any, k: int, min_quality: float | Non
             seen.setdefault(lesson)
     lessons = [PastLesson(kl, sim, measure(sim, credit.get(("lesson", kl.id)), p0, rank)) for sim, kl in candidates]
     lessons.sort(key=lambda p: p.score, reverse=True)
-    recall = Recall(experiences, tuple(seen), tuple(lessons[:k]), p0)
-    _keep_on_trajectory(recall)
-    return recall
+    result = Recall(experiences, tuple(seen), tuple(lessons[:k]), p0)
+    _record(result, query, k, min_quality, verdict, rank, start_ns)
+    return result
 
 
-#: What each open trajectory recalled so far (every call adds to it; each memory once).
-_RECALLED: weakref.WeakKeyDictionary[TrajectoryHandle, dict[tuple[str, int], RecalledMemory]] = weakref.WeakKeyDictionary()
-
-
-def _keep_on_trajectory(recall: Recall) -> None:
-    """Inside a trajectory: it keeps what it was given (``metadata.attributes["recalled"]``), so
-    that its outcome credits them when it is stored. Never raises into the caller."""
+def _record(
+    result: Recall, query: Any, k: int, min_quality: float | None, verdict: str | None, rank: Rank, start_ns: int
+) -> None:
+    """The memory-search span, and what the current trajectory (if any) was given. Never raises."""
     try:
-        handle = CURRENT_TRAJECTORY.get()
-        if handle is None or handle.closed or not recall:
-            return
-        kept = _RECALLED.setdefault(handle, {})
-        for m in recall.memories:
-            old = kept.get(m.key)
-            if old is None or m.similarity > old.similarity:
-                kept[m.key] = m
-        handle.set_attribute(RECALLED_ATTRIBUTE, encode_recalled(kept.values()))
+        memories = result.memories
     except Exception:
-        report_internal_error("recording what a trajectory recalled", logger=_logger)
+        report_internal_error("listing what a recall returned", logger=_logger)
+        return
+    filters: dict[str, str | float] = {}
+    if min_quality is not None:
+        filters["min_quality"] = min_quality
+    if verdict is not None:
+        filters["verdict"] = verdict
+    record_recall(
+        query_source="text" if isinstance(query, str) else "embedding",
+        k=k,
+        filters=filters,
+        memories=memories,
+        rank=rank,
+        query=query if isinstance(query, str) else None,
+        start_ns=start_ns,
+    )

@@ -60,6 +60,10 @@ def receiver_app(
             "unrelated_spans": stats.unrelated_spans,
             "unrelated_by_reason": dict(stats.unrelated_by_reason),
             "pending_spans": stats.pending_spans,
+            "late_verdicts": stats.late_verdicts,
+            "late_verdicts_applied": stats.late_verdicts_applied,
+            "late_verdicts_unmatched": stats.late_verdicts_unmatched,
+            "evaluations_ignored_by_reason": dict(stats.evaluations_ignored_by_reason),
         }
 
     app = create_app(

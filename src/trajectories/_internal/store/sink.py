@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ..export.late import LateVerdict
+from ..model.feedback import verdict_history
 from ..model.trajectory import Trajectory
 from ..validate import shown
 from .base import TrajectoryStore
@@ -35,6 +37,19 @@ class StoreSink:
     def send_many(self, trajectories: Sequence[Trajectory]) -> None:
         """Write a batch in one transaction (for callers that have one)."""
         self.store.add_many(trajectories)
+
+    def send_feedback(self, late: LateVerdict) -> None:
+        """Apply a late verdict (an evaluation result that arrived after its trajectory) with the
+        store's ``feedback``: the trajectory is found by its id when the span carried one, else by
+        its uuid (the trace id). Raises :class:`TrajectoryNotFoundError` when it is not stored (the
+        exporter retries, then counts it), and whatever the store raises when it fails. The same
+        verdict from the same source again (a re-sent span) changes nothing."""
+        store = self.store
+        t = store.get(late.trajectory_id) if late.trajectory_id is not None else store.get_by_uuid(late.uuid)
+        history = verdict_history(t)
+        if t.verdict == late.verdict and history and history[-1].get("source") == late.source:
+            return
+        store.feedback(int(t.id), late.verdict, source=late.source, at=late.at)
 
     def flush(self) -> None:
         """Nothing is buffered: every ``send`` is committed before it returns."""
