@@ -16,13 +16,13 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from ... import attributes as A
 from ..diagnostics import report_internal_error
 from ..model.cancellation import exception_text, is_cancellation
-from ..model.constants import elapsed_ms, ns_to_datetime
 from ..model.outcome import FailureOutcome, StepOutcome
-from ..model.trajectory import StepMetadata, TrajectoryStep
+from ..model.trajectory import StepMetadata
 from ..settings import settings
 from ..validate import Embedding, check_embedding, check_int, check_str, check_str_seq, check_unit
 from .content import Binder, redact_secrets, render_content
 from .context import CURRENT_STEP, CURRENT_TRAJECTORY, get_tracer, restore_context
+from .registry import StepRecord
 from .spans import step_end_attributes, step_span_name, step_start_attributes
 
 if TYPE_CHECKING:
@@ -297,20 +297,6 @@ class StepHandle:
         # what its options built at decoration time.
         plain = not self._touched and self.parent_index is None and outcome is _SUCCESS
         metadata = self._options.success_metadata if plain else self._metadata()
-        record: TrajectoryStep | None = None
-        if self._trajectory is not None and self.index is not None:
-            # Every field was checked when it was set (step(), the handle's setters).
-            record = TrajectoryStep._trusted(
-                self.index,
-                self.action,
-                self.rationale,
-                outcome,
-                self.confidence,
-                elapsed_ms(self.start_ns, end_ns),
-                ns_to_datetime(self.start_ns),
-                self._context_embedding,
-                metadata,
-            )
         span = self.span
         try:
             span.set_attributes(
@@ -338,7 +324,24 @@ class StepHandle:
         except Exception:
             report_internal_error("ending a step span", logger=_logger)
         if self._trajectory is not None:
-            self._trajectory.registry.finished(self.index, record, span.get_span_context().span_id, self.start_ns)
+            index = self.index
+            # A tuple of values checked when they were set (step(), the handle's setters); the
+            # TrajectoryStep is built from it when the trajectory ends.
+            record: StepRecord | None = None
+            if index is not None:
+                record = (
+                    index,
+                    span.get_span_context().span_id,
+                    self.start_ns,
+                    end_ns,
+                    self.action,
+                    self.rationale,
+                    outcome,
+                    self.confidence,
+                    self._context_embedding,
+                    metadata,
+                )
+            self._trajectory.registry.finished(index, record)
 
     def _metadata(self) -> StepMetadata | None:
         tags = self._options.tags if self._tags is None else self._tags

@@ -275,8 +275,15 @@ class TrajectoryHandle:
             untrack(self.uuid.int)
         with self._lock:
             foreign, self._foreign = self._foreign, []
-        merged = merge_foreign(recorded, (self.span.get_span_context().span_id,), foreign, self.name)
-        steps = merged.steps
+        step_models: tuple[str, ...] | None = None
+        step_tools: tuple[str, ...] | None = None
+        if foreign:
+            sdk_steps = self.registry.sdk_steps(recorded)
+            merged = merge_foreign(sdk_steps, (self.span.get_span_context().span_id,), foreign, self.name)
+            steps = merged.steps
+            step_models, step_tools = merged.models, merged.tools
+        else:  # no framework spans: the steps as recorded (totals() reads their models and tools)
+            steps = tuple(recorded)
         self._sdk_steps = len(recorded)
         cancelled = exc is not None and is_cancellation(exc)
         verdict = decide_verdict(self._verdict, exc, steps, cancelled=cancelled)
@@ -287,8 +294,8 @@ class TrajectoryHandle:
                 output_tokens=self._output_tokens,
                 models=self._models,
                 tools=self._tools,
-                step_models=merged.models,
-                step_tools=merged.tools,
+                step_models=step_models,
+                step_tools=step_tools,
             )
         metadata = TrajectoryMetadata(
             session_id=self._session_id,

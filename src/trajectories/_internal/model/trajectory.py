@@ -80,6 +80,11 @@ def _set(obj: object, name: str, value: object) -> None:
     object.__setattr__(obj, name, value)
 
 
+#: ``object.__setattr__`` (frozen classes' fields are set through it); called directly where a
+#: Python-level helper per field would cost more than the assignment.
+_setattr = object.__setattr__
+
+
 _T = TypeVar("_T")
 
 
@@ -166,15 +171,16 @@ class TrajectoryStep(JSONSerializable):
         one per step from values they validated themselves; everything else uses the constructor.
         """
         step = object.__new__(cls)
-        _set(step, "index", index)
-        _set(step, "action", action)
-        _set(step, "rationale", rationale)
-        _set(step, "outcome", outcome)
-        _set(step, "confidence", confidence)
-        _set(step, "latency_ms", latency_ms)
-        _set(step, "timestamp", timestamp)
-        _set(step, "context_embedding", context_embedding)
-        _set(step, "metadata", metadata)
+        setattr_ = _setattr
+        setattr_(step, "index", index)
+        setattr_(step, "action", action)
+        setattr_(step, "rationale", rationale)
+        setattr_(step, "outcome", outcome)
+        setattr_(step, "confidence", confidence)
+        setattr_(step, "latency_ms", latency_ms)
+        setattr_(step, "timestamp", timestamp)
+        setattr_(step, "context_embedding", context_embedding)
+        setattr_(step, "metadata", metadata)
         return step
 
     @property
