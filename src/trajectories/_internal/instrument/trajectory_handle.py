@@ -22,7 +22,7 @@ from ..model.aggregate import totals
 from ..model.cancellation import is_cancellation
 from ..model.constants import EMPTY_EMBEDDING, ID_MASK, elapsed_ms, ns_to_datetime
 from ..model.outcome import StepOutcome
-from ..model.trajectory import Trajectory, TrajectoryId, TrajectoryMetadata, compute_quality, new_trajectory_id
+from ..model.trajectory import Trajectory, TrajectoryId, TrajectoryMetadata, compute_quality, new_trajectory_id, trusted
 from ..model.verdict import FailureVerdict, RootCause, Verdict
 from ..records import SdkSpanView
 from ..settings import settings
@@ -204,9 +204,6 @@ class TrajectoryHandle:
     def _start(self) -> None:
         # Each phase fails on its own: a span processor that raises in on_start must not
         # cost the trajectory its ids, its context or its steps.
-        self.id = new_trajectory_id()
-        self.id_int = int(self.id)
-        self.uuid = uuid_mod.uuid4()
         self._start_ns = time.time_ns()
         try:
             if self._query_embedding is None and self._query is not None and settings.embedder is not None:
@@ -217,6 +214,8 @@ class TrajectoryHandle:
             self._start_span()
         except Exception:
             report_internal_error("starting a trajectory span", logger=_logger)
+        if self.uuid.int == 0:  # the span failed to start: random ids all the same
+            self._random_ids()
         try:
             otel_token = otel_context.attach(trace.set_span_in_context(self.span))
             self._tokens = (otel_token, CURRENT_TRAJECTORY.set(self), CURRENT_STEP.set(None))
@@ -240,14 +239,21 @@ class TrajectoryHandle:
         )
         self.span = span
         sc = span.get_span_context()
-        if sc.is_valid:  # otherwise (no SDK provider) keep the random ids
+        if sc.is_valid:  # the span's ids; otherwise (no SDK provider) random ones
             self.id = TrajectoryId(sc.span_id & ID_MASK)
             self.uuid = uuid_mod.UUID(int=sc.trace_id)
-        self.id_int = int(self.id)
+            self.id_int = int(self.id)
+        else:
+            self._random_ids()
         span.set_attribute(A.TRAJECTORY_ID, self.id_int)
         if sc.is_valid:
             track(sc.trace_id, self)
             self._traced = True
+
+    def _random_ids(self) -> None:
+        self.id = new_trajectory_id()
+        self.id_int = int(self.id)
+        self.uuid = uuid_mod.uuid4()
 
     def _end(self, exc: BaseException | None) -> None:
         tokens, self._tokens = self._tokens, None
@@ -297,7 +303,11 @@ class TrajectoryHandle:
                 step_models=step_models,
                 step_tools=step_tools,
             )
-        metadata = TrajectoryMetadata(
+        # Every value was checked where it came in (the constructor, the setters, the steps'
+        # setters) and the totals keep them valid, so the model's constructor checks would only
+        # repeat them (the span assembly builds its trajectories the same way).
+        metadata = trusted(
+            TrajectoryMetadata,
             session_id=self._session_id,
             user_id=self._user_id,
             request_type=self._request_type,
@@ -308,7 +318,8 @@ class TrajectoryHandle:
             tags=tuple(self._tags),
             attributes={A.TRAJECTORY_NAME_ATTRIBUTE: self.name, **self._attributes},
         )
-        self.result = Trajectory(
+        self.result = trusted(
+            Trajectory,
             id=self.id,
             uuid=self.uuid,
             query_embedding=self._query_embedding if self._query_embedding is not None else EMPTY_EMBEDDING,

@@ -96,8 +96,9 @@ def trusted(cls: type[_T], **values: Any) -> _T:
     itself). Everything else uses the constructor.
     """
     obj = object.__new__(cls)
+    setattr_ = _setattr
     for name, value in values.items():
-        _set(obj, name, value)
+        setattr_(obj, name, value)
     return obj
 
 
