@@ -4,8 +4,9 @@ A :class:`TrajectoryHandle` owns one; a step handle registers with it when it st
 the next index, in start order) and hands it what it recorded when it ends. Thread-safe: steps
 may start and end in other tasks and threads.
 
-A finished step is kept as a plain tuple of its values; its :class:`TrajectoryStep` is built
-once, when the trajectory ends (:meth:`StepRegistry.close`), from values every setter checked.
+A finished step is kept as a :class:`StepRecord` (a tuple of its values); the trajectory's end
+scores it as it is, and its :class:`TrajectoryStep` is built only when ``t.result`` is first read
+(or at the end, when framework spans must be merged among the steps).
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from __future__ import annotations
 import itertools
 import logging
 import threading
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, NamedTuple
 
 from ..foreign import SdkStep
 from ..model.constants import elapsed_ms, ns_to_datetime
@@ -24,24 +26,60 @@ from ..validate import Embedding
 if TYPE_CHECKING:
     from .step_handle import StepHandle
 
-__all__ = ["StepRecord", "StepRegistry"]
+__all__ = ["StepRecord", "StepRegistry", "build_steps", "sdk_steps"]
 
 _logger = logging.getLogger(__name__)
 
-#: What a finished step recorded: (index, span id, start ns, end ns, action, rationale, outcome,
-#: confidence, context embedding, metadata). The index comes first, so records sort by it.
-StepRecord = tuple[int, int, int, int, str, str, StepOutcome, float, "Embedding | None", "StepMetadata | None"]
+
+class StepRecord(NamedTuple):
+    """What a finished step recorded, before its :class:`TrajectoryStep` is built. The index comes
+    first, so records sort by it; ``outcome``, ``confidence`` and ``metadata`` are what the quality,
+    the verdict rules and the totals read (:class:`~..model.trajectory.ScoredStep`)."""
+
+    step_index: int
+    span_id: int
+    start_ns: int
+    end_ns: int
+    action: str
+    rationale: str
+    outcome: StepOutcome
+    confidence: float
+    context_embedding: Embedding | None
+    metadata: StepMetadata | None
+
+
+def build_steps(records: Sequence[StepRecord]) -> tuple[TrajectoryStep, ...]:
+    """The steps of *records*, from values every setter checked."""
+    trusted = TrajectoryStep._trusted
+    return tuple(
+        trusted(
+            r.step_index,
+            r.action,
+            r.rationale,
+            r.outcome,
+            r.confidence,
+            elapsed_ms(r.start_ns, r.end_ns),
+            ns_to_datetime(r.start_ns),
+            r.context_embedding,
+            r.metadata,
+        )
+        for r in records
+    )
+
+
+def sdk_steps(records: Sequence[StepRecord], steps: Sequence[TrajectoryStep]) -> list[SdkStep]:
+    """*steps* (built from *records*) with their spans' ids and starts, for merging framework spans."""
+    return [SdkStep(r.span_id, r.start_ns, s) for r, s in zip(records, steps, strict=True)]
 
 
 class StepRegistry:
-    __slots__ = ("_counter", "_done", "_lock", "_open", "_records", "closed")
+    __slots__ = ("_counter", "_lock", "_open", "_records", "closed")
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._counter = itertools.count()
         self._open: dict[int, StepHandle] = {}
         self._records: list[StepRecord] = []
-        self._done: list[StepRecord] = []  # the records in index order, once closed
         #: Set when the trajectory ends: steps that start afterwards record plain spans.
         self.closed = False
 
@@ -63,24 +101,15 @@ class StepRegistry:
             if record is not None and not self.closed:
                 self._records.append(record)
             elif record is not None:
-                _logger.debug("step %r ended after its trajectory", record[4])
+                _logger.debug("step %r ended after its trajectory", record.action)
 
     def still_open(self) -> list[StepHandle]:
         """The steps that have not ended, in index order."""
         with self._lock:
             return [self._open[i] for i in sorted(self._open)]
 
-    def close(self) -> list[TrajectoryStep]:
-        """Stop taking records; the finished steps in index order."""
+    def close(self) -> list[StepRecord]:
+        """Stop taking records; the finished steps' records in index order."""
         with self._lock:
             self.closed = True
-            self._done = done = sorted(self._records)  # indexes are unique: only they are compared
-        trusted = TrajectoryStep._trusted
-        return [
-            trusted(index, action, rationale, outcome, confidence, elapsed_ms(start, end), ns_to_datetime(start), emb, meta)
-            for index, _, start, end, action, rationale, outcome, confidence, emb, meta in done
-        ]
-
-    def sdk_steps(self, steps: list[TrajectoryStep]) -> list[SdkStep]:
-        """*steps* (what :meth:`close` returned) with their spans' ids and starts, for merging framework spans."""
-        return [SdkStep(r[1], r[2], s) for r, s in zip(self._done, steps, strict=True)]
+            return sorted(self._records)  # indexes are unique: only they are compared

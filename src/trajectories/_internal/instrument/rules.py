@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from ..model.aggregate import ratio_verdict, success_ratio
 from ..model.cancellation import exception_text
-from ..model.trajectory import TrajectoryStep
+from ..model.trajectory import ScoredStep
 from ..model.verdict import RootCause, SuccessVerdict, TrajectoryFailed, Verdict
 
 __all__ = ["decide_verdict"]
@@ -22,7 +22,7 @@ def _timeouts() -> tuple[type[BaseException], ...]:
 
 
 def decide_verdict(
-    explicit: Verdict | None, exc: BaseException | None, steps: Sequence[TrajectoryStep], *, cancelled: bool
+    explicit: Verdict | None, exc: BaseException | None, steps: Sequence[ScoredStep], *, cancelled: bool
 ) -> Verdict:
     """The verdict rules of docs/instrumentation.md (DESIGN §1)."""
     if explicit is not None and not (cancelled and isinstance(explicit, SuccessVerdict)):

@@ -360,21 +360,23 @@ class StepHandle:
             report_internal_error("ending a step span", logger=_logger)
         if self._trajectory is not None:
             index = self.index
-            # A tuple of values checked when they were set (step(), the handle's setters); the
-            # TrajectoryStep is built from it when the trajectory ends.
+            # Values checked when they were set (step(), the handle's setters); the TrajectoryStep
+            # is built from them when the trajectory's result is first read.
             record: StepRecord | None = None
             if index is not None:
-                record = (
-                    index,
-                    span.get_span_context().span_id,
-                    self.start_ns,
-                    end_ns,
-                    self.action,
-                    self.rationale,
-                    outcome,
-                    self.confidence,
-                    self._context_embedding,
-                    metadata,
+                record = StepRecord._make(
+                    (
+                        index,
+                        span.get_span_context().span_id,
+                        self.start_ns,
+                        end_ns,
+                        self.action,
+                        self.rationale,
+                        outcome,
+                        self.confidence,
+                        self._context_embedding,
+                        metadata,
+                    )
                 )
             self._trajectory.registry.finished(index, record)
 

@@ -22,7 +22,16 @@ from ..model.aggregate import totals
 from ..model.cancellation import is_cancellation
 from ..model.constants import EMPTY_EMBEDDING, ID_MASK, elapsed_ms, ns_to_datetime
 from ..model.outcome import StepOutcome
-from ..model.trajectory import Trajectory, TrajectoryId, TrajectoryMetadata, compute_quality, new_trajectory_id, trusted
+from ..model.trajectory import (
+    ScoredStep,
+    Trajectory,
+    TrajectoryId,
+    TrajectoryMetadata,
+    TrajectoryStep,
+    compute_quality,
+    new_trajectory_id,
+    trusted,
+)
 from ..model.verdict import FailureVerdict, RootCause, Verdict
 from ..records import SdkSpanView
 from ..settings import settings
@@ -40,7 +49,7 @@ from ..validate import (
 )
 from .context import CURRENT_STEP, CURRENT_TRAJECTORY, get_tracer, restore_context
 from .observer import track, untrack
-from .registry import StepRegistry
+from .registry import StepRecord, StepRegistry, build_steps, sdk_steps
 from .rules import decide_verdict
 from .spans import evaluation_event, root_end_attributes, root_start_attributes
 
@@ -95,7 +104,8 @@ class TrajectoryHandle:
         self._traced = False  # registered with the observer (a real span started)
         self._sdk_steps = 0
         self._entered = False
-        self.result: Trajectory | None = None
+        self._result: Trajectory | None = None  # see the result property
+        self._pending_steps: list[StepRecord] | None = None  # the records its steps are built from
         self.span: Span = trace.INVALID_SPAN
         self.id = TrajectoryId(0)
         self.id_int = 0  # int(self.id), for the step spans' trajectory.id
@@ -136,7 +146,7 @@ class TrajectoryHandle:
     @property
     def verdict(self) -> Verdict | None:
         """The verdict set explicitly so far (or, after the block, the final one)."""
-        return self.result.verdict if self.result is not None else self._verdict
+        return self._result.verdict if self._result is not None else self._verdict
 
     # ---------------------------------------------------------------- facts
 
@@ -283,19 +293,22 @@ class TrajectoryHandle:
             foreign, self._foreign = self._foreign, []
         step_models: tuple[str, ...] | None = None
         step_tools: tuple[str, ...] | None = None
-        if foreign:
-            sdk_steps = self.registry.sdk_steps(recorded)
-            merged = merge_foreign(sdk_steps, (self.span.get_span_context().span_id,), foreign, self.name)
-            steps = merged.steps
+        steps: tuple[TrajectoryStep, ...] = ()
+        scored: Sequence[ScoredStep]
+        pending: list[StepRecord] | None = None
+        if foreign:  # framework spans are merged among the steps: build them now
+            built = build_steps(recorded)
+            merged = merge_foreign(sdk_steps(recorded, built), (self.span.get_span_context().span_id,), foreign, self.name)
+            scored = steps = merged.steps
             step_models, step_tools = merged.models, merged.tools
-        else:  # no framework spans: the steps as recorded (totals() reads their models and tools)
-            steps = tuple(recorded)
+        else:  # scored as recorded (totals() reads their models and tools); built when t.result is read
+            scored = pending = recorded
         self._sdk_steps = len(recorded)
         cancelled = exc is not None and is_cancellation(exc)
-        verdict = decide_verdict(self._verdict, exc, steps, cancelled=cancelled)
+        verdict = decide_verdict(self._verdict, exc, scored, cancelled=cancelled)
         with self._lock:
             total = totals(
-                steps,
+                scored,
                 input_tokens=self._input_tokens,
                 output_tokens=self._output_tokens,
                 models=self._models,
@@ -318,22 +331,43 @@ class TrajectoryHandle:
             tags=tuple(self._tags),
             attributes={A.TRAJECTORY_NAME_ATTRIBUTE: self.name, **self._attributes},
         )
-        self.result = trusted(
+        result = trusted(
             Trajectory,
             id=self.id,
             uuid=self.uuid,
             query_embedding=self._query_embedding if self._query_embedding is not None else EMPTY_EMBEDDING,
             response_embedding=self._response_embedding,
-            steps=steps,
+            steps=steps,  # () while the steps are pending: filled in by the result property
             verdict=verdict,
-            quality=compute_quality(steps, verdict),
+            quality=compute_quality(scored, verdict),
             total_latency_ms=elapsed_ms(self._start_ns, end_ns),
             started_at=ns_to_datetime(self._start_ns),
             completed_at=ns_to_datetime(end_ns),
             metadata=metadata,
             lessons=tuple(self._lessons),
         )
-        self._write_root_span(self.result, exc, cancelled, end_ns)
+        with self._lock:
+            self._result, self._pending_steps = result, pending
+        self._write_root_span(result, exc, cancelled, end_ns)
+
+    @property
+    def result(self) -> Trajectory | None:
+        """The scored :class:`Trajectory` this block recorded (None until it has ended).
+
+        Its steps are built the first time it is read: a trajectory whose result nobody reads
+        does not pay for them.
+        """
+        if self._pending_steps is not None:
+            with self._lock:
+                pending, self._pending_steps = self._pending_steps, None
+                if pending is not None and self._result is not None:
+                    try:
+                        # Before anyone holds it: the frozen result's one field left empty at the end.
+                        object.__setattr__(self._result, "steps", build_steps(pending))
+                    except Exception:
+                        self._result = None
+                        report_internal_error("building a trajectory's steps", logger=_logger)
+        return self._result
 
     def _write_root_span(self, result: Trajectory, exc: BaseException | None, cancelled: bool, end_ns: int) -> None:
         span = self.span

@@ -8,7 +8,7 @@ import uuid as uuid_mod
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
@@ -34,6 +34,7 @@ from .outcome import StepOutcome, SuccessOutcome
 from .verdict import PartialVerdict, RecoveredVerdict, SuccessVerdict, Verdict
 
 __all__ = [
+    "ScoredStep",
     "StepMetadata",
     "Trajectory",
     "TrajectoryId",
@@ -122,6 +123,20 @@ class StepMetadata(JSONSerializable):
         check_opt_str("StepMetadata.model", self.model)
         _set(self, "tags", check_str_seq("StepMetadata.tags", self.tags))
         _set(self, "attributes", check_str_map("StepMetadata.attributes", self.attributes))
+
+
+class ScoredStep(Protocol):
+    """What the quality, the verdict rules and the totals read of a step: a :class:`TrajectoryStep`,
+    or the instrumentation's record of a step before its TrajectoryStep is built."""
+
+    @property
+    def outcome(self) -> StepOutcome: ...
+
+    @property
+    def confidence(self) -> float: ...
+
+    @property
+    def metadata(self) -> StepMetadata | None: ...
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -244,7 +259,7 @@ def _round32(value: float) -> float:
     return result
 
 
-def compute_quality(steps: Sequence[TrajectoryStep], verdict: Verdict) -> float:
+def compute_quality(steps: Sequence[ScoredStep], verdict: Verdict) -> float:
     """ruvllm's ``compute_quality``, in float32, summing step qualities left to right."""
     if not steps:
         if isinstance(verdict, PartialVerdict):
