@@ -111,7 +111,7 @@ $(BENCH_VENV)/bin/python:
 	$(PYTHON) -m venv $(BENCH_VENV)
 
 $(BENCH_STAMP): $(BENCH_VENV)/bin/python pyproject.toml benchmarks/constraints.txt benchmarks/traceloop-requirements.txt
-	$(BENCH_VENV)/bin/python -m pip install -q -c benchmarks/constraints.txt -e '.[bench]' -r benchmarks/traceloop-requirements.txt
+	$(BENCH_VENV)/bin/python -m pip install -q -c benchmarks/constraints.txt -e '.[bench,server]' -r benchmarks/traceloop-requirements.txt
 	$(BENCH_VENV)/bin/python -m pip install -q -c benchmarks/constraints.txt --no-deps '$(TRACELOOP_PACKAGE)'
 	touch $(BENCH_STAMP)
 

@@ -15,6 +15,11 @@ the interquartile range, ratios are medians of per-round ratios. Sections:
 3. store: insert throughput; ``similar`` at 10k and 100k trajectories of 384 dims against a
    raw numpy ``argpartition`` over the same matrix; memory of the cached matrix.
 4. memory: RSS while 1,000,000 spans stream through the exporter; memory per open trajectory.
+5. import: ``import trajectories`` in a fresh interpreter on top of its dependencies.
+6. serve: ``trajectories serve`` spans/s (one process) against the same exporter in process.
+
+Section 1 also measures ``@step`` inside a trajectory against a hand-written span with the same
+six attributes.
 
 ``--quick`` (the test suite's smoke run) shrinks every size and round count; a peer that is
 not installed is reported as such. Nothing here asserts a time.
@@ -49,6 +54,7 @@ PEER_DISTS = {
     "logfire": "logfire",
     "openinference": "openinference-instrumentation",
 }
+SECTIONS = ("decorators", "exporter", "store", "memory", "import", "serve")
 GOALS = {"step_vs_hand": 1.1, "exporter_ratio": 0.3, "similar_vs_numpy": 1.5}
 
 
@@ -152,6 +158,7 @@ def child_decorators(peer_name: str, quick: bool) -> dict[str, Any]:
             result[mode] = section
         if peer_name == "none":
             result["trajectory10"] = _trajectory10(provider, tracer, loop, rounds, target)
+            result["in_trajectory"] = _in_trajectory(provider, tracer, loop, rounds, target)
     finally:
         loop.close()
     if peer is not None:
@@ -235,6 +242,114 @@ def _trajectory10(provider: Any, tracer: Any, loop: asyncio.AbstractEventLoop, r
         "hand_us": spread([v * 1e6 for v in samples["hand"]]).as_dict(),
         "ratio_to_hand": spread([a / b for a, b in zip(samples["trajectory"], samples["hand"], strict=True)]).as_dict(),
     }
+
+
+def _in_trajectory(provider: Any, tracer: Any, loop: asyncio.AbstractEventLoop, rounds: int, target: float) -> dict[str, Any]:
+    """``@step`` inside a trajectory against a hand-written span with the same six attributes.
+
+    Each repetition is one trajectory (entered and ended inside the timing) around *n* calls of
+    the undecorated function, of the hand-written span (``trajectory.id``, step index, action,
+    outcome, rationale, confidence, given up front) or of the ``@step`` function: what a step
+    costs there includes registering with its trajectory and becoming part of ``t.result``.
+    """
+    from _harness import interleave, spread
+    from _peers import work, work_async
+
+    from trajectories import attributes as A
+    from trajectories import step, trajectory
+
+    stepped = step(action="work", tracer_provider=provider)(work)
+    stepped_async = step(action="work", tracer_provider=provider)(work_async)
+
+    def sync_bare(n: int) -> float:
+        t0 = time.perf_counter()
+        with trajectory("bench", tracer_provider=provider):
+            for i in range(n):
+                work(i)
+        return time.perf_counter() - t0
+
+    def sync_hand(n: int) -> float:
+        t0 = time.perf_counter()
+        with trajectory("bench", tracer_provider=provider) as t:
+            tid = t.id_int
+            for i in range(n):
+                with tracer.start_as_current_span(
+                    "work",
+                    attributes={
+                        A.TRAJECTORY_ID: tid,
+                        A.STEP_INDEX: i,
+                        A.STEP_ACTION: "work",
+                        A.STEP_OUTCOME: "success",
+                        A.STEP_RATIONALE: "",
+                        A.STEP_CONFIDENCE: 1.0,
+                    },
+                ):
+                    work(i)
+        return time.perf_counter() - t0
+
+    def sync_step(n: int) -> float:
+        t0 = time.perf_counter()
+        with trajectory("bench", tracer_provider=provider):
+            for i in range(n):
+                stepped(i)
+        return time.perf_counter() - t0
+
+    async def async_bare(n: int) -> float:
+        t0 = time.perf_counter()
+        async with trajectory("bench", tracer_provider=provider):
+            for i in range(n):
+                await work_async(i)
+        return time.perf_counter() - t0
+
+    async def async_hand(n: int) -> float:
+        t0 = time.perf_counter()
+        async with trajectory("bench", tracer_provider=provider) as t:
+            tid = t.id_int
+            for i in range(n):
+                with tracer.start_as_current_span(
+                    "work",
+                    attributes={
+                        A.TRAJECTORY_ID: tid,
+                        A.STEP_INDEX: i,
+                        A.STEP_ACTION: "work",
+                        A.STEP_OUTCOME: "success",
+                        A.STEP_RATIONALE: "",
+                        A.STEP_CONFIDENCE: 1.0,
+                    },
+                ):
+                    await work_async(i)
+        return time.perf_counter() - t0
+
+    async def async_step(n: int) -> float:
+        t0 = time.perf_counter()
+        async with trajectory("bench", tracer_provider=provider):
+            for i in range(n):
+                await stepped_async(i)
+        return time.perf_counter() - t0
+
+    out: dict[str, Any] = {}
+    for mode, runners in (
+        ("sync", {"bare": sync_bare, "hand": sync_hand, "step": sync_step}),
+        (
+            "async",
+            {
+                "bare": lambda n: loop.run_until_complete(async_bare(n)),
+                "hand": lambda n: loop.run_until_complete(async_hand(n)),
+                "step": lambda n: loop.run_until_complete(async_step(n)),
+            },
+        ),
+    ):
+        samples = interleave(runners, rounds=rounds, target_s=target)
+        bare = samples["bare"]
+        hand_over = [h - b for h, b in zip(samples["hand"], bare, strict=True)]
+        step_over = [s - b for s, b in zip(samples["step"], bare, strict=True)]
+        out[mode] = {
+            "bare_us": spread([v * 1e6 for v in bare]).as_dict(),
+            "hand_us": spread([v * 1e6 for v in samples["hand"]]).as_dict(),
+            "step_us": spread([v * 1e6 for v in samples["step"]]).as_dict(),
+            "ratio_to_hand": spread([s / h for s, h in zip(step_over, hand_over, strict=True)]).as_dict(),
+        }
+    return out
 
 
 # ============================================================================ exporter
@@ -540,6 +655,180 @@ def child_memory(quick: bool) -> dict[str, Any]:
     }
 
 
+# ============================================================================ import
+
+
+_DEPS = "import opentelemetry.trace, opentelemetry.sdk.trace, opentelemetry.context, anyio, numpy"
+
+
+def child_import(quick: bool) -> dict[str, Any]:
+    """``import trajectories`` in a fresh interpreter on top of its dependencies, already imported.
+
+    Each round starts two interpreters in a shuffled order: one times importing the
+    dependencies alone, the other imports them and then times ``import trajectories``. A last
+    interpreter runs ``-X importtime`` to name the modules that cost the most.
+    """
+    import random
+
+    from _harness import spread
+
+    rounds = 3 if quick else 21
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT / "src") + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    timer = "import time as _t; _s = _t.perf_counter(); {body}; print(_t.perf_counter() - _s)"
+    scripts = {
+        "deps": timer.format(body=_DEPS),
+        "ours": f"{_DEPS}; " + timer.format(body="import trajectories"),
+        # What an instrumented application imports (the names load on first use).
+        "typical": f"{_DEPS}; " + timer.format(body="from trajectories import configure, step, trajectory"),
+    }
+    samples: dict[str, list[float]] = {k: [] for k in scripts}
+    rng = random.Random(7)
+    order = list(scripts)
+    for _ in range(rounds):
+        rng.shuffle(order)
+        for name in order:
+            proc = subprocess.run([sys.executable, "-c", scripts[name]], capture_output=True, text=True, env=env, check=True)
+            samples[name].append(float(proc.stdout.strip().splitlines()[-1]))
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", f"{_DEPS}; from trajectories import configure, step, trajectory"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    # "import time: self [us] | cumulative | imported package", after the dependencies.
+    lines = proc.stderr.splitlines()
+    first = next((i for i, line in enumerate(lines) if line.split("|")[-1].strip() == "trajectories._internal"), 0)
+    rows: list[tuple[int, int, str]] = []
+    for line in lines[max(0, first - 1) :]:
+        parts = line.split("|")
+        if len(parts) == 3 and parts[0].startswith("import time:") and parts[1].strip().isdigit():
+            rows.append((int(parts[0].split(":")[1]), int(parts[1]), parts[2].rstrip()))
+    top = sorted(rows, reverse=True)[:8]
+    return {
+        "deps_ms": spread([v * 1e3 for v in samples["deps"]]).as_dict(),
+        "ours_ms": spread([v * 1e3 for v in samples["ours"]]).as_dict(),
+        "typical_ms": spread([v * 1e3 for v in samples["typical"]]).as_dict(),
+        "modules": sum(1 for r in rows),
+        "top_self_us": [{"self_us": a, "cumulative_us": b, "module": c.strip()} for a, b, c in top],
+    }
+
+
+# ============================================================================ serve
+
+
+def child_serve(quick: bool) -> dict[str, Any]:
+    """``trajectories serve`` (one process: OTLP/HTTP protobuf in, SQLite out) against the same
+    exporter in process, fed the same spans, into the same kind of store.
+
+    The spans of *n* trajectories of 10 steps are recorded once. Each round, in a shuffled order:
+    a fresh ``serve`` subprocess with a fresh database is sent them as protobuf requests of 50
+    trajectories (timed from the first request until its store holds them all), and a fresh
+    in-process ``TrajectoryExporter`` with a ``StoreSink`` over a fresh SQLite store is handed the
+    same spans in batches of 512 (timed until the store holds them all).
+    """
+    import importlib.util
+    import random
+    import signal
+    import socket
+    import tempfile
+    import urllib.request
+
+    if importlib.util.find_spec("uvicorn") is None or importlib.util.find_spec("starlette") is None:
+        return {"status": "not installed", "error": "the server extra (starlette, uvicorn) is not installed"}
+    from _harness import spread
+    from bench_serve import record
+    from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+
+    from trajectories import SQLiteTrajectoryStore, StoreSink
+    from trajectories.export import TrajectoryExporter
+
+    n = 200 if quick else 2_000
+    per_request = 50
+    rounds = 1 if quick else 5
+    groups = record(n)
+    spans = [s for g in groups for s in g]
+    bodies = [
+        encode_spans([s for g in groups[k : k + per_request] for s in g]).SerializeToString() for k in range(0, n, per_request)
+    ]
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT / "src") + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+
+    def wait_for(db: Path, deadline: float) -> None:
+        with SQLiteTrajectoryStore(db) as store:
+            while store.stats().total < n:
+                if time.perf_counter() > deadline:
+                    raise RuntimeError(f"only {store.stats().total} of {n} trajectories stored")
+                time.sleep(0.01)
+
+    def run_serve(tmp: Path) -> float:
+        db = tmp / "serve.db"
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        server = subprocess.Popen(
+            [sys.executable, "-m", "trajectories", "serve", "--port", str(port)],
+            env=dict(env, TRAJECTORIES_DB=str(db)),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            for _ in range(600):
+                try:
+                    urllib.request.urlopen(base + "/health", timeout=1).close()
+                    break
+                except OSError:
+                    time.sleep(0.05)
+            t0 = time.perf_counter()
+            for body in bodies:
+                req = urllib.request.Request(base + "/v1/traces", data=body, headers={"Content-Type": "application/x-protobuf"})
+                urllib.request.urlopen(req, timeout=60).close()
+            wait_for(db, t0 + 600)
+            return time.perf_counter() - t0
+        finally:
+            server.send_signal(signal.SIGTERM)
+            server.wait(timeout=60)
+
+    def run_in_process(tmp: Path) -> float:
+        db = tmp / "inproc.db"
+        store = SQLiteTrajectoryStore(db)
+        try:
+            exporter = TrajectoryExporter([StoreSink(store)], dead_letter_path=os.devnull)
+            t0 = time.perf_counter()
+            for i in range(0, len(spans), 512):
+                exporter.export(spans[i : i + 512])
+            exporter.force_flush()
+            wait_for(db, t0 + 600)
+            elapsed = time.perf_counter() - t0
+            exporter.shutdown()
+            return elapsed
+        finally:
+            store.close()
+
+    runners = {"serve": run_serve, "in_process": run_in_process}
+    samples: dict[str, list[float]] = {k: [] for k in runners}
+    rng = random.Random(7)
+    order = list(runners)
+    for _ in range(rounds):
+        rng.shuffle(order)
+        for name in order:
+            with tempfile.TemporaryDirectory() as d:
+                samples[name].append(runners[name](Path(d)))
+    n_spans = len(spans)
+    return {
+        "status": "ok",
+        "trajectories": n,
+        "spans": n_spans,
+        "per_request": per_request,
+        "mb_sent": sum(len(b) for b in bodies) / 1e6,
+        "serve_spans_per_s": spread([n_spans / v for v in samples["serve"]]).as_dict(),
+        "in_process_spans_per_s": spread([n_spans / v for v in samples["in_process"]]).as_dict(),
+        "ratio": spread([b / a for a, b in zip(samples["serve"], samples["in_process"], strict=True)]).as_dict(),
+    }
+
+
 # ============================================================================ driver
 
 
@@ -664,6 +953,23 @@ def render(results: dict[str, Any]) -> str:
             f"`async with trajectory()` with 10 `@step` calls: {_fmt(t10['trajectory_us'], 1)} µs; the same 11 spans and "
             f"attributes written by hand: {_fmt(t10['hand_us'], 1)} µs; ratio {_fmt(t10['ratio_to_hand'])}."
         )
+    it = base.get("in_trajectory")
+    if it:
+        out.append("")
+        out.append(
+            "Inside a trajectory (each repetition one `trajectory()` around the calls, its end included): "
+            "`@step` against a hand-written `start_as_current_span` carrying the same six attributes "
+            "(`trajectory.id`, step index, action, outcome, rationale, confidence); overhead ratio as above "
+            "(goal ≤ 1.1)."
+        )
+        out.append("")
+        out.append("| mode | undecorated µs/call | hand-written span µs/call | `@step` µs/call | `@step` overhead ratio |")
+        out.append("| --- | --- | --- | --- | --- |")
+        for mode in ("sync", "async"):
+            r = it[mode]
+            out.append(
+                f"| {mode} | {_fmt(r['bare_us'])} | {_fmt(r['hand_us'])} | {_fmt(r['step_us'])} | {_fmt(r['ratio_to_hand'])} |"
+            )
     e = results.get("exporter", {})
     if "ratio" in e:
         out.append("")
@@ -748,7 +1054,104 @@ def render(results: dict[str, Any]) -> str:
             f"{mem['per_open_bytes_traced'] / 1024:.1f} KiB allocated by Python (tracemalloc), "
             f"{mem['per_open_bytes_rss'] / 1024:.1f} KiB of RSS."
         )
+    imp = results.get("import", {})
+    if "ours_ms" in imp:
+        out.append("")
+        out.append("### 5. Import time")
+        out.append("")
+        out.append(
+            f"A fresh interpreter per sample, {imp['ours_ms']['n']} of each, interleaved: importing the dependencies "
+            f"(`{_DEPS.removeprefix('import ')}`) takes {_fmt(imp['deps_ms'], 1)} ms; `import trajectories` on top of "
+            f"them {_fmt(imp['ours_ms'], 1)} ms (goal ≤ 30 ms)"
+            + (
+                f"; `from trajectories import configure, step, trajectory` on top of them {_fmt(imp['typical_ms'], 1)} ms"
+                if "typical_ms" in imp
+                else ""
+            )
+            + ". Largest self times in the latter after the dependencies "
+            "(`-X importtime`, one run): "
+            + ", ".join(f"`{r['module']}` {r['self_us'] / 1000:.1f} ms" for r in imp["top_self_us"][:6])
+            + "."
+        )
+    sv = results.get("serve", {})
+    if sv.get("status") == "ok":
+        out.append("")
+        out.append("### 6. `trajectories serve`")
+        out.append("")
+        out.append(
+            f"{sv['trajectories']:,} trajectories of 10 steps ({sv['spans']:,} spans, {sv['mb_sent']:.1f} MB of OTLP "
+            f"protobuf in requests of {sv['per_request']} trajectories) into a fresh SQLite store, each round both ways "
+            "in a shuffled order: one `trajectories serve` process (timed from the first request until the store "
+            "holds them all; the client shares the machine) and the same `TrajectoryExporter` + `StoreSink` in process, "
+            "fed the same spans in batches of 512."
+        )
+        out.append("")
+        out.append("| `serve` spans/s | in-process exporter spans/s | `serve` ÷ in-process (goal ≥ 0.7) |")
+        out.append("| --- | --- | --- |")
+        out.append(f"| {_fmt(sv['serve_spans_per_s'], 0)} | {_fmt(sv['in_process_spans_per_s'], 0)} | {_fmt(sv['ratio'])} |")
+    elif sv:
+        out.append("")
+        out.append(f"### 6. `trajectories serve`\n\n{sv.get('status', 'failed')}: {sv.get('error', '')}")
+    rows = goal_rows(results)
+    if rows:
+        out.append("")
+        out.append("### Goals")
+        out.append("")
+        out.append("| measure | this run | goal | met |")
+        out.append("| --- | --- | --- | --- |")
+        for label, figure, goal, met in rows:
+            out.append(f"| {label} | {figure} | {goal} | {'yes' if met else '**no**'} |")
     return "\n".join(out)
+
+
+def goal_rows(results: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
+    """Each goal of docs/performance.md with this run's median: (measure, figure, goal, met)."""
+    rows: list[tuple[str, str, str, bool]] = []
+    base = results.get("decorators", {}).get("none", {})
+    if "sync" in base:
+        s, a = base["sync"]["step"]["ratio_to_hand"]["median"], base["async"]["step"]["ratio_to_hand"]["median"]
+        rows.append(
+            ("`@step` (no trajectory) ÷ hand-written span, sync / async", f"{s:.2f}× / {a:.2f}×", "≤ 1.10×", max(s, a) <= 1.1)
+        )
+    it = base.get("in_trajectory")
+    if it:
+        s, a = it["sync"]["ratio_to_hand"]["median"], it["async"]["ratio_to_hand"]["median"]
+        rows.append(
+            (
+                "`@step` inside a trajectory ÷ hand-written span (6 attributes), sync / async",
+                f"{s:.2f}× / {a:.2f}×",
+                "≤ 1.10×",
+                max(s, a) <= 1.1,
+            )
+        )
+    t10 = base.get("trajectory10")
+    if t10:
+        r = t10["ratio_to_hand"]["median"]
+        rows.append(("`async with trajectory()` + 10 steps ÷ the same 11 spans by hand", f"{r:.2f}×", "≤ 1.20×", r <= 1.2))
+    e = results.get("exporter", {})
+    if "ratio_to_hand" in e:
+        r = e["ratio_to_hand"]["median"]
+        rows.append(("exporter work per span ÷ creating it with bare SDK calls", f"{r:.2f}×", "≤ 0.35×", r <= 0.35))
+    if "framework_ratio" in e:
+        r = e["framework_ratio"]["median"]
+        rows.append(("exporter work per framework span ÷ per SDK span", f"{r:.2f}×", "≤ 1.0×", r <= 1.0))
+    for size, st in results.get("store", {}).get("sizes", {}).items():
+        r = st["ratio"]["median"]
+        rows.append((f"`similar(k=5)` at {int(size):,} × 384 ÷ numpy floor", f"{r:.2f}×", "≤ 1.5×", r <= 1.5))
+    imp = results.get("import", {})
+    if "ours_ms" in imp:
+        r = imp["ours_ms"]["median"]
+        rows.append(("`import trajectories` on top of its dependencies", f"{r:.1f} ms", "≤ 30 ms", r <= 30))
+        if "typical_ms" in imp:
+            r = imp["typical_ms"]["median"]
+            rows.append(
+                ("`from trajectories import configure, step, trajectory` on top of them", f"{r:.1f} ms", "(≤ 30 ms)", r <= 30)
+            )
+    sv = results.get("serve", {})
+    if sv.get("status") == "ok":
+        r = sv["ratio"]["median"]
+        rows.append(("`serve` spans/s ÷ the in-process exporter's", f"{r:.2f}×", "≥ 0.7×", r >= 0.7))
+    return rows
 
 
 def plot(results: dict[str, Any], path: Path) -> str:
@@ -805,9 +1208,9 @@ def write_docs(path: Path, table: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0] if __doc__ else None)
     p.add_argument("--quick", action="store_true", help="tiny sizes and few rounds (a smoke test, not figures)")
-    p.add_argument("--child", choices=("decorators", "exporter", "store", "memory"), help=argparse.SUPPRESS)
+    p.add_argument("--child", choices=SECTIONS, help=argparse.SUPPRESS)
     p.add_argument("--peer", default="none", help=argparse.SUPPRESS)
-    p.add_argument("--only", nargs="*", choices=("decorators", "exporter", "store", "memory"), help="run only these sections")
+    p.add_argument("--only", nargs="*", choices=SECTIONS, help="run only these sections")
     p.add_argument("--peers", nargs="*", default=list(PEER_NAMES), help="peers to compare (default: all four)")
     p.add_argument("--json", type=Path, help="write the raw results here")
     p.add_argument("--plot", type=Path, help="write the per-call cost plot (PNG) here")
@@ -820,25 +1223,29 @@ def main(argv: list[str] | None = None) -> int:
             data = child_exporter(args.quick)
         elif args.child == "store":
             data = child_store(args.quick)
+        elif args.child == "import":
+            data = child_import(args.quick)
+        elif args.child == "serve":
+            data = child_serve(args.quick)
         else:
             data = child_memory(args.quick)
         print(json.dumps(data))
         return 0
-    sections = args.only or ["decorators", "exporter", "store", "memory"]
+    sections = args.only or list(SECTIONS)
     results: dict[str, Any] = {"machine": machine(), "quick": args.quick, "decorators": {}}
     started = time.perf_counter()
     if "decorators" in sections:
         for peer in ["none", *args.peers]:
             print(f"decorators: {peer} ...", file=sys.stderr, flush=True)
             results["decorators"][peer] = run_child("decorators", args.quick, peer)
-    for section in ("exporter", "store", "memory"):
+    for section in SECTIONS[1:]:
         if section in sections:
             print(f"{section} ...", file=sys.stderr, flush=True)
             results[section] = run_child(section, args.quick)
     results["seconds"] = time.perf_counter() - started
     table = render(results)
     print(table)
-    for name, r in [*results["decorators"].items(), *((s, results.get(s, {})) for s in ("exporter", "store", "memory"))]:
+    for name, r in [*results["decorators"].items(), *((s, results.get(s, {})) for s in SECTIONS[1:])]:
         if isinstance(r, dict) and r.get("status") == "failed" and r.get("stderr"):
             print(f"\n{name} failed:\n{r['stderr']}", file=sys.stderr)
     if args.plot:

@@ -5,111 +5,216 @@ Everything public is importable from here; the submodules group it by concern:
 ``export`` (spans to trajectories, sinks), ``config`` (``configure``), ``store`` and
 ``learning`` (storage, search, analysis, distillation), ``attributes`` (span attribute names),
 ``exceptions`` (every exception the SDK raises), ``testing`` (helpers for users' tests).
+
+The names are loaded on first use (a module ``__getattr__``): ``import trajectories`` costs
+almost nothing until something is used, and ``from trajectories import step`` loads only what
+``step`` needs. ``__all__``, ``dir()`` and type checkers see every name as before.
 """
 
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
 from ._internal.version import __version__
-from .config import (
-    REDACTED,
-    Configuration,
-    TrajectorySpanProcessor,
-    configure,
-    current_configuration,
-    redact_secrets,
-)
-from .exceptions import (
-    CorruptTrajectoryError,
-    DistillError,
-    JSONFormatError,
-    OTLPDecodeError,
-    SchemaVersionError,
-    StoreError,
-    TrajectoryFailed,
-    TrajectoryNotFoundError,
-)
-from .export import (
-    DEFAULT_DEAD_LETTER_PATH,
-    CallbackSink,
-    ExporterStats,
-    JsonlSink,
-    ListSink,
-    Sink,
-    SpanLike,
-    SpanRecord,
-    StreamSink,
-    TrajectoryExporter,
-    assemble_trajectories,
-    record_from_span,
-)
-from .instrument import (
-    StepHandle,
-    StepSpec,
-    TrajectoryHandle,
-    current_step,
-    current_trajectory,
-    step,
-    trajectory,
-)
-from .learning import (
-    CompressedTrajectory,
-    DistillConfig,
-    DistillResult,
-    FailurePattern,
-    KeyLesson,
-    MemoryDistiller,
-    PastExperience,
-    PatternCategory,
-    Recall,
-    RecoveryStrategy,
-    VerdictAnalysis,
-    VerdictAnalyzer,
-    analyze,
-    distill,
-    lessons_for,
-)
-from .model import (
-    CapabilityLimit,
-    ExternalFailure,
-    FailureOutcome,
-    FailureVerdict,
-    InsufficientContext,
-    InvalidInput,
-    NeedsRetryOutcome,
-    PartialOutcome,
-    PartialVerdict,
-    ReasoningError,
-    ReasoningErrorType,
-    RecoveredVerdict,
-    ResourceConstraint,
-    RootCause,
-    SkippedOutcome,
-    StepMetadata,
-    StepOutcome,
-    SuccessOutcome,
-    SuccessVerdict,
-    ToolFailure,
-    Trajectory,
-    TrajectoryId,
-    TrajectoryMetadata,
-    TrajectoryRecorder,
-    TrajectoryStep,
-    Unknown,
-    Verdict,
-    compute_quality,
-    iter_jsonl_lines,
-    read_jsonl,
-    write_jsonl,
-)
-from .store import (
-    DEFAULT_DB_PATH,
-    ENV_DB,
-    SimilarHit,
-    SQLiteTrajectoryStore,
-    StoreSink,
-    StoreStats,
-    TrajectoryFilter,
-    TrajectoryStore,
-    open_store,
-)
+
+if TYPE_CHECKING:
+    from .config import (
+        REDACTED,
+        Configuration,
+        TrajectorySpanProcessor,
+        configure,
+        current_configuration,
+        redact_secrets,
+    )
+    from .exceptions import (
+        CorruptTrajectoryError,
+        DistillError,
+        JSONFormatError,
+        OTLPDecodeError,
+        SchemaVersionError,
+        StoreError,
+        TrajectoryFailed,
+        TrajectoryNotFoundError,
+    )
+    from .export import (
+        DEFAULT_DEAD_LETTER_PATH,
+        CallbackSink,
+        ExporterStats,
+        JsonlSink,
+        ListSink,
+        Sink,
+        SpanLike,
+        SpanRecord,
+        StreamSink,
+        TrajectoryExporter,
+        assemble_trajectories,
+        record_from_span,
+    )
+    from .instrument import (
+        StepHandle,
+        StepSpec,
+        TrajectoryHandle,
+        current_step,
+        current_trajectory,
+        step,
+        trajectory,
+    )
+    from .learning import (
+        CompressedTrajectory,
+        DistillConfig,
+        DistillResult,
+        FailurePattern,
+        KeyLesson,
+        MemoryDistiller,
+        PastExperience,
+        PatternCategory,
+        Recall,
+        RecoveryStrategy,
+        VerdictAnalysis,
+        VerdictAnalyzer,
+        analyze,
+        distill,
+        lessons_for,
+    )
+    from .model import (
+        CapabilityLimit,
+        ExternalFailure,
+        FailureOutcome,
+        FailureVerdict,
+        InsufficientContext,
+        InvalidInput,
+        NeedsRetryOutcome,
+        PartialOutcome,
+        PartialVerdict,
+        ReasoningError,
+        ReasoningErrorType,
+        RecoveredVerdict,
+        ResourceConstraint,
+        RootCause,
+        SkippedOutcome,
+        StepMetadata,
+        StepOutcome,
+        SuccessOutcome,
+        SuccessVerdict,
+        ToolFailure,
+        Trajectory,
+        TrajectoryId,
+        TrajectoryMetadata,
+        TrajectoryRecorder,
+        TrajectoryStep,
+        Unknown,
+        Verdict,
+        compute_quality,
+        iter_jsonl_lines,
+        read_jsonl,
+        write_jsonl,
+    )
+    from .store import (
+        DEFAULT_DB_PATH,
+        ENV_DB,
+        SimilarHit,
+        SQLiteTrajectoryStore,
+        StoreSink,
+        StoreStats,
+        TrajectoryFilter,
+        TrajectoryStore,
+        open_store,
+    )
+
+# Each public name and the public submodule it is re-exported from.
+_SOURCE: dict[str, str] = {
+    "REDACTED": "config",
+    "Configuration": "config",
+    "TrajectorySpanProcessor": "config",
+    "configure": "config",
+    "current_configuration": "config",
+    "redact_secrets": "config",
+    "CorruptTrajectoryError": "exceptions",
+    "DistillError": "exceptions",
+    "JSONFormatError": "exceptions",
+    "OTLPDecodeError": "exceptions",
+    "SchemaVersionError": "exceptions",
+    "StoreError": "exceptions",
+    "TrajectoryFailed": "exceptions",
+    "TrajectoryNotFoundError": "exceptions",
+    "DEFAULT_DEAD_LETTER_PATH": "export",
+    "CallbackSink": "export",
+    "ExporterStats": "export",
+    "JsonlSink": "export",
+    "ListSink": "export",
+    "Sink": "export",
+    "SpanLike": "export",
+    "SpanRecord": "export",
+    "StreamSink": "export",
+    "TrajectoryExporter": "export",
+    "assemble_trajectories": "export",
+    "record_from_span": "export",
+    "StepHandle": "instrument",
+    "StepSpec": "instrument",
+    "TrajectoryHandle": "instrument",
+    "current_step": "instrument",
+    "current_trajectory": "instrument",
+    "step": "instrument",
+    "trajectory": "instrument",
+    "CompressedTrajectory": "learning",
+    "DistillConfig": "learning",
+    "DistillResult": "learning",
+    "FailurePattern": "learning",
+    "KeyLesson": "learning",
+    "MemoryDistiller": "learning",
+    "PastExperience": "learning",
+    "PatternCategory": "learning",
+    "Recall": "learning",
+    "RecoveryStrategy": "learning",
+    "VerdictAnalysis": "learning",
+    "VerdictAnalyzer": "learning",
+    "analyze": "learning",
+    "distill": "learning",
+    "lessons_for": "learning",
+    "CapabilityLimit": "model",
+    "ExternalFailure": "model",
+    "FailureOutcome": "model",
+    "FailureVerdict": "model",
+    "InsufficientContext": "model",
+    "InvalidInput": "model",
+    "NeedsRetryOutcome": "model",
+    "PartialOutcome": "model",
+    "PartialVerdict": "model",
+    "ReasoningError": "model",
+    "ReasoningErrorType": "model",
+    "RecoveredVerdict": "model",
+    "ResourceConstraint": "model",
+    "RootCause": "model",
+    "SkippedOutcome": "model",
+    "StepMetadata": "model",
+    "StepOutcome": "model",
+    "SuccessOutcome": "model",
+    "SuccessVerdict": "model",
+    "ToolFailure": "model",
+    "Trajectory": "model",
+    "TrajectoryId": "model",
+    "TrajectoryMetadata": "model",
+    "TrajectoryRecorder": "model",
+    "TrajectoryStep": "model",
+    "Unknown": "model",
+    "Verdict": "model",
+    "compute_quality": "model",
+    "iter_jsonl_lines": "model",
+    "read_jsonl": "model",
+    "write_jsonl": "model",
+    "DEFAULT_DB_PATH": "store",
+    "ENV_DB": "store",
+    "SimilarHit": "store",
+    "SQLiteTrajectoryStore": "store",
+    "StoreSink": "store",
+    "StoreStats": "store",
+    "TrajectoryFilter": "store",
+    "TrajectoryStore": "store",
+    "open_store": "store",
+}
+#: The public submodules, reachable as attributes (``trajectories.store``) without importing them first.
+_SUBMODULES = frozenset({"attributes", "config", "exceptions", "export", "instrument", "learning", "model", "store", "testing"})
 
 __all__ = [
     "CallbackSink",
@@ -202,3 +307,20 @@ __all__ = [
     "trajectory",
     "write_jsonl",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Load a public name (or submodule) on first use, then keep it as a module attribute."""
+    source = _SOURCE.get(name)
+    if source is not None:
+        value = getattr(import_module(f"{__name__}.{source}"), name)
+    elif name in _SUBMODULES:
+        value = import_module(f"{__name__}.{name}")
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__, *_SUBMODULES})

@@ -33,13 +33,27 @@ def test_bench_quick_runs_every_section(tmp_path: Path) -> None:
     assert base["ours_spans_exported"] > 0
     assert set(base["sync"]) == {"bare", "hand", "step"}
     assert "trajectory10" in base
+    assert set(base["in_trajectory"]) == {"sync", "async"}
     for name, peer in results["decorators"].items():
         if name != "none":
             assert peer["status"] in ("ok", "not installed"), peer
     assert results["exporter"]["trajectories"] == results["exporter"]["spans"] // 10
     assert set(results["store"]["sizes"]) == {"200", "1000"}
     assert results["memory"]["pending_traces"] == 0
-    for heading in ("### 1. Per-call cost", "### 2. Exporter", "### 3. Store", "### 4. Memory"):
+    assert results["import"]["ours_ms"]["n"] == results["import"]["typical_ms"]["n"] == 3
+    assert results["import"]["top_self_us"]  # -X importtime was read
+    serve = results["serve"]
+    assert serve["status"] == "ok", serve  # the dev venv has the server extra
+    assert serve["spans"] == serve["trajectories"] * 11
+    for heading in (
+        "### 1. Per-call cost",
+        "### 2. Exporter",
+        "### 3. Store",
+        "### 4. Memory",
+        "### 5. Import",
+        "### 6. `trajectories serve`",
+        "### Goals",
+    ):
         assert heading in proc.stdout
     text = docs.read_text()
     assert "old" not in text

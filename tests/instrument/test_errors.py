@@ -279,14 +279,15 @@ def test_internal_bug_is_logged_and_counted(
         raise RuntimeError("a bug in the SDK")
 
     monkeypatch.setattr(step_handle, "step_end_attributes", broken)
-    # An untouched successful step writes attributes its options built at decoration and never
-    # calls step_end_attributes; a step that changed its handle does.
-    monkeypatch.setattr(step_handle.StepOptions, "success_end_attributes", property(lambda self: broken()))
+    # A step in a trajectory starts with the attributes its options build per call (its success
+    # end attributes included, so an untouched successful step writes nothing at its end); a step
+    # that changed its handle calls step_end_attributes at its end.
+    monkeypatch.setattr(step_handle.StepOptions, "start_attributes_in", lambda self, tid, index: broken())
     before = internal_errors.value
     with caplog.at_level(logging.ERROR, logger="trajectories"), trajectory("bug", tracer_provider=tracer_provider) as t:
         assert plain_step(3) == 3
         assert touched_step(4) == 4
-    assert internal_errors.value == before + 2
+    assert internal_errors.value == before + 3  # both starts, and the touched step's end
     assert any(
         "a bug in the SDK" in (r.exc_text or "") or r.exc_info for r in caplog.records if r.name.startswith("trajectories")
     )

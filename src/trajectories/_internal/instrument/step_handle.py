@@ -16,13 +16,13 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from ... import attributes as A
 from ..diagnostics import report_internal_error
 from ..model.cancellation import exception_text, is_cancellation
-from ..model.constants import elapsed_ms, ns_to_datetime
 from ..model.outcome import FailureOutcome, StepOutcome
-from ..model.trajectory import StepMetadata, TrajectoryStep
+from ..model.trajectory import StepMetadata
 from ..settings import settings
 from ..validate import Embedding, check_embedding, check_int, check_str, check_str_seq, check_unit
 from .content import Binder, redact_secrets, render_content
 from .context import CURRENT_STEP, CURRENT_TRAJECTORY, get_tracer, restore_context
+from .registry import StepRecord
 from .spans import step_end_attributes, step_span_name, step_start_attributes
 
 if TYPE_CHECKING:
@@ -59,6 +59,14 @@ class StepOptions:
     start_attributes: dict[str, Any] = field(default_factory=dict)
     success_metadata: StepMetadata | None = None
     success_end_attributes: dict[str, Any] = field(default_factory=dict)
+    #: The start attributes followed by the success end attributes, for a step outside any trajectory:
+    #: a step that ends as it started (untouched, successful) then needs no second attribute write.
+    plain_start_attributes: dict[str, Any] = field(default_factory=dict)
+    #: Whether the success end attributes repeat a start attribute (a tool's or model's keys).
+    end_repeats_start: bool = False
+    #: Whether the start may carry the success end attributes (not when a captured content key
+    #: could take an attribute's place at the end: then the attribute must never be written).
+    prewrite: bool = True
     # The last (provider, tracer) pair this step resolved: a call whose provider is the same
     # object skips the lookup. Reassigned as a whole tuple, so threads never see half of it.
     tracer_cache: tuple[object, trace.Tracer] | None = field(default=None, compare=False, repr=False)
@@ -71,6 +79,18 @@ class StepOptions:
                 tool_used=self.tool, model=self.model, tags=self.tags, attributes=dict(self.attributes)
             )
         self.success_end_attributes = step_end_attributes(_SUCCESS, self.rationale, self.confidence, self.success_metadata)
+        self.end_repeats_start = not self.start_attributes.keys().isdisjoint(self.success_end_attributes)
+        self.plain_start_attributes = with_end_attributes(self.start_attributes, self.success_end_attributes)
+        self.prewrite = A.STEP_INPUT_ATTRIBUTE not in self.attributes and A.STEP_OUTPUT_ATTRIBUTE not in self.attributes
+
+    def start_attributes_in(self, trajectory_id: int, index: int) -> dict[str, Any]:
+        """What a step in a trajectory starts with, its success end attributes included: the start
+        attributes, its trajectory's id and its index, then what it ends with if it succeeds untouched."""
+        attrs = {**self.start_attributes, A.TRAJECTORY_ID: trajectory_id, A.STEP_INDEX: index}
+        if self.end_repeats_start:
+            return with_end_attributes(attrs, self.success_end_attributes)
+        attrs.update(self.success_end_attributes)
+        return attrs
 
     def tracer(self, provider: trace.TracerProvider | None) -> trace.Tracer:
         if provider is None:
@@ -81,6 +101,16 @@ class StepOptions:
         tracer = get_tracer(provider)
         self.tracer_cache = (provider, tracer)
         return tracer
+
+
+def with_end_attributes(start: dict[str, Any], end: dict[str, Any]) -> dict[str, Any]:
+    """*start* then *end*, a repeated key moved to its place in *end*: the attributes, in the order,
+    that a span started with *start* has after ``set_attributes(end)`` (which re-inserts a key it sets)."""
+    out = dict(start)
+    for key, value in end.items():
+        out.pop(key, None)
+        out[key] = value
+    return out
 
 
 class StepHandle:
@@ -101,6 +131,7 @@ class StepHandle:
         "_options",
         "_outcome",
         "_output_tokens",
+        "_prewritten",
         "_tags",
         "_tool",
         "_touched",
@@ -134,6 +165,9 @@ class StepHandle:
         self._context_embedding: Embedding | None = None
         self._content: dict[str, str] | None = None
         self._trajectory = trajectory
+        # Whether the span started with the success end attributes (then an untouched step that
+        # succeeds writes nothing more at its end).
+        self._prewritten = False
         self._done = False
         self._lock = threading.Lock()
         self.is_generator = False
@@ -297,35 +331,22 @@ class StepHandle:
         # what its options built at decoration time.
         plain = not self._touched and self.parent_index is None and outcome is _SUCCESS
         metadata = self._options.success_metadata if plain else self._metadata()
-        record: TrajectoryStep | None = None
-        if self._trajectory is not None and self.index is not None:
-            # Every field was checked when it was set (step(), the handle's setters).
-            record = TrajectoryStep._trusted(
-                self.index,
-                self.action,
-                self.rationale,
-                outcome,
-                self.confidence,
-                elapsed_ms(self.start_ns, end_ns),
-                ns_to_datetime(self.start_ns),
-                self._context_embedding,
-                metadata,
-            )
         span = self.span
         try:
-            span.set_attributes(
-                self._options.success_end_attributes
-                if plain
-                else step_end_attributes(
-                    outcome,
-                    self.rationale,
-                    self.confidence,
-                    metadata,
-                    content=self._content,
-                    context_embedding=self._context_embedding,
-                    capture_embeddings=settings.capture_embeddings,
+            if not plain:  # what the span started with is overwritten: the same keys, re-inserted
+                span.set_attributes(
+                    step_end_attributes(
+                        outcome,
+                        self.rationale,
+                        self.confidence,
+                        metadata,
+                        content=self._content,
+                        context_embedding=self._context_embedding,
+                        capture_embeddings=settings.capture_embeddings,
+                    )
                 )
-            )
+            elif not self._prewritten:
+                span.set_attributes(self._options.success_end_attributes)
             if self._tool != self._options.tool:
                 span.update_name(f"{A.OPERATION_EXECUTE_TOOL} {self._tool}")
             if failed and exc is not None:
@@ -338,7 +359,26 @@ class StepHandle:
         except Exception:
             report_internal_error("ending a step span", logger=_logger)
         if self._trajectory is not None:
-            self._trajectory.registry.finished(self.index, record, span.get_span_context().span_id, self.start_ns)
+            index = self.index
+            # Values checked when they were set (step(), the handle's setters); the TrajectoryStep
+            # is built from them when the trajectory's result is first read.
+            record: StepRecord | None = None
+            if index is not None:
+                record = StepRecord._make(
+                    (
+                        index,
+                        span.get_span_context().span_id,
+                        self.start_ns,
+                        end_ns,
+                        self.action,
+                        self.rationale,
+                        outcome,
+                        self.confidence,
+                        self._context_embedding,
+                        metadata,
+                    )
+                )
+            self._trajectory.registry.finished(index, record)
 
     def _metadata(self) -> StepMetadata | None:
         tags = self._options.tags if self._tags is None else self._tags
@@ -380,13 +420,20 @@ def begin_step(options: StepOptions) -> StepHandle:
     handle.start_ns = start_ns = time.time_ns()
     try:
         provider = options.tracer_provider
+        # A top-level step starts with what it ends with if it succeeds untouched (one attribute
+        # write instead of two); a step that ends otherwise overwrites those keys at its end.
+        handle._prewritten = prewrite = options.prewrite and parent_index is None
         if trajectory is None:
-            attrs = options.start_attributes  # the SDK copies it into the span's own attributes
+            # The SDK copies the dict into the span's own attributes.
+            attrs = options.plain_start_attributes if prewrite else options.start_attributes
         else:
             if provider is None:
                 provider = trajectory.tracer_provider
             handle.index = index = trajectory.registry.register(handle)
-            attrs = {**options.start_attributes, A.TRAJECTORY_ID: trajectory.id_int, A.STEP_INDEX: index}
+            if prewrite:
+                attrs = options.start_attributes_in(trajectory.id_int, index)
+            else:
+                attrs = {**options.start_attributes, A.TRAJECTORY_ID: trajectory.id_int, A.STEP_INDEX: index}
         handle.span = options.tracer(provider).start_span(
             options.span_name, kind=SpanKind.INTERNAL, attributes=attrs, start_time=start_ns
         )

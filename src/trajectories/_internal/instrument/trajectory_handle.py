@@ -23,7 +23,16 @@ from ..model.cancellation import is_cancellation
 from ..model.constants import EMPTY_EMBEDDING, ID_MASK, elapsed_ms, ns_to_datetime
 from ..model.outcome import StepOutcome
 from ..model.recall import QUERY_ATTRIBUTE, RECALLED_ATTRIBUTE, RecalledMemory, decode_recalled, encode_recalled
-from ..model.trajectory import Trajectory, TrajectoryId, TrajectoryMetadata, compute_quality, new_trajectory_id
+from ..model.trajectory import (
+    ScoredStep,
+    Trajectory,
+    TrajectoryId,
+    TrajectoryMetadata,
+    TrajectoryStep,
+    compute_quality,
+    new_trajectory_id,
+    trusted,
+)
 from ..model.verdict import FailureVerdict, RootCause, Verdict
 from ..records import SdkSpanView
 from ..settings import settings
@@ -42,7 +51,7 @@ from ..validate import (
 from .content import redact_secrets, render_text
 from .context import CURRENT_STEP, CURRENT_TRAJECTORY, get_tracer, restore_context
 from .observer import track, untrack
-from .registry import StepRegistry
+from .registry import StepRecord, StepRegistry, build_steps, sdk_steps
 from .rules import decide_verdict
 from .spans import evaluation_event, root_end_attributes, root_start_attributes
 
@@ -99,7 +108,8 @@ class TrajectoryHandle:
         self._traced = False  # registered with the observer (a real span started)
         self._sdk_steps = 0
         self._entered = False
-        self.result: Trajectory | None = None
+        self._result: Trajectory | None = None  # see the result property
+        self._pending_steps: list[StepRecord] | None = None  # the records its steps are built from
         self.span: Span = trace.INVALID_SPAN
         self.id = TrajectoryId(0)
         self.id_int = 0  # int(self.id), for the step spans' trajectory.id
@@ -140,7 +150,7 @@ class TrajectoryHandle:
     @property
     def verdict(self) -> Verdict | None:
         """The verdict set explicitly so far (or, after the block, the final one)."""
-        return self.result.verdict if self.result is not None else self._verdict
+        return self._result.verdict if self._result is not None else self._verdict
 
     # ---------------------------------------------------------------- facts
 
@@ -214,9 +224,6 @@ class TrajectoryHandle:
     def _start(self) -> None:
         # Each phase fails on its own: a span processor that raises in on_start must not
         # cost the trajectory its ids, its context or its steps.
-        self.id = new_trajectory_id()
-        self.id_int = int(self.id)
-        self.uuid = uuid_mod.uuid4()
         self._start_ns = time.time_ns()
         try:
             if settings.capture_content and self._query is not None:
@@ -232,6 +239,8 @@ class TrajectoryHandle:
             self._start_span()
         except Exception:
             report_internal_error("starting a trajectory span", logger=_logger)
+        if self.uuid.int == 0:  # the span failed to start: random ids all the same
+            self._random_ids()
         try:
             otel_token = otel_context.attach(trace.set_span_in_context(self.span))
             self._tokens = (otel_token, CURRENT_TRAJECTORY.set(self), CURRENT_STEP.set(None))
@@ -255,14 +264,21 @@ class TrajectoryHandle:
         )
         self.span = span
         sc = span.get_span_context()
-        if sc.is_valid:  # otherwise (no SDK provider) keep the random ids
+        if sc.is_valid:  # the span's ids; otherwise (no SDK provider) random ones
             self.id = TrajectoryId(sc.span_id & ID_MASK)
             self.uuid = uuid_mod.UUID(int=sc.trace_id)
-        self.id_int = int(self.id)
+            self.id_int = int(self.id)
+        else:
+            self._random_ids()
         span.set_attribute(A.TRAJECTORY_ID, self.id_int)
         if sc.is_valid:
             track(sc.trace_id, self)
             self._traced = True
+
+    def _random_ids(self) -> None:
+        self.id = new_trajectory_id()
+        self.id_int = int(self.id)
+        self.uuid = uuid_mod.uuid4()
 
     def _end(self, exc: BaseException | None) -> None:
         tokens, self._tokens = self._tokens, None
@@ -290,23 +306,37 @@ class TrajectoryHandle:
             untrack(self.uuid.int)
         with self._lock:
             foreign, self._foreign = self._foreign, []
-        merged = merge_foreign(recorded, (self.span.get_span_context().span_id,), foreign, self.name)
-        steps = merged.steps
+        step_models: tuple[str, ...] | None = None
+        step_tools: tuple[str, ...] | None = None
+        steps: tuple[TrajectoryStep, ...] = ()
+        scored: Sequence[ScoredStep]
+        pending: list[StepRecord] | None = None
+        if foreign:  # framework spans are merged among the steps: build them now
+            built = build_steps(recorded)
+            merged = merge_foreign(sdk_steps(recorded, built), (self.span.get_span_context().span_id,), foreign, self.name)
+            scored = steps = merged.steps
+            step_models, step_tools = merged.models, merged.tools
+        else:  # scored as recorded (totals() reads their models and tools); built when t.result is read
+            scored = pending = recorded
         self._sdk_steps = len(recorded)
         cancelled = exc is not None and is_cancellation(exc)
-        verdict = decide_verdict(self._verdict, exc, steps, cancelled=cancelled)
+        verdict = decide_verdict(self._verdict, exc, scored, cancelled=cancelled)
         with self._lock:
             total = totals(
-                steps,
+                scored,
                 input_tokens=self._input_tokens,
                 output_tokens=self._output_tokens,
                 models=self._models,
                 tools=self._tools,
-                step_models=merged.models,
-                step_tools=merged.tools,
+                step_models=step_models,
+                step_tools=step_tools,
             )
         attributes = self._final_attributes()
-        metadata = TrajectoryMetadata(
+        # Every value was checked where it came in (the constructor, the setters, the steps'
+        # setters) and the totals keep them valid, so the model's constructor checks would only
+        # repeat them (the span assembly builds its trajectories the same way).
+        metadata = trusted(
+            TrajectoryMetadata,
             session_id=self._session_id,
             user_id=self._user_id,
             request_type=self._request_type,
@@ -317,21 +347,43 @@ class TrajectoryHandle:
             tags=tuple(self._tags),
             attributes={A.TRAJECTORY_NAME_ATTRIBUTE: self.name, **attributes},
         )
-        self.result = Trajectory(
+        result = trusted(
+            Trajectory,
             id=self.id,
             uuid=self.uuid,
             query_embedding=self._query_embedding if self._query_embedding is not None else EMPTY_EMBEDDING,
             response_embedding=self._response_embedding,
-            steps=steps,
+            steps=steps,  # () while the steps are pending: filled in by the result property
             verdict=verdict,
-            quality=compute_quality(steps, verdict),
+            quality=compute_quality(scored, verdict),
             total_latency_ms=elapsed_ms(self._start_ns, end_ns),
             started_at=ns_to_datetime(self._start_ns),
             completed_at=ns_to_datetime(end_ns),
             metadata=metadata,
             lessons=tuple(self._lessons),
         )
-        self._write_root_span(self.result, attributes, exc, cancelled, end_ns)
+        with self._lock:
+            self._result, self._pending_steps = result, pending
+        self._write_root_span(result, attributes, exc, cancelled, end_ns)
+
+    @property
+    def result(self) -> Trajectory | None:
+        """The scored :class:`Trajectory` this block recorded (None until it has ended).
+
+        Its steps are built the first time it is read: a trajectory whose result nobody reads
+        does not pay for them.
+        """
+        if self._pending_steps is not None:
+            with self._lock:
+                pending, self._pending_steps = self._pending_steps, None
+                if pending is not None and self._result is not None:
+                    try:
+                        # Before anyone holds it: the frozen result's one field left empty at the end.
+                        object.__setattr__(self._result, "steps", build_steps(pending))
+                    except Exception:
+                        self._result = None
+                        report_internal_error("building a trajectory's steps", logger=_logger)
+        return self._result
 
     def _final_attributes(self) -> dict[str, str]:
         """The user's attributes, with the captured request text and what the run recalled (the

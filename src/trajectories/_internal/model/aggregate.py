@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from .constants import U64_MAX
 from .outcome import SuccessOutcome
-from .trajectory import TrajectoryStep
+from .trajectory import ScoredStep
 from .verdict import Verdict
 
 __all__ = ["Totals", "ratio_verdict", "success_count", "success_ratio", "totals", "unique"]
@@ -22,16 +22,16 @@ def unique(values: Iterable[str | None]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(v for v in values if v is not None))
 
 
-def success_count(steps: Sequence[TrajectoryStep]) -> int:
+def success_count(steps: Sequence[ScoredStep]) -> int:
     return sum(1 for s in steps if isinstance(s.outcome, SuccessOutcome))
 
 
-def success_ratio(steps: Sequence[TrajectoryStep]) -> float:
+def success_ratio(steps: Sequence[ScoredStep]) -> float:
     """Successful steps / steps (0.0 with no steps): the ratio of a Partial verdict."""
     return success_count(steps) / len(steps) if steps else 0.0
 
 
-def ratio_verdict(steps: Sequence[TrajectoryStep], *, success_if_all: bool) -> Verdict:
+def ratio_verdict(steps: Sequence[ScoredStep], *, success_if_all: bool) -> Verdict:
     """Success when every step succeeded (and *success_if_all*), else Partial by :func:`success_ratio`."""
     if success_if_all and success_count(steps) == len(steps):
         return Verdict.success()
@@ -47,7 +47,7 @@ class Totals:
 
 
 def totals(
-    steps: Sequence[TrajectoryStep],
+    steps: Sequence[ScoredStep],
     *,
     input_tokens: int = 0,
     output_tokens: int = 0,

@@ -2,12 +2,11 @@
 
 One implementation for the recorder and the instrumentation. anyio cancels with its backend's
 class (``asyncio.CancelledError`` or ``trio.Cancelled``), so checking those classes covers anyio
-too and works outside an event loop; trio is recognised without being imported.
+too and works outside an event loop; asyncio and trio are recognised without being imported.
 """
 
 from __future__ import annotations
 
-import asyncio
 import builtins
 import logging
 import sys
@@ -29,7 +28,13 @@ def _group_classes() -> tuple[type[BaseException], ...]:
 
 
 def _cancel_classes() -> tuple[type[BaseException], ...]:
-    classes: list[type[BaseException]] = [asyncio.CancelledError, GeneratorExit]
+    classes: list[type[BaseException]] = [GeneratorExit]
+    # Like trio: asyncio is not imported here (it costs tens of ms); without it, no asyncio cancellation.
+    asyncio = sys.modules.get("asyncio")
+    if asyncio is not None:
+        cancelled_error = getattr(asyncio, "CancelledError", None)
+        if isinstance(cancelled_error, type):
+            classes.append(cancelled_error)
     trio = sys.modules.get("trio")
     if trio is not None:
         cancelled = getattr(trio, "Cancelled", None)

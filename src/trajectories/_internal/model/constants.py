@@ -41,7 +41,9 @@ def ns_to_datetime(ns: int) -> datetime:
     same datetime on either side. Times outside what a datetime holds (from a malformed payload)
     are clamped to 1970..9999.
     """
-    return EPOCH + timedelta(microseconds=min(max(ns, 0), MAX_NS) // 1000)
+    if 0 <= ns <= MAX_NS:  # the common case: one comparison chain, a positional timedelta
+        return EPOCH + timedelta(0, 0, ns // 1000)
+    return EPOCH + timedelta(0, 0, min(max(ns, 0), MAX_NS) // 1000)
 
 
 def elapsed_ms(start_ns: int, end_ns: int) -> int:

@@ -8,7 +8,7 @@ import uuid as uuid_mod
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
@@ -34,6 +34,7 @@ from .outcome import StepOutcome, SuccessOutcome
 from .verdict import PartialVerdict, RecoveredVerdict, SuccessVerdict, Verdict
 
 __all__ = [
+    "ScoredStep",
     "StepMetadata",
     "Trajectory",
     "TrajectoryId",
@@ -80,6 +81,11 @@ def _set(obj: object, name: str, value: object) -> None:
     object.__setattr__(obj, name, value)
 
 
+#: ``object.__setattr__`` (frozen classes' fields are set through it); called directly where a
+#: Python-level helper per field would cost more than the assignment.
+_setattr = object.__setattr__
+
+
 _T = TypeVar("_T")
 
 
@@ -91,8 +97,9 @@ def trusted(cls: type[_T], **values: Any) -> _T:
     itself). Everything else uses the constructor.
     """
     obj = object.__new__(cls)
+    setattr_ = _setattr
     for name, value in values.items():
-        _set(obj, name, value)
+        setattr_(obj, name, value)
     return obj
 
 
@@ -116,6 +123,20 @@ class StepMetadata(JSONSerializable):
         check_opt_str("StepMetadata.model", self.model)
         _set(self, "tags", check_str_seq("StepMetadata.tags", self.tags))
         _set(self, "attributes", check_str_map("StepMetadata.attributes", self.attributes))
+
+
+class ScoredStep(Protocol):
+    """What the quality, the verdict rules and the totals read of a step: a :class:`TrajectoryStep`,
+    or the instrumentation's record of a step before its TrajectoryStep is built."""
+
+    @property
+    def outcome(self) -> StepOutcome: ...
+
+    @property
+    def confidence(self) -> float: ...
+
+    @property
+    def metadata(self) -> StepMetadata | None: ...
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -166,15 +187,16 @@ class TrajectoryStep(JSONSerializable):
         one per step from values they validated themselves; everything else uses the constructor.
         """
         step = object.__new__(cls)
-        _set(step, "index", index)
-        _set(step, "action", action)
-        _set(step, "rationale", rationale)
-        _set(step, "outcome", outcome)
-        _set(step, "confidence", confidence)
-        _set(step, "latency_ms", latency_ms)
-        _set(step, "timestamp", timestamp)
-        _set(step, "context_embedding", context_embedding)
-        _set(step, "metadata", metadata)
+        setattr_ = _setattr
+        setattr_(step, "index", index)
+        setattr_(step, "action", action)
+        setattr_(step, "rationale", rationale)
+        setattr_(step, "outcome", outcome)
+        setattr_(step, "confidence", confidence)
+        setattr_(step, "latency_ms", latency_ms)
+        setattr_(step, "timestamp", timestamp)
+        setattr_(step, "context_embedding", context_embedding)
+        setattr_(step, "metadata", metadata)
         return step
 
     @property
@@ -237,7 +259,7 @@ def _round32(value: float) -> float:
     return result
 
 
-def compute_quality(steps: Sequence[TrajectoryStep], verdict: Verdict) -> float:
+def compute_quality(steps: Sequence[ScoredStep], verdict: Verdict) -> float:
     """ruvllm's ``compute_quality``, in float32, summing step qualities left to right."""
     if not steps:
         if isinstance(verdict, PartialVerdict):

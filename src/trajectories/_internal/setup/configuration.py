@@ -11,14 +11,17 @@ import logging
 import multiprocessing.util
 import threading
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import anyio.lowlevel
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 
 from ..export.exporter import TrajectoryExporter
-from ..store.base import TrajectoryStore
 from .processor import TrajectorySpanProcessor
+
+if TYPE_CHECKING:
+    from ..store.base import TrajectoryStore
 
 __all__ = ["Configuration", "current_configuration", "replace_current"]
 

@@ -14,7 +14,7 @@ import logging
 import multiprocessing.util
 import os
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry import trace
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
@@ -26,12 +26,12 @@ from ..export.exporter import TrajectoryExporter
 from ..export.sinks import JsonlSink, Sink, as_sink
 from ..model.trajectory import Trajectory
 from ..settings import settings
-from ..store.base import TrajectoryStore
-from ..store.open import open_store
-from ..store.sink import StoreSink
 from ..validate import check_int, shown
 from .configuration import Configuration, replace_current
 from .processor import DEFAULT_MAX_QUEUE_SIZE, LiveSpanObserver, TrajectorySpanProcessor
+
+if TYPE_CHECKING:
+    from ..store.base import TrajectoryStore
 
 __all__ = ["DEFAULT_MAX_QUEUE_SIZE", "configure"]
 
@@ -84,6 +84,10 @@ def _open_store(store: object) -> tuple[TrajectoryStore | None, bool]:
     """The store ``configure(store=...)`` asks for, and whether we opened it (and so close it)."""
     if store is None or store is False:
         return None, False
+    # The store code (and sqlite3) loads when a store is asked for, not when trajectories is imported.
+    from ..store.base import TrajectoryStore
+    from ..store.open import open_store
+
     if isinstance(store, TrajectoryStore):
         return store, False
     if store is True:
@@ -223,6 +227,8 @@ def configure(
         all_sinks.append(JsonlSink(jsonl_path))
     the_store, owns_store = _open_store(store)
     if the_store is not None:
+        from ..store.sink import StoreSink
+
         all_sinks.append(StoreSink(the_store))
     exporter = TrajectoryExporter(
         all_sinks,

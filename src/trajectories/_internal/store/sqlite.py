@@ -40,6 +40,7 @@ from .base import (
 )
 from .codec import blob_to_embedding, decode_row, dumps_plain, from_db_id, read_json_rows, to_db_id, to_micros
 from .credit import Contribution, MemoryCredit, MemoryKey, contribution_of, lesson_merges
+from .hits import decode_hit
 from .index import EmbeddingIndex
 from .overview import StoreOverview
 from .schema import (
@@ -510,16 +511,18 @@ class SQLiteTrajectoryStore(TrajectoryStore):
             return result
         # One query per 500 hits, not one per hit (500: under every SQLite's parameter limit).
         db_ids = [to_db_id(hit.id) for hit in hits]
-        texts: dict[int, str] = {}
+        rows: dict[int, tuple[str, bytes, int]] = {}
         for i in range(0, len(db_ids), 500):
             chunk = db_ids[i : i + 500]
-            texts.update(self._query(f"SELECT id, json FROM trajectories WHERE id IN ({','.join('?' * len(chunk))})", chunk))
+            sql = f"SELECT id, json, embedding, dim FROM trajectories WHERE id IN ({','.join('?' * len(chunk))})"
+            rows.update((r[0], (r[1], r[2], r[3])) for r in self._query(sql, chunk))
         for hit, db_id in zip(hits, db_ids, strict=True):
-            text = texts.get(db_id)
-            if text is None:  # deleted by another process since the index synced
+            row = rows.get(db_id)
+            if row is None:  # deleted by another process since the index synced
                 continue
             try:
-                result.append(SimilarHit(decode_row(db_id, text), hit.similarity))
+                # The query embedding from its BLOB, not the JSON's float list (most of the decoding).
+                result.append(SimilarHit(decode_hit(db_id, *row), hit.similarity))
             except CorruptTrajectoryError as exc:
                 self.skipped_rows += 1
                 logger.warning("similar(): skipping a damaged row: %s", exc)
