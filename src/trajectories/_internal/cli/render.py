@@ -207,3 +207,4 @@ class Progress:
         if self._shown:
             self.stream.write("\n")
             self.stream.flush()
+            self._shown = False
