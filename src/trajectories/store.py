@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._internal.exceptions import CorruptTrajectoryError, StoreError, TrajectoryNotFoundError
 from ._internal.store.base import DEFAULT_DB_PATH, ENV_DB, SimilarHit, StoreStats, TrajectoryFilter, TrajectoryStore
+from ._internal.store.bulk import BulkLoad, bulk_load
 from ._internal.store.credit import BASE_KEY, MemoryCredit, MemoryKey
 from ._internal.store.open import open_store
 from ._internal.store.overview import GroupStat, ModelTokens, StoreOverview, TimeBucket
@@ -24,6 +25,7 @@ __all__ = [
     "BASE_KEY",
     "DEFAULT_DB_PATH",
     "ENV_DB",
+    "BulkLoad",
     "CorruptTrajectoryError",
     "GroupStat",
     "MemoryCredit",
@@ -40,6 +42,7 @@ __all__ = [
     "TrajectoryFilter",
     "TrajectoryNotFoundError",
     "TrajectoryStore",
+    "bulk_load",
     "open_store",
     "redact_url",
 ]

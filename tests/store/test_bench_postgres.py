@@ -47,3 +47,44 @@ def test_bench_postgres_quick_runs_every_section(pg_admin_url: str, tmp_path: Pa
     assert text.startswith("# Performance\n\nbefore\n<!-- bench-postgres:start -->\n")
     assert text.endswith("<!-- bench-postgres:end -->\nafter\n")
     assert "PostgreSQL HNSW, `ef_search=100` (default)" in text
+
+
+@pytest.mark.postgres
+def test_bench_postgres_bulk_quick_runs_every_section(pg_admin_url: str, tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    docs = tmp_path / "performance.md"
+    docs.write_text("# Performance\n\n<!-- bench-postgres:start -->\nkept\n<!-- bench-postgres:end -->\n")
+    env = {**os.environ, "TRAJECTORIES_BENCH_POSTGRES_URL": pg_admin_url, "PYTHONPATH": str(ROOT / "src")}
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "bench_postgres.py"),
+            "--bulk",
+            "--quick",
+            "--json",
+            str(out),
+            "--docs",
+            str(docs),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=600,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    r = json.loads(out.read_text())
+    assert (r["n"], r["dim"], r["sqlite_count"], r["pg_count"]) == (2000, 32, 2000, 2000)
+    assert r["load"]["rows"] == 2000
+    assert r["numpy_exact"]["recall_at_10"] == 1.0
+    assert r["sqlite"]["similar"]["recall_at_10"] == 1.0  # the SQLite store is exact
+    assert r["sqlite"]["similar_failure"]["recall_at_10"] == 1.0
+    for ef in (40, 100, 200):
+        assert 0.0 < r["pg"][f"similar_ef{ef}"]["recall_at_10"] <= 1.0
+    assert r["pg_index"]["index_bytes"] > 0
+    assert r["sqlite"]["after_load"]["rss_mib"] > 0
+    text = docs.read_text()
+    assert "kept" in text  # the insert/serve block is another one
+    assert "<!-- bench-postgres-bulk:start -->" in text
+    assert "PostgreSQL HNSW, `ef_search=100` (default)" in text.split("<!-- bench-postgres-bulk:start -->")[1]

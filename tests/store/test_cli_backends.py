@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -9,6 +10,7 @@ import sys
 import textwrap
 import time
 import urllib.request
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -17,8 +19,10 @@ import pytest
 from tests.helpers.export import fresh_global_provider
 from tests.helpers.postgres import closed_port, with_database
 from tests.helpers.serde import golden_files
-from trajectories import configure, step, trajectory
-from trajectories.model import Trajectory
+from tests.helpers.store import T0, step, traj
+from trajectories import configure, trajectory
+from trajectories import step as traced_step
+from trajectories.model import RootCause, Trajectory, Verdict
 from trajectories.store import open_store
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
@@ -82,10 +86,56 @@ def test_an_unreachable_database_is_one_line_and_exit_4() -> None:
         assert "Traceback" not in out.stderr
 
 
+def _search_ids(location: str, *args: str) -> list[int]:
+    out = run("search", "--like", "traj-9", "--json", "--min-similarity", "-1", *args, db=location)
+    assert out.returncode in (0, 1), out.stderr  # 1: nothing matched (then the JSON is an empty list)
+    return [h["id"] for h in json.loads(out.stdout)]
+
+
+def test_search_takes_the_filters_of_list(location: str) -> None:
+    failed = Verdict.failure(RootCause.unknown("x"))
+    at = [T0 + timedelta(seconds=s) for s in range(6)]
+    with open_store(location) as store:
+        store.add_many(
+            [  # each less similar to traj-9's (1, 0) than the one before
+                traj(1, embedding=(1.0, 0.0), name="support", session="s1", user="u1", started=at[1]),
+                traj(2, verdict=failed, embedding=(0.9, 0.1), name="refunds", session="s2", user="u1", started=at[2]),
+                traj(
+                    3, verdict=Verdict.partial(0.5), embedding=(0.8, 0.2), name="support", session="s2", user="u2", started=at[3]
+                ),
+                traj(
+                    4,
+                    [step(0, "a", confidence=0.5)],
+                    embedding=(0.7, 0.3),
+                    name="support",
+                    session="s1",
+                    user="u2",
+                    started=at[4],
+                ),
+                traj(9, embedding=(1.0, 0.0), name="origin", session="s9", user="u9", started=at[5]),
+            ]
+        )
+        assert [int(t.id) for t in store.list()] == [9, 4, 3, 2, 1]
+    assert _search_ids(location) == [1, 2, 3, 4]  # traj-9 itself is left out
+    assert _search_ids(location, "--name", "support") == [1, 3, 4]
+    assert _search_ids(location, "--session", "s2") == [2, 3]
+    assert _search_ids(location, "--user", "u2", "-k", "2") == [3, 4]  # k hits among those that match
+    assert _search_ids(location, "--verdict", "success") == [1, 4]
+    assert _search_ids(location, "--min-quality", "0.6") == [1]
+    assert _search_ids(location, "--max-quality", "0.5") == [2, 3, 4]
+    assert _search_ids(location, "--since", at[3].isoformat()) == [3, 4]
+    assert _search_ids(location, "--until", at[2].isoformat().replace("+00:00", "")) == [1, 2]  # no zone: UTC
+    assert _search_ids(location, "--name", "support", "--session", "s1", "--max-quality", "0.9") == [4]
+    assert _search_ids(location, "--name", "nobody") == []
+    bad = run("search", "--like", "traj-9", "--since", "yesterday", db=location)
+    assert bad.returncode == 2
+    assert "ISO 8601" in bad.stderr
+
+
 def test_configure_store_takes_the_location(location: str, tmp_path: Path) -> None:
     with fresh_global_provider():
         config = configure("svc", store=location, batch=False, dead_letter_path=tmp_path / "dead")
-        with trajectory("agent", query="what?"), step("a"):
+        with trajectory("agent", query="what?"), traced_step("a"):
             pass
         assert config.flush()
         config.shutdown()

@@ -7,6 +7,7 @@ import argparse
 from ..learning.analyze import analyze
 from ..learning.findings import findings
 from ..model import serde
+from ..store.base import TrajectoryFilter
 from .common import (
     EXIT_NOT_FOUND,
     EXIT_OK,
@@ -16,7 +17,6 @@ from .common import (
     filter_from,
     find_trajectory,
     open_from,
-    parse_quality,
 )
 from .learn_cmds import history_lines, recalled_lines
 from .render import SUMMARY_HEADERS, render_table, render_tree, summary_rows, trajectory_summary, verdict_text
@@ -61,19 +61,32 @@ def cmd_show(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _search_filter(args: argparse.Namespace) -> TrajectoryFilter | None:
+    """The filters of ``search`` other than verdict and minimum quality (those go to similar()'s own
+    arguments, which the SQLite store applies inside its index without an SQL query); None if none."""
+    f = TrajectoryFilter(
+        name=args.name,
+        session_id=args.session,
+        user_id=args.user,
+        max_quality=args.max_quality,
+        since=args.since,
+        until=args.until,
+    )
+    return None if f == TrajectoryFilter() else f
+
+
 def cmd_search(args: argparse.Namespace) -> int:
     if (args.text is None) == (args.like is None):
         raise CLIError("give either TEXT or --like ID", 2)
+    narrow = {"min_quality": args.min_quality, "verdict": args.verdict, "filter": _search_filter(args)}
     with open_from(args, create=False) as store:
         if args.like is not None:
             origin = find_trajectory(store, args.like)
             if origin.query_embedding.size == 0:
                 raise CLIError(f"{origin.id} has no query embedding to compare with", EXIT_NOT_FOUND)
-            hits = store.similar(
-                origin.query_embedding, args.k, min_quality=args.min_quality, verdict=args.verdict, exclude=[int(origin.id)]
-            )
+            hits = store.similar(origin.query_embedding, args.k, exclude=[int(origin.id)], **narrow)
         else:
-            hits = store.similar(args.text, args.k, min_quality=args.min_quality, verdict=args.verdict)
+            hits = store.similar(args.text, args.k, **narrow)
     hits = [h for h in hits if h.similarity >= args.min_similarity]
     if args.json:
         emit_json([{"similarity": h.similarity, **trajectory_summary(h.trajectory)} for h in hits])
@@ -178,8 +191,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: a
         parents=[common],
         help="find trajectories similar to a text or to another trajectory",
         description="Find the stored trajectories whose query embeddings are most similar (cosine) to TEXT, embedded "
-        "by the configured embedder, or to the trajectory given with --like. Only results at least --min-similarity "
-        "similar are shown; exit 1 when there is none.",
+        "by the configured embedder, or to the trajectory given with --like. The filters (those of list) select which "
+        "trajectories are compared, so k results are found among those that match. Only results at least "
+        "--min-similarity similar are shown; exit 1 when there is none.",
     )
     p.add_argument("text", nargs="?", help="the query text")
     p.add_argument("--like", metavar="ID", help="search for trajectories similar to this one instead")
@@ -191,8 +205,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: a
         metavar="S",
         help=f"only results with cosine similarity at least S, in [-1, 1] (default {DEFAULT_MIN_SIMILARITY}; -1 shows all)",
     )
-    p.add_argument("--min-quality", type=parse_quality, metavar="Q", help="only trajectories with quality at least Q")
-    p.add_argument("--verdict", choices=["success", "failure", "partial", "recovered"], help="only this verdict kind")
+    add_filter_options(p)
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=cmd_search)
 

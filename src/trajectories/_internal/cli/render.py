@@ -257,3 +257,4 @@ class Progress:
         if self._shown:
             self.stream.write("\n")
             self.stream.flush()
+            self._shown = False
