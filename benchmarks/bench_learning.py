@@ -3,13 +3,15 @@
     python benchmarks/bench_learning.py [--quick] [--seeds N] [--tasks N] [--jobs N]
                                         [--json out.json] [--docs docs/learning.md] [--plot docs/learning]
 
-Arms over the same seeded streams: memory off; memory on (similarity ranking); memory on with
-misleading memories injected; memory on with misleading memories and effect-weighted
-ranking (only once ``lessons_for`` takes ``rank=``, issue 15; otherwise reported as not run).
-Then distillation (as recorded / distilled / distilled + pruned) and retrieval precision@k
-on held-out wordings. Each job runs in a fresh process (``configure()`` is process-wide).
-``--quick`` is the test suite's check of the loop: small sizes, no distillation. The figures
-are described in docs/learning.md; nothing here asserts a time.
+Arms over the same seeded streams, each naming its ranking (``lessons_for(rank=...)``, always
+passed explicitly) and whether the environment's late verdicts are applied with
+``trajectories.learning.feedback``: memory off; memory on with similarity ranking and no
+feedback (the earlier baseline); memory on with effect ranking (the SDK's default) and
+feedback; and misleading memories injected, with similarity ranking against effect ranking,
+both with feedback. Then distillation (as recorded / distilled / distilled + pruned) and
+retrieval precision@k on held-out wordings. Each job runs in a fresh process (``configure()``
+is process-wide). ``--quick`` is the test suite's check of the loop: small sizes, no
+distillation. The figures are described in docs/learning.md; nothing here asserts a time.
 """
 
 from __future__ import annotations
@@ -32,19 +34,23 @@ if str(HERE) not in sys.path:
 
 from learning.agent import AgentConfig  # noqa: E402
 from learning.distillation import VARIANTS, run_distillation  # noqa: E402
-from learning.memory import ranking_available  # noqa: E402
 from learning.report import markdown, plot, replace_section  # noqa: E402
 from learning.retrieval import minilm_embedder, precision_at_k  # noqa: E402
 from learning.runner import Arm, run_arm  # noqa: E402
 from learning.summary import summarise_arm, summarise_eval  # noqa: E402
 
 MISLEAD = 0.5  # one misleading memory before a task with this probability: about a third of the memory
+OFF, ON_SIMILARITY, ON_EFFECT = "memory off", "memory on, similarity", "memory on, effect + feedback"
+MISLEAD_SIMILARITY, MISLEAD_EFFECT = "misleading, similarity + feedback", "misleading, effect + feedback"
 ARMS = (
-    Arm("memory off", False),
-    Arm("memory on", True),
-    Arm("memory on, misleading", True, MISLEAD),
-    Arm("memory on, misleading, effect-weighted", True, MISLEAD, rank="effect"),
+    Arm(OFF, False),
+    Arm(ON_SIMILARITY, True, rank="similarity"),
+    Arm(ON_EFFECT, True, rank="effect", feedback=True),
+    Arm(MISLEAD_SIMILARITY, True, MISLEAD, rank="similarity", feedback=True),
+    Arm(MISLEAD_EFFECT, True, MISLEAD, rank="effect", feedback=True),
 )
+#: The arms of ``--quick`` (the test suite's check of the loop).
+QUICK_ARMS = (OFF, ON_SIMILARITY, MISLEAD_SIMILARITY, MISLEAD_EFFECT)
 
 
 def _retrieval_job(seed: int, n_memories: int, which: str) -> dict[str, Any] | str:
@@ -73,12 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     config = AgentConfig()
     start = time.perf_counter()
 
-    arms = [a for a in ARMS if ranking_available(a.rank) and not (args.quick and a.mislead)]
-    not_run = {
-        a.name: f"ranking {a.rank!r} needs issue 15 (lessons_for(rank=...)); not faked"
-        for a in ARMS
-        if not ranking_available(a.rank)
-    }
+    arms = [a for a in ARMS if not args.quick or a.name in QUICK_ARMS]
     # A fresh process per job: configure() and the embedder are process-wide settings.
     with multiprocessing.get_context("spawn").Pool(processes=args.jobs, maxtasksperchild=1) as pool:
         futures = {a.name: [pool.apply_async(run_arm, (seed, n_tasks, a, config)) for seed in range(seeds)] for a in arms}
@@ -103,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         },
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
         "arms": {name: summarise_arm(rs) for name, rs in runs.items()},
-        "not_run": not_run,
+        "arm_settings": {a.name: {"rank": a.rank, "feedback": a.feedback, "mislead": a.mislead} for a in arms},
         "distillation": {v: summarise_eval([r for r in distill_rows if r.variant == v]) for v in VARIANTS if distill_rows},
         "retrieval": [r for r in retrieval.values() if isinstance(r, dict)],
         "retrieval_not_run": {k: v for k, v in retrieval.items() if isinstance(v, str)},
@@ -113,12 +114,12 @@ def main(argv: list[str] | None = None) -> int:
     children, own = resource.getrusage(resource.RUSAGE_CHILDREN), resource.getrusage(resource.RUSAGE_SELF)
     results["cpu_seconds"] = children.ru_utime + children.ru_stime + own.ru_utime + own.ru_stime
     results["load_average"] = os.getloadavg()[0]
+    if args.json is not None:
+        args.json.write_text(json.dumps(results, indent=2, default=str))
     section = markdown(results)
     print(section)
     for fig in figures:
         print(f"figure: {fig}")
-    if args.json is not None:
-        args.json.write_text(json.dumps(results, indent=2, default=str))
     if args.docs is not None:
         replace_section(args.docs, section)
     return 0

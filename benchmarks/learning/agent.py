@@ -5,7 +5,7 @@ in the run's fixed order (reads first, then actions), each with its arguments in
 fixed order, moving to the next tool when the backend says the tool does not apply, and to
 the next argument when it says the argument is invalid; it stops when the ticket is resolved,
 broken, or the step budget is spent. With memory it first calls ``lessons_for()`` (through
-:func:`learning.memory.recall`), follows the plan :func:`learning.memory.choose_plan` picks,
+:func:`learning.memory.recall`, with the run's ranking), follows the plan :func:`learning.memory.choose_plan` picks,
 and explores from wherever that plan stops working, skipping the calls that broke similar
 tasks. Either way it records the run with the real SDK (``async with
 trajectory()``, ``@step`` tools) and writes what it learned as a lesson.
@@ -35,7 +35,8 @@ NAME = "support-ticket"
 class AgentConfig:
     budget: int = 40
     k: int = 5
-    rank: str = "similarity"
+    #: ``lessons_for(rank=...)``: "effect" (the SDK's default) or "similarity"; always passed explicitly.
+    rank: str = "effect"
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +145,7 @@ async def run_task(
             start = time.perf_counter()
             found = recall(store, task.text, config.k, config.rank)
             recall_seconds = time.perf_counter() - start
-            decision = choose_plan(found, store.query_embedding(task.text))
+            decision = choose_plan(found)
             plan, run.avoid = decision.plan, decision.avoid
         await _follow(run, plan, world)
         await _explore(run, world)

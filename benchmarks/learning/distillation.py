@@ -44,7 +44,7 @@ def _bytes(db: Path) -> int:
 
 def run_distillation(seed: int, n_tasks: int, n_eval: int, config: AgentConfig) -> list[DistillRow]:
     world = make_world(seed, n_tasks + n_eval)
-    arm = Arm("memory on", True)
+    arm = Arm("memory on, similarity", True, rank="similarity")
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-learning-distill-") as tmp:
         base = Path(tmp) / "recorded.db"

@@ -1,26 +1,25 @@
 """Recall and the policy's one use of it: :func:`recall` asks the SDK, :func:`choose_plan` decides.
 
-The ranking is a parameter of the run. ``"similarity"`` is today's ``lessons_for()``;
-``"effect"`` is the effect-weighted ranking of issue 15, passed as ``lessons_for(...,
-rank="effect")`` and available only once ``lessons_for`` takes a ``rank`` argument (checked,
-never faked: :func:`ranking_available`).
+The ranking is a parameter of the run, always passed explicitly: ``lessons_for(...,
+rank="similarity")`` orders by similarity alone (the benchmark's earlier baseline);
+``rank="effect"`` (the SDK's default) weights similarity by each memory's measured effect,
+from the credit the store keeps of the runs that recalled it.
 
 :func:`choose_plan` reads only what recall returned: the lessons the agent wrote into past
 trajectories ("Plan that worked: ..." / "Plan that failed: ...") and distilled key lessons
-of the same form. A plan's score is the summed similarity of the memories that say it worked
-minus that of those that say it failed; the best plan with a positive score is followed.
-It never sees a task's family.
+of the same form. Each memory votes with its ranking score (under ``rank="similarity"`` the
+score *is* the similarity). A plan's score is the summed votes of the memories that say it
+worked minus those that say it failed; the best plan with a positive score is followed. A
+stored verdict overrides a lesson's claim: a trajectory that a later verdict turned into a
+failure votes against the plan its lesson says worked. It never sees a task's family.
 """
 
 from __future__ import annotations
 
-import inspect
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
-
-import numpy as np
+from typing import Literal, cast
 
 from trajectories.learning import Recall, lessons_for
 from trajectories.store import TrajectoryStore
@@ -33,8 +32,8 @@ __all__ = [
     "WORKED",
     "Decision",
     "choose_plan",
+    "check_rank",
     "parse_plan",
-    "ranking_available",
     "recall",
 ]
 
@@ -44,21 +43,19 @@ FAILED = "Plan that failed: "
 _CALL = re.compile(r"(\w+)\((\w+)\)")
 
 
-def ranking_available(rank: str) -> bool:
-    """Whether this SDK can rank recall by *rank* (``"effect"`` needs issue 15's ``lessons_for(rank=)``)."""
+Rank = Literal["similarity", "effect"]
+
+
+def check_rank(rank: str) -> Rank:
+    """*rank* if it is one of :data:`RANKINGS`, else ValueError."""
     if rank not in RANKINGS:
         raise ValueError(f"rank must be one of {RANKINGS}, got {rank!r}")
-    return rank == "similarity" or "rank" in inspect.signature(lessons_for).parameters
+    return cast(Rank, rank)
 
 
 def recall(store: TrajectoryStore, text: str, k: int, rank: str) -> Recall:
-    """``lessons_for(text, k, store=store)``, ranked by *rank*."""
-    if "rank" not in inspect.signature(lessons_for).parameters:
-        if rank != "similarity":
-            raise RuntimeError(f"rank={rank!r} needs lessons_for(rank=...) (issue 15)")
-        return lessons_for(text, k, store=store)
-    options: dict[str, Any] = {"rank": rank}
-    return lessons_for(text, k, store=store, **options)
+    """``lessons_for(text, k, store=store, rank=rank)``: the ranking is always explicit."""
+    return lessons_for(text, k, store=store, rank=check_rank(rank))
 
 
 def parse_plan(text: str) -> tuple[Call, ...] | None:
@@ -83,38 +80,35 @@ class Decision:
 Tally = dict[tuple[Call, ...], float]
 
 
-def _votes(lessons: Iterable[str], weight: float, worked: Tally, failed: Tally) -> None:
+def _votes(lessons: Iterable[str], weight: float, worked: Tally, failed: Tally, *, overturned: bool = False) -> None:
+    """Tally *lessons* with *weight*; *overturned*: the run's verdict is now a failure, so what
+    its lesson says worked counts as failed."""
     for lesson in lessons:
-        for prefix, tally in ((WORKED, worked), (FAILED, failed)):
+        for prefix, tally in ((WORKED, failed if overturned else worked), (FAILED, failed)):
             if lesson.startswith(prefix):
                 plan = parse_plan(lesson[len(prefix) :])
                 if plan is not None:
                     tally[plan] = tally.get(plan, 0.0) + weight
 
 
-def _cosine(a: Any, b: Any) -> float:
-    x, y = np.asarray(a, dtype=np.float32).ravel(), np.asarray(b, dtype=np.float32).ravel()
-    if x.size != y.size or x.size == 0:
-        return 0.0
-    denom = float(np.linalg.norm(x) * np.linalg.norm(y))
-    return float(x @ y) / denom if denom > 0.0 else 0.0
-
-
-def choose_plan(found: Recall, query_embedding: Any) -> Decision:
+def choose_plan(found: Recall) -> Decision:
     """The plan to follow, and the calls to avoid, given what recall returned.
 
-    Each recalled memory votes with its similarity: "worked" for its plan, "failed" against
-    every plan that begins with the failed sequence (whose last call is the one that broke the
-    task). A plan's score is its votes for minus the votes against; the best positive one is
-    followed (an empty plan means: explore). A failed sequence whose votes against outweigh the
-    plans that go through it becomes an *avoid* entry for exploration as well.
+    Each recalled memory (past trajectory or key lesson) votes with its ranking score:
+    "worked" for its plan, "failed" against every plan that begins with the failed sequence
+    (whose last call is the one that broke the task). A trajectory recorded as a success whose
+    verdict a later feedback overturned votes "failed" for its plan. A plan's score is its votes
+    for minus the votes against; the best positive one is followed (an empty plan means:
+    explore). A failed sequence whose votes against outweigh the plans that go through it
+    becomes an *avoid* entry for exploration as well.
     """
     worked: Tally = {}
     failed: Tally = {}
     for experience in found.experiences:
-        _votes(experience.trajectory.lessons, experience.similarity, worked, failed)
-    for key in found.key_lessons:
-        _votes((key.content,), max(0.0, _cosine(query_embedding, key.embedding)), worked, failed)
+        t = experience.trajectory
+        _votes(t.lessons, max(0.0, experience.score), worked, failed, overturned=not t.is_success)
+    for past in found.past_lessons:
+        _votes((past.lesson.content,), max(0.0, past.score), worked, failed)
     avoid = frozenset(
         (seq[:-1], seq[-1])
         for seq, against in failed.items()

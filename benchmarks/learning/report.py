@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from .runner import RunResult
-from .stats import band, cumulative, windowed
+from .stats import band, cumulative, mean_ci, windowed
 from .world import FAMILIES
 
 __all__ = ["markdown", "plot", "replace_section"]
@@ -19,6 +19,52 @@ START, END = "<!-- bench-learning:start -->", "<!-- bench-learning:end -->"
 def _ci(value: Sequence[float], digits: int = 3, scale: float = 1.0) -> str:
     mean, half = value
     return f"{mean * scale:.{digits}f} ± {half * scale:.{digits}f}"
+
+
+def _gap(arms: dict[str, Any], better: str, worse: str) -> str | None:
+    if better not in arms or worse not in arms:
+        return None
+    gaps = [a - b for a, b in zip(arms[better]["per_seed_success"], arms[worse]["per_seed_success"], strict=True)]
+    mean, half = mean_ci(gaps)
+    return (
+        f"- *{better}* minus *{worse}*, success per seed: mean {mean:.3f} ± {half:.3f}, smallest {min(gaps):.3f}, "
+        f"largest {max(gaps):.3f} (over {len(gaps)} seeds)."
+    )
+
+
+def _comparisons(arms: dict[str, Any]) -> list[str]:
+    """The per-seed gaps, late verdicts, misleading share, and recall time by ranking."""
+    lines = [
+        gap
+        for gap in (
+            _gap(arms, "memory on, similarity", "memory off"),
+            _gap(arms, "memory on, effect + feedback", "memory on, similarity"),
+            _gap(arms, "misleading, effect + feedback", "misleading, similarity + feedback"),
+        )
+        if gap is not None
+    ]
+    misled = [a for a in arms.values() if a["misleading_share"] > 0.0]
+    for a in misled[:1]:
+        lines.append(
+            f"- Misleading memories made up {a['misleading_share'] * 100:.0f}% of what was recorded in the misleading arms "
+            "(one wrong plan per family, recorded as a clean success; no verdict ever corrects them)."
+        )
+    for name, a in arms.items():
+        if a["looked_solved_but_failed"] > 0:
+            lines.append(
+                f"- Late verdicts ({name}): {a['looked_solved_but_failed']:.1f} tasks per run looked resolved but were not "
+                f"(a trap argument); {a['late_verdicts']:.1f} of those verdicts arrived within the run, "
+                f"{a['late_applied']:.1f} were applied with `trajectories.learning.feedback`."
+            )
+    for name, a in arms.items():
+        if "growth" in a:
+            last = a["growth"][-1]
+            quarters = ", ".join(f"{x:.2f}" for x in a["recall_ms_by_quarter"])
+            lines.append(
+                f"- Memory growth ({name}): {last[1]:.0f} trajectories, {last[2] / 1024:.0f} KiB of SQLite after "
+                f"{last[0]} tasks; mean `lessons_for()` time per quarter of the stream: {quarters} ms."
+            )
+    return lines
 
 
 def markdown(results: dict[str, Any]) -> str:
@@ -43,34 +89,7 @@ def markdown(results: dict[str, Any]) -> str:
             f"{_ci(a['success_family_first_tasks'])} | {_ci(a['success_family_later_tasks'])} | {recall} |"
         )
     lines.append("")
-    for name, reason in results["not_run"].items():
-        lines.append(f"- **{name}: not run — {reason}.**")
-    if "memory on" in arms and "memory off" in arms:
-        gaps = [a - b for a, b in zip(arms["memory on"]["per_seed_success"], arms["memory off"]["per_seed_success"], strict=True)]
-        lines.append(
-            f"- Memory on minus memory off, success per seed: smallest {min(gaps):.3f}, largest {max(gaps):.3f} "
-            f"(over {len(gaps)} seeds)."
-        )
-    mis = arms.get("memory on, misleading")
-    if mis is not None:
-        lines.append(
-            f"- Misleading memories made up {mis['misleading_share'] * 100:.0f}% of what was recorded in the misleading arm "
-            "(one wrong plan per family, recorded as a clean success)."
-        )
-    on = arms.get("memory on")
-    if on is not None:
-        lines.append(
-            f"- Late verdicts: {on['looked_solved_but_failed']:.1f} tasks per run looked resolved but were not (a trap "
-            f"argument); {on['late_verdicts']:.1f} of those verdicts arrived within the run and {on['late_applied']:.1f} "
-            "were applied — there is no feedback API yet (issue 15), so none is, and the memory keeps recommending the trap."
-        )
-        if "growth" in on:
-            last = on["growth"][-1]
-            quarters = ", ".join(f"{x:.2f}" for x in on["recall_ms_by_quarter"])
-            lines.append(
-                f"- Memory growth (memory on): {last[1]:.0f} trajectories, {last[2] / 1024:.0f} KiB of SQLite after "
-                f"{last[0]} tasks; mean `lessons_for()` time per quarter of the stream: {quarters} ms."
-            )
+    lines += _comparisons(arms)
     seeds = results["params"].get("distill_seeds", 0)
     lines += [
         "",

@@ -3,8 +3,10 @@
 ``configure()`` sets up the real exporter and store (a fresh file per run; a
 ``SimpleSpanProcessor``, so each trajectory is stored as it ends and the next task can
 recall it). Late verdicts: a task the agent recorded as resolved through a trap is found out
-``late_after`` tasks later; the correction goes to *feedback* when one is given (issue 15's
-``feedback`` will be that hook) and is otherwise counted as not applied.
+``late_after`` tasks later; in an arm with ``feedback=True`` the environment applies it with
+the real ``trajectories.learning.feedback(id, 0.0, source="environment")`` (the stored verdict
+becomes a failure and the credit of what that run recalled moves by the difference); otherwise
+it is counted as not applied.
 """
 
 from __future__ import annotations
@@ -14,23 +16,29 @@ import random
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import anyio
 from opentelemetry.sdk.trace import TracerProvider
 
 from trajectories.config import configure
+from trajectories.learning import feedback as learning_feedback
 from trajectories.store import TrajectoryStore
 
 from .agent import AgentConfig, TaskResult, record_misleading, run_task
 from .phrasing import TEMPLATES, phrase
 from .stream import RunWorld, Task, make_world
 
-__all__ = ["Arm", "Feedback", "RunResult", "run_arm", "run_stream"]
+__all__ = ["Arm", "Feedback", "RunResult", "environment_feedback", "run_arm", "run_stream"]
 
 #: A later verdict for a stored trajectory: (store, trajectory id, succeeded).
 Feedback = Callable[[TrajectoryStore, int, bool], None]
+
+
+def environment_feedback(store: TrajectoryStore, trajectory_id: int, succeeded: bool) -> None:
+    """The environment's late verdict, through the SDK's feedback API (source "environment")."""
+    learning_feedback(trajectory_id, 1.0 if succeeded else 0.0, store=store, source="environment")
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +47,10 @@ class Arm:
     memory: bool
     #: Probability, per task, of one misleading memory being recorded before it.
     mislead: float = 0.0
-    rank: str = "similarity"
+    #: ``lessons_for(rank=...)`` for this arm (overrides the AgentConfig's).
+    rank: str = "effect"
+    #: Apply the environment's late verdicts with ``trajectories.learning.feedback``.
+    feedback: bool = False
 
 
 @dataclass(slots=True)
@@ -75,7 +86,12 @@ async def run_stream(
     feedback: Feedback | None = None,
     checkpoint: int = 250,
 ) -> RunResult:
-    """Run *tasks* in order against the store at *db* (created or continued)."""
+    """Run *tasks* in order against the store at *db* (created or continued), with the arm's
+    ranking; late verdicts go to *feedback*, or to :func:`environment_feedback` if the arm
+    applies them."""
+    config = replace(config, rank=arm.rank)
+    if feedback is None and arm.feedback:
+        feedback = environment_feedback
     conf = configure(service_name="bench-learning", tracer_provider=(provider := TracerProvider()), store=str(db), batch=False)
     store = conf.store
     assert store is not None

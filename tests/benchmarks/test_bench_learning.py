@@ -12,13 +12,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from learning.memory import FAILED, WORKED, choose_plan, parse_plan, ranking_available  # noqa: E402
+from learning.agent import AgentConfig  # noqa: E402
+from learning.memory import FAILED, WORKED, check_rank, choose_plan, parse_plan  # noqa: E402
 from learning.phrasing import HELD_OUT, TEMPLATES  # noqa: E402
 from learning.stream import make_world  # noqa: E402
 from learning.world import FAMILIES, Environment, plan_text  # noqa: E402
@@ -45,17 +45,16 @@ def test_quick_run_memory_on_beats_memory_off(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     results = json.loads(out.read_text())
-    off, on = results["arms"]["memory off"], results["arms"]["memory on"]
+    off, on = results["arms"]["memory off"], results["arms"]["memory on, similarity"]
     assert on["seeds"] == off["seeds"] == 3
     assert on["success"][0] >= off["success"][0] + MARGIN, (on["success"], off["success"])
     assert on["steps_per_solved"][0] < off["steps_per_solved"][0]
     assert on["followed_memory"] > 0.5
     assert off["followed_memory"] == 0.0
     assert on["recall_ms"][0] > 0.0
-    # Issue 15's arm is reported, not faked, until lessons_for takes rank=.
-    effect = "memory on, misleading, effect-weighted"
-    assert (effect in results["not_run"]) != ranking_available("effect")
-    assert "| memory on |" in proc.stdout
+    sim, eff = results["arms"]["misleading, similarity + feedback"], results["arms"]["misleading, effect + feedback"]
+    assert eff["success"][0] > sim["success"][0], (eff["success"], sim["success"])
+    assert "| memory on, similarity |" in proc.stdout
 
 
 def test_world_is_deterministic_and_late_families_start_late() -> None:
@@ -106,15 +105,16 @@ def test_choose_plan_follows_what_worked_and_vetoes_what_failed() -> None:
     assert parse_plan(plan_text(good)) == good
     assert parse_plan("no plan here") is None
     found = Recall((_experience(WORKED + plan_text(bad), 0.9), _experience(WORKED + plan_text(good), 0.6)), ())
-    assert choose_plan(found, np.array([1.0, 0.0])).plan == bad  # similarity alone trusts the closer memory
+    assert choose_plan(found).plan == bad  # similarity alone trusts the closer memory
     vetoed = Recall((*found.experiences, _experience(FAILED + plan_text(bad), 0.95)), ())
-    decision = choose_plan(vetoed, np.array([1.0, 0.0]))
+    decision = choose_plan(vetoed)
     assert decision.plan == good
     assert (bad[:-1], bad[-1]) in decision.avoid
-    assert choose_plan(Recall((), ()), np.array([1.0, 0.0])).plan == ()
+    assert choose_plan(Recall((), ())).plan == ()
 
 
 def test_ranking_names_are_checked() -> None:
-    assert ranking_available("similarity")
+    assert check_rank("similarity") == "similarity"
+    assert AgentConfig().rank == "effect"
     with pytest.raises(ValueError, match="rank must be one of"):
-        ranking_available("popularity")
+        check_rank("popularity")
