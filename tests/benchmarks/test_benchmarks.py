@@ -17,7 +17,7 @@ from tests.helpers.paths import ROOT
 def test_bench_quick_runs_every_section(tmp_path: Path) -> None:
     out = tmp_path / "results.json"
     docs = tmp_path / "performance.md"
-    docs.write_text("# Performance\n\nbefore\n<!-- bench:start -->\nold\n<!-- bench:end -->\nafter\n")
+    docs.write_text("# Performance\n\nbefore\n<!-- bench:start -->\nOLD-BLOCK-TO-REPLACE\n<!-- bench:end -->\nafter\n")
     proc = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "bench.py"), "--quick", "--json", str(out), "--docs", str(docs)],
         capture_output=True,
@@ -56,7 +56,7 @@ def test_bench_quick_runs_every_section(tmp_path: Path) -> None:
     ):
         assert heading in proc.stdout
     text = docs.read_text()
-    assert "old" not in text
+    assert "OLD-BLOCK-TO-REPLACE" not in text
     assert text.startswith("# Performance\n\nbefore\n<!-- bench:start -->\n")
     assert text.endswith("<!-- bench:end -->\nafter\n")
     assert "trajectories `@step`" in text
