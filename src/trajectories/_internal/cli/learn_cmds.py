@@ -6,7 +6,7 @@ import argparse
 
 from ..learning.effect import base_rate
 from ..model.feedback import verdict_from_score, verdict_history
-from ..model.recall import RecalledMemory, lesson_id, recalled_of
+from ..model.recall import lesson_id, recalled_of
 from ..model.serde import from_dict
 from ..model.trajectory import Trajectory
 from ..model.verdict import RootCause, Verdict
@@ -28,7 +28,7 @@ def _ratio(text: str) -> float:
 
 def verdict_from_args(args: argparse.Namespace) -> Verdict:
     """The verdict that ``feedback``'s options describe."""
-    if args.cause is not None and not (args.verdict == "failure"):
+    if args.cause is not None and args.verdict != "failure":
         raise CLIError("--cause goes with --verdict failure", 2)
     if args.success or args.verdict == "success":
         return Verdict.success()
@@ -46,7 +46,7 @@ def cmd_feedback(args: argparse.Namespace) -> int:
     with open_from(args, create=False) as store:
         before = find_trajectory(store, args.id)
         after = store.feedback(int(before.id), verdict, source=args.source)
-        moved = len({m.key for m in _recalled(after)})
+        moved = len({m.key for m in recalled_of(after.metadata.attributes)})
     if args.json:
         emit_json(
             {
@@ -64,10 +64,6 @@ def cmd_feedback(args: argparse.Namespace) -> int:
     if moved:
         print(f"credit of the {moved} memories it recalled moved by the difference")
     return EXIT_OK
-
-
-def _recalled(t: Trajectory) -> tuple[RecalledMemory, ...]:
-    return recalled_of(t.metadata.attributes)
 
 
 def _rate(c: MemoryCredit) -> str:
@@ -154,7 +150,7 @@ def history_lines(t: Trajectory) -> list[str]:
 
 def recalled_lines(store: TrajectoryStore, t: Trajectory) -> list[str]:
     """``show``'s section on what the run recalled and how each memory has done when recalled."""
-    memories = _recalled(t)
+    memories = recalled_of(t.metadata.attributes)
     if not memories:
         return []
     keys: list[MemoryKey] = [m.key for m in memories]

@@ -14,6 +14,7 @@ once: its success rate is the base rate that effect ranking smooths toward.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
@@ -21,6 +22,7 @@ from typing import Final
 from ..model.lessons import KeyLesson
 from ..model.recall import MEMORY_KINDS, recalled_of
 from ..model.trajectory import Trajectory
+from .codec import from_db_id, to_db_id
 
 __all__ = [
     "BASE_KEY",
@@ -30,12 +32,16 @@ __all__ = [
     "MemoryKey",
     "check_memory_kind",
     "contribution_of",
+    "decode_given",
+    "delta_rows",
     "lesson_ids_in",
     "lesson_merges",
     "resolve_aliases",
     "plan_credit",
     "plan_lesson_merge",
 ]
+
+logger = logging.getLogger(__name__)
 
 #: (kind, id): a stored trajectory (``"trajectory"``) or a key lesson (``"lesson"``, ``lesson_id``).
 MemoryKey = tuple[str, int]
@@ -170,6 +176,23 @@ def plan_lesson_merge(
         rewritten.append((tid, Contribution(c.success, c.quality, unique)))
     deltas = [(k, i, int(v[0]), int(v[1]), float(v[2])) for (k, i), v in sorted(acc.items())]
     return rewritten, deltas
+
+
+def decode_given(rows: Iterable[tuple[int, object, object, str]]) -> dict[int, Contribution]:
+    """Stored contribution rows ``(trajectory id, success, quality, memories)`` by trajectory id;
+    one that cannot be read is logged and left out (writing the run again replaces it)."""
+    out: dict[int, Contribution] = {}
+    for tid, success, quality, memories in rows:
+        try:
+            out[tid] = Contribution.decode(success, quality, memories)
+        except (ValueError, TypeError) as exc:
+            logger.warning("the recorded credit of traj-%d cannot be read (%s); it is replaced", from_db_id(tid), exc)
+    return out
+
+
+def delta_rows(deltas: Iterable[tuple[str, int, int, int, float]]) -> list[tuple[str, int, int, int, float]]:
+    """Planned increments as database rows (ids in the stores' signed 64-bit form)."""
+    return [(k, to_db_id(i), du, ds, dq) for k, i, du, ds, dq in deltas]
 
 
 def lesson_ids_in(contributions: Iterable[Contribution | None]) -> list[int]:

@@ -23,6 +23,8 @@ from .credit import (
     MemoryCredit,
     MemoryKey,
     check_memory_kind,
+    decode_given,
+    delta_rows,
     lesson_ids_in,
     plan_credit,
     plan_lesson_merge,
@@ -48,26 +50,17 @@ _GIVE = (
 )
 
 
-def _add_rows(deltas: Iterable[tuple[str, int, int, int, float]]) -> builtins.list[tuple[Any, ...]]:
-    return [(k, to_db_id(i), du, ds, dq) for k, i, du, ds, dq in deltas]
-
-
 def pg_apply_credit(conn: _Conn, contributions: Mapping[int, Contribution | None]) -> None:
     """Replace the contributions of these trajectories (by database id) with the new ones."""
     if not contributions:
         return
     ids = sorted(contributions)
-    old: dict[int, Contribution] = {}
     rows = conn.execute(
         "SELECT trajectory_id, success, quality, memories FROM trajectory_credit_given WHERE trajectory_id = ANY(%s)"
         " ORDER BY trajectory_id FOR UPDATE",
         (ids,),
     ).fetchall()
-    for tid, success, quality, memories in rows:
-        try:
-            old[tid] = Contribution.decode(success, quality, memories)
-        except (ValueError, TypeError) as exc:
-            logger.warning("the recorded credit of traj-%d cannot be read (%s); it is replaced", from_db_id(tid), exc)
+    old = decode_given(rows)
     if not old and all(c is None for c in contributions.values()):
         return
     lessons = lesson_ids_in(contributions.values())
@@ -78,7 +71,7 @@ def pg_apply_credit(conn: _Conn, contributions: Mapping[int, Contribution | None
     plan = plan_credit(resolve_aliases(contributions, aliases), old)
     with conn.cursor() as cur:
         if plan.deltas:
-            cur.executemany(_ADD, _add_rows(plan.deltas))
+            cur.executemany(_ADD, delta_rows(plan.deltas))
         if plan.upserts:
             cur.executemany(_GIVE, [(tid, c.success, c.quality, c.encode()) for tid, c in plan.upserts])
         if plan.removals:
@@ -107,23 +100,17 @@ def pg_move_lesson_credit(conn: _Conn, merges: Sequence[tuple[int, tuple[int, ..
             ).fetchone()
             if row is not None:
                 conn.execute(_ADD, ("lesson", to_db_id(to), row[0], row[1], row[2]))
-    given = []
     rows = conn.execute(
         "SELECT trajectory_id, success, quality, memories FROM trajectory_credit_given WHERE memories LIKE %s"
         " ORDER BY trajectory_id FOR UPDATE",
         ('%"lesson"%',),
     ).fetchall()
-    for tid, success, quality, memories in rows:
-        try:
-            given.append((tid, Contribution.decode(success, quality, memories)))
-        except (ValueError, TypeError):
-            continue
-    rewritten, corrections = plan_lesson_merge(merges, given)
+    rewritten, corrections = plan_lesson_merge(merges, decode_given(rows).items())
     with conn.cursor() as cur:
         if rewritten:
             cur.executemany(_GIVE, [(tid, c.success, c.quality, c.encode()) for tid, c in rewritten])
         if corrections:
-            cur.executemany(_ADD, _add_rows(corrections))
+            cur.executemany(_ADD, delta_rows(corrections))
 
 
 def pg_memory_credit(conn: _Conn, keys: Iterable[MemoryKey]) -> dict[MemoryKey, MemoryCredit]:

@@ -19,6 +19,8 @@ from .credit import (
     MemoryCredit,
     MemoryKey,
     check_memory_kind,
+    decode_given,
+    delta_rows,
     lesson_ids_in,
     plan_credit,
     plan_lesson_merge,
@@ -49,17 +51,8 @@ def _read_given(conn: sqlite3.Connection, db_ids: Sequence[int]) -> dict[int, Co
     for chunk in _chunks(db_ids):
         marks = ",".join("?" * len(chunk))
         sql = f"SELECT trajectory_id, success, quality, memories FROM credit_given WHERE trajectory_id IN ({marks})"
-        rows = conn.execute(sql, list(chunk)).fetchall()
-        for tid, success, quality, memories in rows:
-            try:
-                old[tid] = Contribution.decode(success, quality, memories)
-            except (ValueError, TypeError) as exc:
-                logger.warning("the recorded credit of traj-%d cannot be read (%s); it is replaced", from_db_id(tid), exc)
+        old.update(decode_given(conn.execute(sql, list(chunk)).fetchall()))
     return old
-
-
-def _add_rows(deltas: Iterable[tuple[str, int, int, int, float]]) -> builtins.list[tuple[Any, ...]]:
-    return [(k, to_db_id(i), du, ds, dq) for k, i, du, ds, dq in deltas]
 
 
 def sqlite_apply_credit(conn: sqlite3.Connection, contributions: Mapping[int, Contribution | None]) -> None:
@@ -76,7 +69,7 @@ def sqlite_apply_credit(conn: sqlite3.Connection, contributions: Mapping[int, Co
         rows = conn.execute(f"SELECT from_id, to_id FROM lesson_alias WHERE from_id IN ({marks})", list(chunk)).fetchall()
         aliases.update((int(f), int(t)) for f, t in rows)
     plan = plan_credit(resolve_aliases(contributions, aliases), old)
-    conn.executemany(_ADD, _add_rows(plan.deltas))
+    conn.executemany(_ADD, delta_rows(plan.deltas))
     conn.executemany(_GIVE, [(tid, int(c.success), c.quality, c.encode()) for tid, c in plan.upserts])
     conn.executemany("DELETE FROM credit_given WHERE trajectory_id = ?", [(tid,) for tid in plan.removals])
 
@@ -100,16 +93,12 @@ def sqlite_move_lesson_credit(
             if row is not None:
                 conn.execute(_ADD, ("lesson", to_db_id(to), row[0], row[1], row[2]))
                 conn.execute("DELETE FROM memory_credit WHERE kind = 'lesson' AND id = ?", (to_db_id(f),))
-    given = []
-    for tid, success, quality, memories in conn.execute("SELECT trajectory_id, success, quality, memories FROM credit_given"):
-        if '"lesson"' in memories:
-            try:
-                given.append((tid, Contribution.decode(success, quality, memories)))
-            except (ValueError, TypeError):
-                continue
-    rewritten, corrections = plan_lesson_merge(merges, given)
+    rows = conn.execute(
+        "SELECT trajectory_id, success, quality, memories FROM credit_given WHERE memories LIKE ?", ('%"lesson"%',)
+    ).fetchall()
+    rewritten, corrections = plan_lesson_merge(merges, decode_given(rows).items())
     conn.executemany(_GIVE, [(tid, int(c.success), c.quality, c.encode()) for tid, c in rewritten])
-    conn.executemany(_ADD, _add_rows(corrections))
+    conn.executemany(_ADD, delta_rows(corrections))
 
 
 def sqlite_memory_credit(query: _Query, keys: Iterable[MemoryKey]) -> dict[MemoryKey, MemoryCredit]:
