@@ -15,11 +15,12 @@ import pytest
 from tests.helpers.postgres import drop_database, new_database, with_database
 from tests.helpers.store import step, traj
 from trajectories.model import RootCause, StepOutcome, Trajectory, Verdict
-from trajectories.store import PostgresTrajectoryStore, SQLiteTrajectoryStore, TrajectoryStore
+from trajectories.store import SQLiteTrajectoryStore, TrajectoryStore
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-from _bulk import PostgresBulk, SQLiteBulk, encode
 
+# The benchmark's loaders and PostgresTrajectoryStore need the postgres extra (psycopg): imported
+# in the test, so that `make test` (without the extra) can collect this module and deselect it.
 pytestmark = pytest.mark.postgres  # both backends are loaded side by side, as the benchmark does
 
 
@@ -42,6 +43,10 @@ def _readback(store: TrajectoryStore) -> tuple[object, ...]:
 
 
 def test_bulk_loaded_stores_read_back_like_add_many(pg_admin_url: str, tmp_path: Path) -> None:
+    from _bulk import PostgresBulk, SQLiteBulk, encode
+
+    from trajectories.store import PostgresTrajectoryStore
+
     names = [new_database(pg_admin_url), new_database(pg_admin_url)]
     try:
         ts = sample()
