@@ -6,8 +6,8 @@
 Arms over the same seeded streams, each naming its ranking (``lessons_for(rank=...)``, always
 passed explicitly) and whether the environment's late verdicts are applied with
 ``trajectories.learning.feedback``: memory off; memory on with similarity ranking and no
-feedback (the earlier baseline); memory on with effect ranking (the SDK's default) and
-feedback; and misleading memories injected, with similarity ranking against effect ranking,
+feedback (the earlier baseline); the same with feedback (what feedback alone adds); memory on
+with effect ranking (the SDK's default) and feedback (what the ranking adds on a clean memory); and misleading memories injected, with similarity ranking against effect ranking,
 both with feedback. Then distillation (as recorded / distilled / distilled + pruned) and
 retrieval precision@k on held-out wordings. Each job runs in a fresh process (``configure()``
 is process-wide). ``--quick`` is the test suite's check of the loop: small sizes, no
@@ -40,11 +40,13 @@ from learning.runner import Arm, run_arm  # noqa: E402
 from learning.summary import summarise_arm, summarise_eval  # noqa: E402
 
 MISLEAD = 0.5  # one misleading memory before a task with this probability: about a third of the memory
-OFF, ON_SIMILARITY, ON_EFFECT = "memory off", "memory on, similarity", "memory on, effect + feedback"
+OFF, ON_SIMILARITY, ON_FEEDBACK = "memory off", "memory on, similarity", "memory on, similarity + feedback"
+ON_EFFECT = "memory on, effect + feedback"
 MISLEAD_SIMILARITY, MISLEAD_EFFECT = "misleading, similarity + feedback", "misleading, effect + feedback"
 ARMS = (
     Arm(OFF, False),
     Arm(ON_SIMILARITY, True, rank="similarity"),
+    Arm(ON_FEEDBACK, True, rank="similarity", feedback=True),
     Arm(ON_EFFECT, True, rank="effect", feedback=True),
     Arm(MISLEAD_SIMILARITY, True, MISLEAD, rank="similarity", feedback=True),
     Arm(MISLEAD_EFFECT, True, MISLEAD, rank="effect", feedback=True),

@@ -38,7 +38,8 @@ def _comparisons(arms: dict[str, Any]) -> list[str]:
         gap
         for gap in (
             _gap(arms, "memory on, similarity", "memory off"),
-            _gap(arms, "memory on, effect + feedback", "memory on, similarity"),
+            _gap(arms, "memory on, similarity + feedback", "memory on, similarity"),
+            _gap(arms, "memory on, effect + feedback", "memory on, similarity + feedback"),
             _gap(arms, "misleading, effect + feedback", "misleading, similarity + feedback"),
         )
         if gap is not None

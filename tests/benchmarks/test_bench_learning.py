@@ -31,6 +31,12 @@ from trajectories.model import StepOutcome, TrajectoryRecorder, Verdict  # noqa:
 #: (10 seeds x 2000 tasks); at the quick size (250 tasks) over seeds 0-9 it is 0.24, and the
 #: mean over the quick seeds 0-2 is 0.38.
 MARGIN = 0.2
+#: In the misleading arms (a third of the memory poisoned, late verdicts applied), effect ranking's
+#: success exceeds similarity ranking's by at least this much, averaged over the quick seeds.
+#: Measured: the full run's per-seed gap is 0.128 ± 0.023, smallest 0.087 (10 seeds x 2000
+#: tasks); at the quick size the mean over seeds 0-2 is 0.043 (seed 0 alone goes the other
+#: way, -0.056: 250 tasks leave little time for credit to build up, hence the mean).
+EFFECT_MARGIN = 0.02
 
 
 def test_quick_run_memory_on_beats_memory_off(tmp_path: Path) -> None:
@@ -53,7 +59,8 @@ def test_quick_run_memory_on_beats_memory_off(tmp_path: Path) -> None:
     assert off["followed_memory"] == 0.0
     assert on["recall_ms"][0] > 0.0
     sim, eff = results["arms"]["misleading, similarity + feedback"], results["arms"]["misleading, effect + feedback"]
-    assert eff["success"][0] > sim["success"][0], (eff["success"], sim["success"])
+    assert eff["success"][0] >= sim["success"][0] + EFFECT_MARGIN, (eff["success"], sim["success"])
+    assert eff["late_applied"] > 0 and eff["late_applied"] == eff["late_verdicts"]
     assert "| memory on, similarity |" in proc.stdout
 
 
