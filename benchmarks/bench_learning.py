@@ -1,17 +1,21 @@
 """``make bench-learning``: does an agent with recall beat the same agent without? Offline, seeded, minutes.
 
     python benchmarks/bench_learning.py [--quick] [--seeds N] [--tasks N] [--jobs N]
+                                        [--arms KEY,...] [--prior-strength M]
                                         [--json out.json] [--docs docs/learning.md] [--plot docs/learning]
 
 Arms over the same seeded streams, each naming its ranking (``lessons_for(rank=...)``, always
 passed explicitly) and whether the environment's late verdicts are applied with
 ``trajectories.learning.feedback``: memory off; memory on with similarity ranking and no
 feedback (the earlier baseline); the same with feedback (what feedback alone adds); memory on
-with effect ranking (the SDK's default) and feedback (what the ranking adds on a clean memory); and misleading memories injected, with similarity ranking against effect ranking,
-both with feedback. Then distillation (as recorded / distilled / distilled + pruned) and
+with effect ranking (the SDK's default) and feedback (what the ranking adds on a clean memory);
+and misleading memories injected, with similarity ranking against effect ranking, both with
+feedback. Then distillation (as recorded / distilled / distilled + pruned) and
 retrieval precision@k on held-out wordings. Each job runs in a fresh process (``configure()``
 is process-wide). ``--quick`` is the test suite's check of the loop: small sizes, no
-distillation. The figures are described in docs/learning.md; nothing here asserts a time.
+distillation. ``--arms`` runs only the arms named (no distillation or retrieval) and
+``--prior-strength`` sets effect ranking's prior strength in every worker: together, the sweep
+that chose the SDK's value. The figures are described in docs/learning.md; nothing here asserts a time.
 """
 
 from __future__ import annotations
@@ -51,8 +55,41 @@ ARMS = (
     Arm(MISLEAD_SIMILARITY, True, MISLEAD, rank="similarity", feedback=True),
     Arm(MISLEAD_EFFECT, True, MISLEAD, rank="effect", feedback=True),
 )
+#: Short names for ``--arms``.
+ARM_KEYS = {
+    "off": OFF,
+    "sim": ON_SIMILARITY,
+    "sim+fb": ON_FEEDBACK,
+    "eff+fb": ON_EFFECT,
+    "misled-sim+fb": MISLEAD_SIMILARITY,
+    "misled-eff+fb": MISLEAD_EFFECT,
+}
 #: The arms of ``--quick`` (the test suite's check of the loop).
 QUICK_ARMS = (OFF, ON_SIMILARITY, MISLEAD_SIMILARITY, MISLEAD_EFFECT)
+
+
+def _arm_names(text: str) -> tuple[str, ...]:
+    """``--arms``: comma-separated keys of :data:`ARM_KEYS`."""
+    keys = [k.strip() for k in text.split(",") if k.strip()]
+    unknown = [k for k in keys if k not in ARM_KEYS]
+    if unknown or not keys:
+        raise argparse.ArgumentTypeError(f"--arms takes keys from {', '.join(ARM_KEYS)}; got {text!r}")
+    return tuple(ARM_KEYS[k] for k in keys)
+
+
+def _prior_strength(text: str) -> float:
+    value = float(text)
+    if not value > 0.0:
+        raise argparse.ArgumentTypeError(f"--prior-strength must be > 0, got {text!r}")
+    return value
+
+
+def _set_prior_strength(value: float | None) -> None:
+    """Pool initializer: effect ranking's prior strength for a sweep (the SDK's constant otherwise)."""
+    if value is not None:
+        from trajectories._internal.learning import effect
+
+        effect.PRIOR_STRENGTH = value  # type: ignore[misc]  # a benchmark sweep of the SDK's constant
 
 
 def _retrieval_job(seed: int, n_memories: int, which: str) -> dict[str, Any] | str:
@@ -72,22 +109,33 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", type=int, default=None)
     ap.add_argument("--tasks", type=int, default=None)
     ap.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
+    ap.add_argument(
+        "--arms", type=_arm_names, default=None, help=f"only these arms, no distillation or retrieval: {', '.join(ARM_KEYS)}"
+    )
+    ap.add_argument(
+        "--prior-strength", type=_prior_strength, default=None, help="effect ranking's prior strength (a sweep; the SDK's is 6)"
+    )
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--docs", type=Path, default=None, help="replace the bench-learning section of this markdown file")
     ap.add_argument("--plot", type=Path, default=None, help="figure path prefix (docs/learning -> docs/learning.png)")
     args = ap.parse_args(argv)
+    if args.docs is not None and (args.arms is not None or args.prior_strength is not None or args.quick):
+        ap.error("--docs takes the full run only (no --quick, --arms or --prior-strength)")
     seeds = args.seeds or (3 if args.quick else 10)
-    n_tasks = args.tasks or (250 if args.quick else 2000)
+    n_tasks = args.tasks or (500 if args.quick else 2000)
     config = AgentConfig()
     start = time.perf_counter()
 
-    arms = [a for a in ARMS if not args.quick or a.name in QUICK_ARMS]
+    chosen = args.arms or (QUICK_ARMS if args.quick else tuple(a.name for a in ARMS))
+    arms = [a for a in ARMS if a.name in chosen]
+    extras = not args.quick and args.arms is None  # distillation and retrieval
     # A fresh process per job: configure() and the embedder are process-wide settings.
-    with multiprocessing.get_context("spawn").Pool(processes=args.jobs, maxtasksperchild=1) as pool:
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(args.jobs, _set_prior_strength, (args.prior_strength,), maxtasksperchild=1) as pool:
         futures = {a.name: [pool.apply_async(run_arm, (seed, n_tasks, a, config)) for seed in range(seeds)] for a in arms}
         distill_futures: list[AsyncResult[Any]] = []
         retrieval_futures: dict[str, AsyncResult[Any]] = {}
-        if not args.quick:
+        if extras:
             distill_futures = [pool.apply_async(run_distillation, (seed, n_tasks, 300, config)) for seed in range(min(seeds, 3))]
             for which in ("default (feature hashing)", "all-MiniLM-L6-v2"):
                 retrieval_futures[which] = pool.apply_async(_retrieval_job, (0, 1000, which))
@@ -103,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
             "k": config.k,
             "jobs": args.jobs,
             "distill_seeds": len(distill_rows) // len(VARIANTS),
+            "prior_strength": args.prior_strength,
         },
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
         "arms": {name: summarise_arm(rs) for name, rs in runs.items()},

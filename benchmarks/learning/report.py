@@ -78,6 +78,11 @@ def markdown(results: dict[str, Any]) -> str:
         f"{results['load_average']:.1f} at the end, from other work on the machine). "
         "Every figure is the mean over seeds ± the half-width of its 95% interval (Student's t); "
         "millisecond figures depend on that load, the rest do not.",
+        *(
+            [f"**Effect ranking's prior strength set to {p['prior_strength']:g} for this run** (the SDK's is 6)."]
+            if p.get("prior_strength") is not None
+            else []
+        ),
         "",
         "| arm | success (whole stream) | success (last quarter) | steps per solved task "
         "| a family's first 5 tasks | its later tasks | recall ms |",
@@ -136,20 +141,22 @@ def plot(runs: dict[str, list[RunResult]], prefix: Path, window: int = 100) -> l
     import matplotlib.pyplot as plt  # type: ignore[import-not-found,unused-ignore]
 
     late_at = sorted({f.first_at for f in FAMILIES if f.first_at > 0})
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4.8), gridspec_kw={"width_ratios": (1, 1, 0.8)})
     for name, arm_runs in runs.items():
         x = range(1, len(arm_runs[0].solved) + 1)
+        color = None
         for ax, curves in (
             (axes[0], [cumulative(r.solved) for r in arm_runs]),
             (axes[1], [windowed(r.solved, window) for r in arm_runs]),
         ):
             mean, half = band(curves)
-            ax.plot(x, mean, label=name)
-            ax.fill_between(x, mean - half, mean + half, alpha=0.25)
+            (line,) = ax.plot(x, mean, label=name, color=color)
+            color = line.get_color()
+            ax.fill_between(x, mean - half, mean + half, alpha=0.25, color=color)
             for at in late_at:
                 ax.axvline(at * len(x), color="grey", linestyle=":", linewidth=1)
         steps = [[s for s, ok in zip(r.steps, r.solved, strict=True) if ok] for r in arm_runs]
-        axes[2].bar(name, sum(sum(s) for s in steps) / max(1, sum(len(s) for s in steps)))
+        axes[2].barh(name, sum(sum(s) for s in steps) / max(1, sum(len(s) for s in steps)), color=color)
     axes[0].set_title("cumulative success rate")
     axes[1].set_title(f"success over the last {window} tasks")
     axes[2].set_title("steps per solved task")
@@ -157,9 +164,12 @@ def plot(runs: dict[str, list[RunResult]], prefix: Path, window: int = 100) -> l
         ax.set_xlabel("task")
         ax.set_ylim(0, 1)
         ax.grid(alpha=0.3)
-        ax.legend(loc="lower right", fontsize=8)
-    axes[2].tick_params(axis="x", labelsize=8)
-    fig.tight_layout()
+    axes[2].invert_yaxis()  # the arms top to bottom in the legend's order
+    axes[2].tick_params(axis="y", labelsize=8)
+    axes[2].grid(alpha=0.3, axis="x")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0.0, 0.07, 1.0, 1.0))
     out = prefix.with_suffix(".png")
     fig.savefig(out, dpi=90)
     plt.close(fig)

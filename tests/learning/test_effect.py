@@ -13,11 +13,12 @@ from trajectories.store import MemoryCredit
 def test_the_worked_example_in_the_docstring() -> None:
     a = measure(0.80, MemoryCredit(4, 4, 3.6), 0.6)
     b = measure(0.85, MemoryCredit(4, 0, 1.0), 0.6)
-    assert a.smoothed_rate == pytest.approx(5.2 / 6)
-    assert a.score == pytest.approx(1.162, abs=5e-4)
-    assert b.score == pytest.approx(0.290, abs=5e-4)
-    assert a.lift == pytest.approx(5.2 / 3.6)
-    assert b.lift == pytest.approx(1 / 3)
+    assert a.smoothed_rate == pytest.approx(7.6 / 10)
+    assert a.score == pytest.approx(1.025, abs=5e-4)
+    assert b.score == pytest.approx(0.522, abs=5e-4)
+    assert a.lift == pytest.approx(7.6 / 6)
+    assert b.lift == pytest.approx(0.6)
+    assert measure(0.82, None, 0.6).score == pytest.approx(0.84)  # C, new: between them
     assert a.mean_quality == pytest.approx(0.9)
     assert b.success_rate == 0.0
 
@@ -30,8 +31,8 @@ def test_a_memory_never_used_sits_at_the_base_rate_with_the_full_bonus() -> None
 
 def test_one_use_is_neither_trusted_nor_buried() -> None:
     win, loss = measure(0.5, MemoryCredit(1, 1, 1.0), 0.5), measure(0.5, MemoryCredit(1, 0, 0.0), 0.5)
-    assert win.smoothed_rate == pytest.approx(2 / 3)
-    assert loss.smoothed_rate == pytest.approx(1 / 3)
+    assert win.smoothed_rate == pytest.approx(4 / 7)  # a seventh of the way up
+    assert loss.smoothed_rate == pytest.approx(3 / 7)
 
 
 def test_base_rate_is_laplace_smoothed() -> None:

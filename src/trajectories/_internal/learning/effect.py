@@ -3,18 +3,25 @@
 For a memory used *n* times with *s* successes, in a store whose runs that recalled anything
 succeeded at base rate *p₀* (itself smoothed: ``(S + 1) / (N + 2)`` over all those runs):
 
-- **smoothed success rate** ``p = (s + m·p₀) / (n + m)``, with prior strength ``m = 2``: a
-  memory never used sits at the base rate, one used once moves only a third of the way;
+- **smoothed success rate** ``p = (s + m·p₀) / (n + m)``, with prior strength ``m = 6``: a
+  memory never used sits at the base rate, one used once moves only a seventh of the way;
 - **effect** ``e = p − p₀``: above zero, runs that recalled it went better than runs in general;
 - **lift** ``p / p₀``: how many times as likely a run that recalled it was to succeed;
 - **score** ``similarity × p / p₀ + x · m / (n + m)``: relevance weighted by lift, plus a small
   exploration bonus (``x = 0.02``) that fades as the memory is used, so new memories get tried.
   A memory whose runs keep failing sinks toward 0 however similar it is.
 
+Why ``m = 6``: a run's outcome is evidence about everything it recalled together (``k = 5`` by
+default) and about much else, so one use says little about one memory; a prior worth about
+``k + 1`` uses keeps a memory from being buried by the failures of runs it did not cause.
+``make bench-learning`` chose it from 2, 6 and 12: 6 keeps nearly all of effect ranking's gain
+where a third of the memory is misleading and most of what 2 lost against similarity ranking on
+a clean memory (docs/learning.md, "Choosing the prior strength").
+
 Worked example (docs/store.md has it with numbers): base rate 0.6; memory A, similarity 0.80,
-used 4 times with 4 successes: p = (4 + 1.2) / 6 = 0.867, e = +0.267, lift 1.444, score =
-0.80 × 1.444 + 0.02 × 2/6 = 1.162. Memory B, similarity 0.85, used 4 times with no success:
-p = 1.2 / 6 = 0.2, e = −0.4, lift 0.333, score = 0.85 × 0.333 + 0.0067 = 0.290. A ranks first
+used 4 times with 4 successes: p = (4 + 3.6) / 10 = 0.76, e = +0.16, lift 1.267, score =
+0.80 × 1.267 + 0.02 × 6/10 = 1.025. Memory B, similarity 0.85, used 4 times with no success:
+p = 3.6 / 10 = 0.36, e = −0.24, lift 0.6, score = 0.85 × 0.6 + 0.012 = 0.522. A ranks first
 although B is more similar. At equal similarity and equal use, more successes always rank
 higher (the score grows with *s*).
 """
@@ -29,7 +36,7 @@ from ..store.credit import MemoryCredit
 __all__ = ["EXPLORATION_BONUS", "PRIOR_STRENGTH", "RANKS", "Effect", "Rank", "base_rate", "measure"]
 
 #: How many uses' worth of weight the base rate has in the smoothed success rate.
-PRIOR_STRENGTH: Final = 2.0
+PRIOR_STRENGTH: Final = 6.0
 #: The score bonus of a memory never used (it shrinks as ``m / (n + m)``).
 EXPLORATION_BONUS: Final = 0.02
 
