@@ -96,13 +96,19 @@ def markdown(results: dict[str, Any]) -> str:
         )
     lines.append("")
     lines += _comparisons(arms)
+    if results["distillation"]:
+        lines += _distillation(results)
+    if results["retrieval"] or results.get("retrieval_not_run"):
+        lines += _retrieval(results)
+    return "\n".join(lines) + "\n"
+
+
+def _distillation(results: dict[str, Any]) -> list[str]:
     seeds = results["params"].get("distill_seeds", 0)
-    lines += [
+    lines = [
         "",
         f"**Distillation** ({seeds} seeds; memory on for the stream, then the same 300 further tasks on each copy):",
         "",
-    ]
-    lines += [
         "| memory | trajectories | key lessons | SQLite KiB | distil ms | success after | steps per solved | recall ms |",
         "|---|---|---|---|---|---|---|---|",
     ]
@@ -111,14 +117,18 @@ def markdown(results: dict[str, Any]) -> str:
             f"| {variant} | {d['trajectories']:.0f} | {d['key_lessons']:.0f} | {d['db_kib']:.0f} | {d['distill_ms']:.0f} | "
             f"{_ci(d['success'])} | {_ci(d['steps_per_solved'], 1)} | {_ci(d['recall_ms'], 2)} |"
         )
-    lines += ["", "**Retrieval** (held-out wordings; share of the top k that are of the query's family):", ""]
+    return lines
+
+
+def _retrieval(results: dict[str, Any]) -> list[str]:
+    lines = ["", "**Retrieval** (held-out wordings; share of the top k that are of the query's family):", ""]
     lines += ["| embedder | memories | queries | P@1 | P@5 | P@10 |", "|---|---|---|---|---|---|"]
     for r in results["retrieval"]:
         pk = r["precision"]
         lines.append(f"| {r['embedder']} | {r['memories']} | {r['queries']} | {pk['1']:.3f} | {pk['5']:.3f} | {pk['10']:.3f} |")
     for name, reason in results.get("retrieval_not_run", {}).items():
         lines.append(f"| {name} | — | — | not run: {reason} | | |")
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def replace_section(path: Path, section: str) -> None:

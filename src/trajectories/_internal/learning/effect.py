@@ -14,9 +14,9 @@ succeeded at base rate *p₀* (itself smoothed: ``(S + 1) / (N + 2)`` over all t
 Why ``m = 6``: a run's outcome is evidence about everything it recalled together (``k = 5`` by
 default) and about much else, so one use says little about one memory; a prior worth about
 ``k + 1`` uses keeps a memory from being buried by the failures of runs it did not cause.
-``make bench-learning`` chose it from 2, 6 and 12: 6 keeps nearly all of effect ranking's gain
-where a third of the memory is misleading and most of what 2 lost against similarity ranking on
-a clean memory (docs/learning.md, "Choosing the prior strength").
+``make bench-learning`` chose it from 2, 6 and 12: against similarity ranking, 6 removes most
+of what 2 lost on a clean memory for a small part of what 2 gained where a third of the memory
+is misleading (docs/learning.md, "Choosing the prior strength").
 
 Worked example (docs/store.md has it with numbers): base rate 0.6; memory A, similarity 0.80,
 used 4 times with 4 successes: p = (4 + 3.6) / 10 = 0.76, e = +0.16, lift 1.267, score =
