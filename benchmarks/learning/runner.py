@@ -7,6 +7,9 @@ recall it). Late verdicts: a task the agent recorded as resolved through a trap 
 the real ``trajectories.learning.feedback(id, 0.0, source="environment")`` (the stored verdict
 becomes a failure and the credit of what that run recalled moves by the difference); otherwise
 it is counted as not applied.
+
+Span and trace ids come from a generator seeded by the run (OpenTelemetry's default is random),
+so that trajectory ids, and every tie broken by them, are the same in a rerun.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from pathlib import Path
 
 import anyio
 from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.id_generator import IdGenerator
 
 from trajectories.config import configure
 from trajectories.learning import feedback as learning_feedback
@@ -30,10 +34,23 @@ from .agent import AgentConfig, TaskResult, record_misleading, run_task
 from .phrasing import TEMPLATES, phrase
 from .stream import RunWorld, Task, make_world
 
-__all__ = ["Arm", "Feedback", "RunResult", "environment_feedback", "run_arm", "run_stream"]
+__all__ = ["Arm", "Feedback", "RunResult", "SeededIds", "environment_feedback", "run_arm", "run_stream"]
 
 #: A later verdict for a stored trajectory: (store, trajectory id, succeeded).
 Feedback = Callable[[TrajectoryStore, int, bool], None]
+
+
+class SeededIds(IdGenerator):
+    """OpenTelemetry span and trace ids from a seeded generator (never the invalid id 0)."""
+
+    def __init__(self, seed: str) -> None:
+        self._rng = random.Random(seed)  # a str seed is hashed by SHA-512, whatever PYTHONHASHSEED is
+
+    def generate_span_id(self) -> int:
+        return self._rng.getrandbits(64) or 1
+
+    def generate_trace_id(self) -> int:
+        return self._rng.getrandbits(128) or 1
 
 
 def environment_feedback(store: TrajectoryStore, trajectory_id: int, succeeded: bool) -> None:
@@ -92,7 +109,8 @@ async def run_stream(
     config = replace(config, rank=arm.rank)
     if feedback is None and arm.feedback:
         feedback = environment_feedback
-    conf = configure(service_name="bench-learning", tracer_provider=(provider := TracerProvider()), store=str(db), batch=False)
+    provider = TracerProvider(id_generator=SeededIds(f"{world.seed}:{arm.name}:{tasks[0].index if tasks else 0}"))
+    conf = configure(service_name="bench-learning", tracer_provider=provider, store=str(db), batch=False)
     store = conf.store
     assert store is not None
     result = RunResult(world.seed, arm.name)

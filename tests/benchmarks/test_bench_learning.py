@@ -145,6 +145,19 @@ def test_arms_and_prior_strength_select_a_sweep(tmp_path: Path) -> None:
     assert results["distillation"] == {}
     assert results["retrieval"] == []
     assert "prior strength set to 2 for this run" in proc.stdout
+    again = tmp_path / "again.json"
+    rerun = subprocess.run(
+        [*cmd, "--arms", "sim,eff+fb", "--prior-strength", "2", "--json", str(again)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+        check=False,
+    )
+    assert rerun.returncode == 0, rerun.stderr
+    seeded = ("per_seed_success", "steps_per_solved", "followed_memory", "late_verdicts", "looked_solved_but_failed")
+    for name, arm in json.loads(again.read_text())["arms"].items():  # seeded ids too: a rerun is the same run
+        assert {k: arm[k] for k in seeded} == {k: results["arms"][name][k] for k in seeded}
     bad = subprocess.run([*cmd, "--arms", "sim,popularity"], capture_output=True, text=True, timeout=60, check=False)
     assert bad.returncode == 2
     assert "--arms takes keys from off, sim" in bad.stderr
