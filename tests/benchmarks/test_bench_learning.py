@@ -38,16 +38,15 @@ MARGIN = 0.2
 EFFECT_MARGIN = 0.02
 
 
+def _bench(cwd: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    """``bench_learning.py *args`` in a fresh interpreter (configure() is process-wide)."""
+    script = str(ROOT / "benchmarks" / "bench_learning.py")
+    return subprocess.run([sys.executable, script, *args], capture_output=True, text=True, cwd=cwd, timeout=timeout, check=False)
+
+
 def test_quick_run_memory_on_beats_memory_off(tmp_path: Path) -> None:
     out = tmp_path / "results.json"
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "bench_learning.py"), "--quick", "--json", str(out)],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        timeout=600,
-        check=False,
-    )
+    proc = _bench(tmp_path, "--quick", "--json", str(out))
     assert proc.returncode == 0, proc.stderr
     results = json.loads(out.read_text())
     off, on = results["arms"]["memory off"], results["arms"]["memory on, similarity"]
@@ -128,42 +127,25 @@ def test_ranking_names_are_checked() -> None:
 
 
 def test_arms_and_prior_strength_select_a_sweep(tmp_path: Path) -> None:
-    out = tmp_path / "sweep.json"
-    cmd = [sys.executable, str(ROOT / "benchmarks" / "bench_learning.py"), "--seeds", "1", "--tasks", "40"]
-    proc = subprocess.run(
-        [*cmd, "--arms", "sim,eff+fb", "--prior-strength", "2", "--json", str(out)],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        timeout=300,
-        check=False,
-    )
+    small = ("--seeds", "1", "--tasks", "40")
+    sweep = (*small, "--arms", "sim,eff+fb", "--prior-strength", "2")
+    proc = _bench(tmp_path, *sweep, "--json", str(tmp_path / "sweep.json"), timeout=300)
     assert proc.returncode == 0, proc.stderr
-    results = json.loads(out.read_text())
+    results = json.loads((tmp_path / "sweep.json").read_text())
     assert list(results["arms"]) == ["memory on, similarity", "memory on, effect + feedback"]
     assert results["params"]["prior_strength"] == 2.0
     assert results["distillation"] == {}
     assert results["retrieval"] == []
     assert "prior strength set to 2 for this run" in proc.stdout
-    again = tmp_path / "again.json"
-    rerun = subprocess.run(
-        [*cmd, "--arms", "sim,eff+fb", "--prior-strength", "2", "--json", str(again)],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        timeout=300,
-        check=False,
-    )
+    rerun = _bench(tmp_path, *sweep, "--json", str(tmp_path / "again.json"), timeout=300)
     assert rerun.returncode == 0, rerun.stderr
     seeded = ("per_seed_success", "steps_per_solved", "followed_memory", "late_verdicts", "looked_solved_but_failed")
-    for name, arm in json.loads(again.read_text())["arms"].items():  # seeded ids too: a rerun is the same run
+    for name, arm in json.loads((tmp_path / "again.json").read_text())["arms"].items():  # seeded ids: the same run
         assert {k: arm[k] for k in seeded} == {k: results["arms"][name][k] for k in seeded}
-    bad = subprocess.run([*cmd, "--arms", "sim,popularity"], capture_output=True, text=True, timeout=60, check=False)
+    bad = _bench(tmp_path, *small, "--arms", "sim,popularity", timeout=60)
     assert bad.returncode == 2
     assert "--arms takes keys from off, sim" in bad.stderr
-    docs = subprocess.run(
-        [*cmd, "--prior-strength", "3", "--docs", str(tmp_path / "x.md")], capture_output=True, text=True, timeout=60, check=False
-    )
+    docs = _bench(tmp_path, *small, "--prior-strength", "3", "--docs", str(tmp_path / "x.md"), timeout=60)
     assert docs.returncode == 2
     assert "--docs takes the full run only" in docs.stderr
 
