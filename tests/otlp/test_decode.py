@@ -119,3 +119,30 @@ def test_collector_file_lines_are_read_and_bad_ones_reported_by_number(
         (5, 2, True),
     ]
     assert "not JSON" in (lines[1].error or "")
+
+
+def test_protobuf_attribute_values_of_every_kind() -> None:
+    """Scalars as they are (bytes too), arrays of scalars as tuples without their non-scalar
+    elements, key-value lists and empty values left out: the rest of the span still counts."""
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+    from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue, KeyValueList
+
+    request = ExportTraceServiceRequest()
+    span = request.resource_spans.add().scope_spans.add().spans.add()
+    span.trace_id, span.span_id, span.name = b"\x01" * 16, b"\x02" * 8, "work"
+    span.start_time_unix_nano, span.end_time_unix_nano = 10, 20
+    nested = AnyValue(kvlist_value=KeyValueList(values=[KeyValue(key="x", value=AnyValue(int_value=1))]))
+    values = {
+        "s": AnyValue(string_value="text"),
+        "b": AnyValue(bool_value=True),
+        "i": AnyValue(int_value=-7),
+        "d": AnyValue(double_value=0.25),
+        "raw": AnyValue(bytes_value=b"\x00\x01"),
+        "arr": AnyValue(array_value=ArrayValue(values=[AnyValue(string_value="a"), nested, AnyValue(int_value=3)])),
+        "kv": nested,
+        "empty": AnyValue(),
+    }
+    span.attributes.extend(KeyValue(key=k, value=v) for k, v in values.items())
+    (record,) = decode_protobuf(request.SerializeToString()).spans
+    assert record.attributes == {"s": "text", "b": True, "i": -7, "d": 0.25, "raw": b"\x00\x01", "arr": ("a", 3)}
+    assert (record.name, record.start_ns, record.end_ns) == ("work", 10, 20)
