@@ -43,6 +43,8 @@ from learning.retrieval import minilm_embedder, precision_at_k  # noqa: E402
 from learning.runner import Arm, run_arm  # noqa: E402
 from learning.summary import summarise_arm, summarise_eval  # noqa: E402
 
+from trajectories._internal.learning.effect import PRIOR_STRENGTH  # noqa: E402
+
 MISLEAD = 0.5  # one misleading memory before a task with this probability: about a third of the memory
 OFF, ON_SIMILARITY, ON_FEEDBACK = "memory off", "memory on, similarity", "memory on, similarity + feedback"
 ON_EFFECT = "memory on, effect + feedback"
@@ -113,7 +115,10 @@ def main(argv: list[str] | None = None) -> int:
         "--arms", type=_arm_names, default=None, help=f"only these arms, no distillation or retrieval: {', '.join(ARM_KEYS)}"
     )
     ap.add_argument(
-        "--prior-strength", type=_prior_strength, default=None, help="effect ranking's prior strength (a sweep; the SDK's is 6)"
+        "--prior-strength",
+        type=_prior_strength,
+        default=None,
+        help=f"effect ranking's prior strength (a sweep; the SDK's is {PRIOR_STRENGTH:g})",
     )
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--docs", type=Path, default=None, help="replace the bench-learning section of this markdown file")

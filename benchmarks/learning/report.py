@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from trajectories._internal.learning.effect import PRIOR_STRENGTH
+
 from .runner import RunResult
 from .stats import band, cumulative, mean_ci, windowed
 from .world import FAMILIES
@@ -79,7 +81,10 @@ def markdown(results: dict[str, Any]) -> str:
         "Every figure is the mean over seeds ± the half-width of its 95% interval (Student's t); "
         "millisecond figures depend on that load, the rest do not.",
         *(
-            [f"**Effect ranking's prior strength set to {p['prior_strength']:g} for this run** (the SDK's is 6)."]
+            [
+                f"**Effect ranking's prior strength set to {p['prior_strength']:g} for this run** "
+                f"(the SDK's is {PRIOR_STRENGTH:g})."
+            ]
             if p.get("prior_strength") is not None
             else []
         ),

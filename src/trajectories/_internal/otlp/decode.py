@@ -103,7 +103,7 @@ def _pb_span(span: Any) -> SpanRecord:
 
 
 def _pb_attributes(kvs: Any) -> dict[str, Any]:
-    # _pb_value inlined for the scalars (nearly every attribute): a third of the decoding time.
+    # _pb_value inlined for the scalars (nearly every attribute): one call fewer per attribute.
     out: dict[str, Any] = {}
     for kv in kvs:
         v = kv.value
