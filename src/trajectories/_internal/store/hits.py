@@ -12,8 +12,9 @@ as ever. (Damage inside the list itself goes unseen: the BLOB, what the search r
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..model.trajectory import Trajectory
-from ..validate import check_embedding
 from .codec import blob_to_embedding, decode_row
 
 __all__ = ["decode_hit"]
@@ -36,9 +37,12 @@ def decode_hit(db_id: int, text: str | bytes, blob: bytes | None, dim: int) -> T
     if end < 0:
         return decode_row(db_id, text)
     try:
-        embedding = check_embedding("query_embedding", blob_to_embedding(blob, dim))
-    except (TypeError, ValueError):
+        embedding = blob_to_embedding(blob, dim)  # a copy of its own: made read-only, not copied again
+    except ValueError:
         return decode_row(db_id, text)
+    if not np.isfinite(embedding).all():
+        return decode_row(db_id, text)
+    embedding.flags.writeable = False
     trajectory = decode_row(db_id, text[:body] + text[end:])  # the list emptied: the rest is read as ever
     # The frozen class's one field the emptied list left out, set once to the checked array.
     object.__setattr__(trajectory, "query_embedding", embedding)

@@ -3,30 +3,17 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from ...exceptions import JSONFormatError
 from ...exceptions import join_path as _join
-from .. import verdict as V
-from ..outcome import (
-    FailureOutcome,
-    NeedsRetryOutcome,
-    PartialOutcome,
-    SkippedOutcome,
-    StepOutcome,
-)
+from ..outcome import StepOutcome
 from ..trajectory import StepMetadata, Trajectory, TrajectoryId, TrajectoryMetadata, TrajectoryStep
-from ..verdict import (
-    FailureVerdict,
-    PartialVerdict,
-    ReasoningErrorType,
-    RecoveredVerdict,
-    RootCause,
-    Verdict,
-)
+from ..verdict import ReasoningErrorType, RootCause, Verdict
+from .enums import read_cause, read_error_type, read_outcome, read_verdict
+from .fast import fast_trajectory
 from .scalars import (
-    NO_OPTIONAL,
     Struct,
     describe,
     invalid_type,
@@ -42,100 +29,11 @@ from .scalars import (
     read_time,
     read_uint,
     read_uuid,
-    variant,
 )
 
-__all__ = ["from_dict", "loads"]
+__all__ = ["exact_trajectory", "from_dict", "loads"]
 
 T = TypeVar("T")
-
-
-_OUTCOMES = ("Success", "Partial", "Failure", "Skipped", "NeedsRetry")
-_VERDICTS = ("Success", "Failure", "Partial", "RecoveredViaReflection")
-
-
-def _r_outcome(value: object, path: str) -> StepOutcome:
-    name, content, p = variant(value, path, "StepOutcome", _OUTCOMES, ("Success",))
-    if name == "Success":
-        return StepOutcome.success()
-    if name == "Partial":
-        s = Struct(content, p, "Partial", ("achieved", "missing"), NO_OPTIONAL)
-        return PartialOutcome(s.get("achieved", read_str), s.get("missing", read_str))
-    if name == "Failure":
-        s = Struct(content, p, "Failure", ("error",), NO_OPTIONAL)
-        return FailureOutcome(s.get("error", read_str))
-    if name == "Skipped":
-        s = Struct(content, p, "Skipped", ("reason",), NO_OPTIONAL)
-        return SkippedOutcome(s.get("reason", read_str))
-    s = Struct(content, p, "NeedsRetry", ("reason", "suggestions"), NO_OPTIONAL)
-    return NeedsRetryOutcome(s.get("reason", read_str), s.get("suggestions", read_str_list))
-
-
-def _r_error_type(value: object, path: str) -> ReasoningErrorType:
-    names = [m.name for m in ReasoningErrorType]
-    if isinstance(value, str):
-        if value in names:
-            return ReasoningErrorType[value]
-        listed = ", ".join(f"`{n}`" for n in names)
-        raise JSONFormatError(f"unknown variant `{value}`, expected one of {listed}", path)
-    if isinstance(value, Mapping) and len(value) == 1:
-        ((name, content),) = value.items()
-        if name in names and content is None:
-            return ReasoningErrorType[name]
-    raise invalid_type("enum ReasoningErrorType", value, path)
-
-
-def _r_cause(value: object, path: str) -> RootCause:
-    names = (
-        "InsufficientContext",
-        "InvalidInput",
-        "ToolFailure",
-        "ReasoningError",
-        "ResourceConstraint",
-        "ExternalFailure",
-        "CapabilityLimit",
-        "Unknown",
-    )
-    name, content, p = variant(value, path, "RootCause", names)
-    if name == "InsufficientContext":
-        return V.InsufficientContext(Struct(content, p, name, ("missing",), NO_OPTIONAL).get("missing", read_str_list))
-    if name == "InvalidInput":
-        return V.InvalidInput(Struct(content, p, name, ("details",), NO_OPTIONAL).get("details", read_str))
-    if name == "ToolFailure":
-        s = Struct(content, p, name, ("tool", "error"), NO_OPTIONAL)
-        return V.ToolFailure(s.get("tool", read_str), s.get("error", read_str))
-    if name == "ReasoningError":
-        s = Struct(content, p, name, ("error_type", "description"), NO_OPTIONAL)
-        return V.ReasoningError(s.get("error_type", _r_error_type), s.get("description", read_str))
-    if name == "ResourceConstraint":
-        s = Struct(content, p, name, ("resource", "limit"), NO_OPTIONAL)
-        return V.ResourceConstraint(s.get("resource", read_str), s.get("limit", read_str))
-    if name == "ExternalFailure":
-        s = Struct(content, p, name, ("service", "error"), NO_OPTIONAL)
-        return V.ExternalFailure(s.get("service", read_str), s.get("error", read_str))
-    if name == "CapabilityLimit":
-        return V.CapabilityLimit(Struct(content, p, name, ("limitation",), NO_OPTIONAL).get("limitation", read_str))
-    return V.Unknown(Struct(content, p, name, ("details",), NO_OPTIONAL).get("details", read_str))
-
-
-def _r_reflection_attempts(value: object, path: str) -> int:
-    return read_uint(value, path, "u32")
-
-
-def _r_verdict(value: object, path: str) -> Verdict:
-    name, content, p = variant(value, path, "Verdict", _VERDICTS, ("Success",))
-    if name == "Success":
-        return Verdict.success()
-    if name == "Failure":
-        return FailureVerdict(_r_cause(content, p))
-    if name == "Partial":
-        return PartialVerdict(Struct(content, p, name, ("completion_ratio",), NO_OPTIONAL).get("completion_ratio", read_f32))
-    s = Struct(content, p, name, ("original_failure", "reflection_attempts", "final_quality"), NO_OPTIONAL)
-    return RecoveredVerdict(
-        s.get("original_failure", _r_cause),
-        s.get("reflection_attempts", _r_reflection_attempts),
-        s.get("final_quality", read_f32),
-    )
 
 
 _STEP_META_FIELDS = ("tool_used", "input_tokens", "output_tokens", "model", "tags", "attributes")
@@ -181,7 +79,7 @@ def _r_step(value: object, path: str) -> TrajectoryStep:
     index = s.get("index", _r_usize)
     action = s.get("action", read_str)
     rationale = s.get("rationale", read_str)
-    outcome = s.get("outcome", _r_outcome)
+    outcome = s.get("outcome", read_outcome)
     confidence = s.get("confidence", read_f32)
     latency_ms = s.get("latency_ms", read_uint)
     timestamp = s.get("timestamp", read_time)
@@ -263,7 +161,8 @@ def _r_steps(value: object, path: str) -> tuple[TrajectoryStep, ...]:
     return tuple(_r_step(item, f"{path}[{i}]") for i, item in enumerate(items))
 
 
-def _r_trajectory(value: object, path: str = "") -> Trajectory:
+def exact_trajectory(value: object, path: str = "") -> Trajectory:
+    """Read *value* as a Trajectory field by field, with serde's error for the first thing wrong."""
     s = Struct(value, path, "Trajectory", _TRAJ_FIELDS, _TRAJ_OPTIONAL)
     return Trajectory(
         id=TrajectoryId(s.get("id", read_uint)),
@@ -271,7 +170,7 @@ def _r_trajectory(value: object, path: str = "") -> Trajectory:
         query_embedding=s.get("query_embedding", read_embedding),
         response_embedding=s.get("response_embedding", read_opt_embedding),
         steps=s.get("steps", _r_steps),
-        verdict=s.get("verdict", _r_verdict),
+        verdict=s.get("verdict", read_verdict),
         quality=s.get("quality", read_f32),
         total_latency_ms=s.get("total_latency_ms", read_uint),
         started_at=s.get("started_at", read_time),
@@ -281,15 +180,21 @@ def _r_trajectory(value: object, path: str = "") -> Trajectory:
     )
 
 
+def _r_trajectory(value: object, path: str) -> Trajectory:
+    # The fast path reads the usual document; the exact reader the rest, and says what is wrong.
+    fast = fast_trajectory(value)
+    return fast if fast is not None else exact_trajectory(value, path)
+
+
 _READERS: dict[type, Callable[[Any, str], Any]] = {
     Trajectory: _r_trajectory,
     TrajectoryStep: _r_step,
     StepMetadata: _r_step_metadata,
     TrajectoryMetadata: _r_trajectory_metadata,
-    StepOutcome: _r_outcome,
-    Verdict: _r_verdict,
-    RootCause: _r_cause,
-    ReasoningErrorType: _r_error_type,
+    StepOutcome: read_outcome,
+    Verdict: read_verdict,
+    RootCause: read_cause,
+    ReasoningErrorType: read_error_type,
 }
 
 
