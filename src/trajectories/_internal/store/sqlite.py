@@ -439,6 +439,9 @@ class SQLiteTrajectoryStore(TrajectoryStore):
         """Bring the index up to date with every committed write, from any thread or process."""
         conn = self._conn()
         try:
+            # The usual case, nothing new since the last search: one statement (itself a consistent read).
+            if int(conn.execute("SELECT value FROM meta WHERE key = 'seq'").fetchone()[0]) == self._index_seq:
+                return
             conn.execute("BEGIN")
             try:
                 seq = int(conn.execute("SELECT value FROM meta WHERE key = 'seq'").fetchone()[0])

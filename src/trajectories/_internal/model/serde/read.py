@@ -225,12 +225,19 @@ def _reject_constant(name: str) -> Any:
     raise JSONFormatError(f"invalid JSON: {name} is not a JSON number")
 
 
+#: One decoder for every call: ``json.loads(..., parse_constant=...)`` builds a new one each time.
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+
+
 def loads(cls: type[T], text: str | bytes | bytearray) -> T:
     """Parse JSON text and read it as *cls*; JSON syntax errors are JSONFormatError too."""
     if not isinstance(text, (str, bytes, bytearray)):
         raise TypeError(f"text must be str or bytes, got {type(text).__name__}")
     try:
-        data = json.loads(text, parse_constant=_reject_constant)
+        if type(text) is str and not text.startswith("\ufeff"):  # json.loads's own check, and its error
+            data = _DECODER.decode(text)
+        else:
+            data = json.loads(text, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
         raise JSONFormatError(f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
     except UnicodeDecodeError as exc:
