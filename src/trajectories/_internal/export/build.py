@@ -137,9 +137,26 @@ def _verdict(root: SpanLike, steps: Sequence[TrajectoryStep]) -> Verdict:
 # --------------------------------------------------------------------------- building
 
 
-def _step(span: SpanLike) -> TrajectoryStep:
-    attrs = span.attributes
-    confidence = min(1.0, max(0.0, _number(attrs, A.STEP_CONFIDENCE, 1.0)))
+#: The keys of a step span that carries nothing for StepMetadata and no context embedding, as
+#: the usual ``@step`` span: with no other key, those readers are skipped (they would find nothing).
+_PLAIN_STEP_KEYS = frozenset(
+    {
+        A.TRAJECTORY_ID,
+        A.STEP_INDEX,
+        A.STEP_ACTION,
+        A.STEP_RATIONALE,
+        A.STEP_CONFIDENCE,
+        A.STEP_OUTCOME,
+        A.STEP_OUTCOME_ACHIEVED,
+        A.STEP_OUTCOME_MISSING,
+        A.STEP_OUTCOME_ERROR,
+        A.STEP_OUTCOME_REASON,
+        A.STEP_OUTCOME_SUGGESTIONS,
+    }
+)
+
+
+def _step_metadata(attrs: Mapping[str, Any]) -> StepMetadata | None:
     tool = _opt_str(attrs, A.GEN_AI_TOOL_NAME)
     model = _opt_str(attrs, A.GEN_AI_REQUEST_MODEL)
     inp = opt_int(attrs, A.GEN_AI_USAGE_INPUT_TOKENS)
@@ -150,24 +167,40 @@ def _step(span: SpanLike) -> TrajectoryStep:
         text = attrs.get(span_key)
         if isinstance(text, str):
             step_attrs[meta_key] = text
-    metadata = None
-    if tool is not None or model is not None or inp is not None or out is not None or tags or step_attrs:
-        metadata = StepMetadata(
-            tool_used=tool, input_tokens=inp, output_tokens=out, model=model, tags=tags, attributes=step_attrs
-        )
+    if tool is None and model is None and inp is None and out is None and not tags and not step_attrs:
+        return None
+    return trusted(
+        StepMetadata, tool_used=tool, input_tokens=inp, output_tokens=out, model=model, tags=tags, attributes=step_attrs
+    )
+
+
+def _step(span: SpanLike) -> TrajectoryStep:
+    attrs = span.attributes
+    get = attrs.get
+    plain = attrs.keys() <= _PLAIN_STEP_KEYS
+    confidence = get(A.STEP_CONFIDENCE)
+    if confidence is None or confidence == 1.0:  # the default, and what most steps record
+        confidence = 1.0
+    else:
+        confidence = f32(min(1.0, max(0.0, _number(attrs, A.STEP_CONFIDENCE, 1.0))))
     index = opt_int(attrs, A.STEP_INDEX)
-    name = span.name
-    # Every value is checked or sanitised above (the constructor's checks would only repeat it).
+    action = get(A.STEP_ACTION)
+    if not isinstance(action, str) or not action:
+        name = span.name
+        action = name if isinstance(name, str) else str(name)
+    rationale = get(A.STEP_RATIONALE)
+    start = span.start_ns
+    # Every value is checked or sanitised here (the constructor's checks would only repeat it).
     return TrajectoryStep._trusted(
         index if index is not None else 0,
-        _opt_str(attrs, A.STEP_ACTION) or (name if isinstance(name, str) else str(name)),
-        _opt_str(attrs, A.STEP_RATIONALE) or "",
+        action,
+        rationale if isinstance(rationale, str) else "",
         _outcome(attrs),
-        f32(confidence),
-        elapsed_ms(span.start_ns, span.end_ns),
-        ns_to_datetime(span.start_ns),
-        _embedding(attrs, A.STEP_CONTEXT_EMBEDDING),
-        metadata,
+        confidence,
+        elapsed_ms(start, span.end_ns),
+        ns_to_datetime(start),
+        None if plain else _embedding(attrs, A.STEP_CONTEXT_EMBEDDING),
+        None if plain else _step_metadata(attrs),
     )
 
 
