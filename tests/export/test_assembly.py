@@ -301,3 +301,50 @@ def test_neutral_records_and_unrelated_spans() -> None:
     assert got.metadata.total_input_tokens == 0
     assert got.steps[0].latency_ms == 1
     assert got.uuid == uuid.UUID(int=1)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(None, 1.0), (1, 1.0), (True, 1.0), (0.7, 0.7), (0, 0.0), (-3, 0.0), (7.0, 1.0), ("0.5", 1.0), (float("nan"), 1.0)],
+)
+def test_a_step_span_written_elsewhere_reads_its_confidence_like_the_sdk_rules(value: object, expected: float) -> None:
+    attrs: dict[str, object] = {A.TRAJECTORY_ID: 42, A.STEP_INDEX: 0, A.STEP_ACTION: ""}
+    if value is not None:
+        attrs[A.STEP_CONFIDENCE] = value
+    records = [
+        SpanRecord(1, 10, None, "invoke_agent x", 0, 5_000_000, {A.GEN_AI_OPERATION_NAME: "invoke_agent", A.TRAJECTORY_ID: 42}),
+        SpanRecord(1, 11, 10, "named by its span", 1_000_000, 2_000_000, attrs),
+    ]
+    (got,) = assemble_trajectories(records)
+    assert got.steps[0].confidence == expected
+    assert type(got.steps[0].confidence) is float
+    assert got.steps[0].action == "named by its span"  # an empty action: the span's name
+    assert got.steps[0].metadata is None
+
+
+def test_a_step_span_with_keys_beyond_the_plain_ones_reads_its_metadata_and_embedding() -> None:
+    plain = {A.TRAJECTORY_ID: 42, A.STEP_INDEX: 0, A.STEP_ACTION: "a", A.STEP_OUTCOME: "failure", A.STEP_OUTCOME_ERROR: "e"}
+    extra = {
+        **plain,
+        A.STEP_INDEX: 1,
+        A.STEP_ATTRIBUTES_PREFIX + "k": "v",
+        A.STEP_CONTEXT_EMBEDDING: (0.5, 1.0),
+        A.GEN_AI_USAGE_INPUT_TOKENS: 3,
+        "unrelated.key": "x",
+    }
+    records = [
+        SpanRecord(1, 10, None, "invoke_agent x", 0, 5_000_000, {A.GEN_AI_OPERATION_NAME: "invoke_agent", A.TRAJECTORY_ID: 42}),
+        SpanRecord(1, 11, 10, "s", 1_000_000, 2_000_000, plain),
+        SpanRecord(1, 12, 10, "s", 2_000_000, 3_000_000, extra),
+    ]
+    (got,) = assemble_trajectories(records)
+    first, second = got.steps
+    assert first.outcome == StepOutcome.failure("e")
+    assert (first.metadata, first.context_embedding) == (None, None)
+    assert second.outcome == StepOutcome.failure("e")
+    assert second.metadata is not None
+    assert second.metadata.attributes == {"k": "v"}
+    assert second.metadata.input_tokens == 3
+    assert second.context_embedding is not None
+    assert second.context_embedding.tolist() == [0.5, 1.0]
+    assert got.metadata.total_input_tokens == 3
