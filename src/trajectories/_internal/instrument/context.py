@@ -58,9 +58,10 @@ def get_tracer(provider: trace.TracerProvider | None) -> trace.Tracer:
     return tracer
 
 
-def restore_context(otel_token: object, resets: Sequence[tuple[ContextVar[Any], Token[Any]]], what: str) -> None:
+def restore_context(otel_token: object, resets: Sequence[tuple[ContextVar[Any], Token[Any]]], kind: str, name: object) -> None:
     """Undo an attach: reset our context variables (*resets*, innermost first), then detach
-    OpenTelemetry's context. Never raises.
+    OpenTelemetry's context. Never raises. *kind* and *name* (``"step"``, its action) name what
+    is detached in a log record, which is only written when something goes wrong.
 
     When the tokens were made in another context (a ``with`` block inside an async generator
     that another task finalised), everything is left as it is rather than make OpenTelemetry
@@ -70,12 +71,12 @@ def restore_context(otel_token: object, resets: Sequence[tuple[ContextVar[Any], 
         for var, token in resets:
             var.reset(token)
     except ValueError:
-        _logger.debug("%s exited in another context; its context is left as is", what)
+        _logger.debug("%s %r exited in another context; its context is left as is", kind, name)
         return
     except Exception:
-        report_internal_error(f"detaching the context of {what}", logger=_logger)
+        report_internal_error(f"detaching the context of {kind} {name!r}", logger=_logger)
         return
     try:
         otel_context.detach(otel_token)  # type: ignore[arg-type]
     except Exception:
-        report_internal_error(f"detaching the context of {what}", logger=_logger)
+        report_internal_error(f"detaching the context of {kind} {name!r}", logger=_logger)

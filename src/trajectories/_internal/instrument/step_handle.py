@@ -62,11 +62,12 @@ class StepOptions:
     #: The start attributes followed by the success end attributes, for a step outside any trajectory:
     #: a step that ends as it started (untouched, successful) then needs no second attribute write.
     plain_start_attributes: dict[str, Any] = field(default_factory=dict)
-    #: Whether the success end attributes repeat a start attribute (a tool's or model's keys).
-    end_repeats_start: bool = False
     #: Whether the start may carry the success end attributes (not when a captured content key
     #: could take an attribute's place at the end: then the attribute must never be written).
     prewrite: bool = True
+    #: :meth:`start_attributes_in`'s dict with the trajectory id and index still 0: a copy with
+    #: those two set has every key in its place.
+    in_trajectory_template: dict[str, Any] = field(default_factory=dict)
     # The last (provider, tracer) pair this step resolved: a call whose provider is the same
     # object skips the lookup. Reassigned as a whole tuple, so threads never see half of it.
     tracer_cache: tuple[object, trace.Tracer] | None = field(default=None, compare=False, repr=False)
@@ -79,17 +80,18 @@ class StepOptions:
                 tool_used=self.tool, model=self.model, tags=self.tags, attributes=dict(self.attributes)
             )
         self.success_end_attributes = step_end_attributes(_SUCCESS, self.rationale, self.confidence, self.success_metadata)
-        self.end_repeats_start = not self.start_attributes.keys().isdisjoint(self.success_end_attributes)
         self.plain_start_attributes = with_end_attributes(self.start_attributes, self.success_end_attributes)
         self.prewrite = A.STEP_INPUT_ATTRIBUTE not in self.attributes and A.STEP_OUTPUT_ATTRIBUTE not in self.attributes
+        self.in_trajectory_template = with_end_attributes(
+            {**self.start_attributes, A.TRAJECTORY_ID: 0, A.STEP_INDEX: 0}, self.success_end_attributes
+        )
 
     def start_attributes_in(self, trajectory_id: int, index: int) -> dict[str, Any]:
         """What a step in a trajectory starts with, its success end attributes included: the start
         attributes, its trajectory's id and its index, then what it ends with if it succeeds untouched."""
-        attrs = {**self.start_attributes, A.TRAJECTORY_ID: trajectory_id, A.STEP_INDEX: index}
-        if self.end_repeats_start:
-            return with_end_attributes(attrs, self.success_end_attributes)
-        attrs.update(self.success_end_attributes)
+        attrs = self.in_trajectory_template.copy()
+        attrs[A.TRAJECTORY_ID] = trajectory_id  # keys already there keep their places
+        attrs[A.STEP_INDEX] = index
         return attrs
 
     def tracer(self, provider: trace.TracerProvider | None) -> trace.Tracer:
@@ -303,7 +305,7 @@ class StepHandle:
     def deactivate(self, tokens: tuple[object, object] | None) -> None:
         if tokens is not None:
             otel_token, step_token = tokens
-            restore_context(otel_token, [(CURRENT_STEP, step_token)], f"step {self.action!r}")  # type: ignore[list-item]
+            restore_context(otel_token, ((CURRENT_STEP, step_token),), "step", self.action)  # type: ignore[list-item]
 
     def finish(self, exc: BaseException | None, *, end_ns: int | None = None, outcome: StepOutcome | None = None) -> None:
         """End the span and hand the finished step to its trajectory. Idempotent; never raises."""
@@ -412,7 +414,7 @@ def begin_step(options: StepOptions) -> StepHandle:
     Never raises: if the span cannot be started, the handle works without one.
     """
     trajectory = CURRENT_TRAJECTORY.get()
-    if trajectory is not None and trajectory.closed:
+    if trajectory is not None and trajectory.registry.closed:
         trajectory = None  # a task that outlived its trajectory: record a plain span
     parent = CURRENT_STEP.get()
     parent_index = parent.index if parent is not None and trajectory is not None and parent.trajectory is trajectory else None

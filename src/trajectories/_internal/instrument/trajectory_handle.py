@@ -59,6 +59,9 @@ __all__ = ["TrajectoryHandle"]
 
 _logger = logging.getLogger(__name__)
 _ABANDONED = StepOutcome.skipped("trajectory ended")
+#: The ids of a handle whose span has not started (immutable: one of each serves every handle).
+_NO_ID = TrajectoryId(0)
+_NO_UUID = uuid_mod.UUID(int=0)
 
 
 class TrajectoryHandle:
@@ -111,9 +114,9 @@ class TrajectoryHandle:
         self._result: Trajectory | None = None  # see the result property
         self._pending_steps: list[StepRecord] | None = None  # the records its steps are built from
         self.span: Span = trace.INVALID_SPAN
-        self.id = TrajectoryId(0)
+        self.id = _NO_ID
         self.id_int = 0  # int(self.id), for the step spans' trajectory.id
-        self.uuid = uuid_mod.UUID(int=0)
+        self.uuid = _NO_UUID
         self._start_ns = 0
         self._tokens: tuple[object, object, object] | None = None
 
@@ -293,7 +296,7 @@ class TrajectoryHandle:
     def _detach(self, tokens: tuple[object, object, object]) -> None:
         otel_token, traj_token, step_token = tokens
         resets = [(CURRENT_STEP, step_token), (CURRENT_TRAJECTORY, traj_token)]
-        restore_context(otel_token, resets, f"trajectory {self.name!r}")  # type: ignore[arg-type]
+        restore_context(otel_token, resets, "trajectory", self.name)  # type: ignore[arg-type]
 
     # ---------------------------------------------------------------- the end
 
