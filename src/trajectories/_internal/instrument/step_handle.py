@@ -305,7 +305,7 @@ class StepHandle:
     def deactivate(self, tokens: tuple[object, object] | None) -> None:
         if tokens is not None:
             otel_token, step_token = tokens
-            restore_context(otel_token, ((CURRENT_STEP, step_token),), "step", self.action)  # type: ignore[list-item]
+            restore_context(otel_token, ((CURRENT_STEP, step_token),), "step", self.action)  # type: ignore[arg-type]
 
     def finish(self, exc: BaseException | None, *, end_ns: int | None = None, outcome: StepOutcome | None = None) -> None:
         """End the span and hand the finished step to its trajectory. Idempotent; never raises."""
