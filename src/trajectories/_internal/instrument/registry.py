@@ -105,6 +105,8 @@ class StepRegistry:
 
     def still_open(self) -> list[StepHandle]:
         """The steps that have not ended, in index order."""
+        if not self._open:  # the usual end: every step ended (a lock-free read of one dict's size)
+            return []
         with self._lock:
             return [self._open[i] for i in sorted(self._open)]
 

@@ -40,7 +40,6 @@ from ..validate import (
     Embedding,
     check_embedding,
     check_int,
-    check_opt_embedding,
     check_opt_str,
     check_str,
     check_str_map,
@@ -61,6 +60,13 @@ _logger = logging.getLogger(__name__)
 _ABANDONED = StepOutcome.skipped("trajectory ended")
 #: The ids of a handle whose span has not started (immutable: one of each serves every handle).
 _NO_ID = TrajectoryId(0)
+
+
+def _trusted_id(value: int) -> TrajectoryId:
+    """A TrajectoryId from a masked span id (always in range): its constructor's checks skipped."""
+    return int.__new__(TrajectoryId, value)
+
+
 _NO_UUID = uuid_mod.UUID(int=0)
 
 
@@ -86,12 +92,13 @@ class TrajectoryHandle:
     ) -> None:
         self.name = check_str("name", name)
         self._query = check_opt_str("query", query)
-        self._query_embedding = check_opt_embedding("query_embedding", query_embedding)
+        self._query_embedding = None if query_embedding is None else check_embedding("query_embedding", query_embedding)
         self._session_id = check_opt_str("session_id", session_id)
         self._user_id = check_opt_str("user_id", user_id)
         self._request_type = check_opt_str("request_type", request_type)
-        self._tags = list(check_str_seq("tags", tags))
-        self._attributes = check_str_map("attributes", {} if attributes is None else attributes)
+        # The defaults (no tags, no attributes) need no checks.
+        self._tags = [] if type(tags) is tuple and not tags else list(check_str_seq("tags", tags))
+        self._attributes = {} if attributes is None else check_str_map("attributes", attributes)
         if tracer_provider is not None and not isinstance(tracer_provider, trace.TracerProvider):
             raise TypeError(f"tracer_provider must be an opentelemetry TracerProvider, got {type(tracer_provider).__name__}")
         self.tracer_provider = tracer_provider
@@ -268,7 +275,7 @@ class TrajectoryHandle:
         self.span = span
         sc = span.get_span_context()
         if sc.is_valid:  # the span's ids; otherwise (no SDK provider) random ones
-            self.id = TrajectoryId(sc.span_id & ID_MASK)
+            self.id = _trusted_id(sc.span_id & ID_MASK)
             self.uuid = uuid_mod.UUID(int=sc.trace_id)
             self.id_int = int(self.id)
         else:
@@ -309,6 +316,7 @@ class TrajectoryHandle:
             untrack(self.uuid.int)
         with self._lock:
             foreign, self._foreign = self._foreign, []
+            recalled = list(self._recalled)
         step_models: tuple[str, ...] | None = None
         step_tools: tuple[str, ...] | None = None
         steps: tuple[TrajectoryStep, ...] = ()
@@ -334,7 +342,7 @@ class TrajectoryHandle:
                 step_models=step_models,
                 step_tools=step_tools,
             )
-        attributes = self._final_attributes()
+        attributes = self._final_attributes(recalled)
         # Every value was checked where it came in (the constructor, the setters, the steps'
         # setters) and the totals keep them valid, so the model's constructor checks would only
         # repeat them (the span assembly builds its trajectories the same way).
@@ -388,14 +396,12 @@ class TrajectoryHandle:
                         report_internal_error("building a trajectory's steps", logger=_logger)
         return self._result
 
-    def _final_attributes(self) -> dict[str, str]:
-        """The user's attributes, with the captured request text and what the run recalled (the
-        user's own ``query`` attribute wins; recalled memories merge with a ``recalled`` one)."""
+    def _final_attributes(self, recalled: list[RecalledMemory]) -> dict[str, str]:
+        """The user's attributes, with the captured request text and what the run recalled, *recalled*
+        (the user's own ``query`` attribute wins; recalled memories merge with a ``recalled`` one)."""
         out = dict(self._attributes)
         if self._captured_query is not None:
             out.setdefault(QUERY_ATTRIBUTE, self._captured_query)
-        with self._lock:
-            recalled = list(self._recalled)
         if recalled:
             out[RECALLED_ATTRIBUTE] = encode_recalled([*decode_recalled(out.get(RECALLED_ATTRIBUTE)), *recalled])
         return out
