@@ -10,8 +10,10 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from tests.helpers.serde import T0, simple_trajectory, step
+from tests.helpers.serde import T0, simple_trajectory, step, units
 from trajectories.model import (
     CapabilityLimit,
     ExternalFailure,
@@ -20,8 +22,10 @@ from trajectories.model import (
     InvalidInput,
     NeedsRetryOutcome,
     PartialOutcome,
+    PartialVerdict,
     ReasoningError,
     ReasoningErrorType,
+    RecoveredVerdict,
     ResourceConstraint,
     RootCause,
     SkippedOutcome,
@@ -429,6 +433,42 @@ def test_quality_is_float32_summed_left_to_right() -> None:
         total = np.float32(total + np.float32(c))
     expected = np.float32(np.float32(total / np.float32(6)) * np.float32(0.3))
     assert compute_quality(steps, Verdict.failure(RootCause.unknown(""))) == float(str(expected))
+
+
+def _reference_quality(steps: list[Any], verdict: Verdict) -> float:
+    """ruvllm's formula step by step in numpy float32 (every operation rounded to float32)."""
+    f = np.float32
+    total = f(0)
+    for s in steps:
+        total = f(total + f(f(s.outcome.quality_score) * f(s.confidence)))
+    mean = f(total / f(len(steps)))
+    if isinstance(verdict, PartialVerdict):
+        factor = f(f(0.5) + f(f(0.5) * f(verdict.completion_ratio)))
+    elif isinstance(verdict, RecoveredVerdict):
+        factor = f(verdict.final_quality)
+    elif verdict == Verdict.success():
+        factor = f(1.0)
+    else:
+        factor = f(0.3)
+    return float(str(f(mean * factor)))
+
+
+_OUTCOMES = [StepOutcome.success(), StepOutcome.failure("x"), StepOutcome.partial("a", "b"), StepOutcome.skipped("s")]
+_CONFIDENCES = [1.0, 0.0, 0.5, 0.9, 0.1, 0.333, 0.75]
+
+
+@given(
+    st.lists(st.tuples(st.sampled_from(_OUTCOMES), st.sampled_from(_CONFIDENCES) | units), min_size=1, max_size=40),
+    st.sampled_from([Verdict.success(), Verdict.partial(0.4), Verdict.failure(RootCause.unknown("?"))]),
+)
+def test_quality_matches_float32_arithmetic_step_by_step(parts: list[tuple[StepOutcome, float]], verdict: Verdict) -> None:
+    steps = [step(outcome, confidence, i) for i, (outcome, confidence) in enumerate(parts)]
+    assert compute_quality(steps, verdict) == _reference_quality(steps, verdict)
+
+
+def test_quality_of_many_whole_scores_stays_exact() -> None:
+    steps = [step(StepOutcome.success(), 1.0, i) for i in range(3000)] + [step(StepOutcome.failure("x"), 1.0, 3000)]
+    assert compute_quality(steps, Verdict.success()) == _reference_quality(steps, Verdict.success())
 
 
 def test_derived_values() -> None:

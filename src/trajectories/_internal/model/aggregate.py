@@ -7,7 +7,7 @@ One helper for the three places that total a trajectory: the instrumentation's h
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from .constants import U64_MAX
 from .outcome import SuccessOutcome
@@ -23,7 +23,7 @@ def unique(values: Iterable[str | None]) -> tuple[str, ...]:
 
 
 def success_count(steps: Sequence[ScoredStep]) -> int:
-    return sum(1 for s in steps if isinstance(s.outcome, SuccessOutcome))
+    return sum([isinstance(s.outcome, SuccessOutcome) for s in steps])
 
 
 def success_ratio(steps: Sequence[ScoredStep]) -> float:
@@ -38,8 +38,7 @@ def ratio_verdict(steps: Sequence[ScoredStep], *, success_if_all: bool) -> Verdi
     return Verdict.partial(success_ratio(steps))
 
 
-@dataclass(frozen=True, slots=True)
-class Totals:
+class Totals(NamedTuple):
     input_tokens: int
     output_tokens: int
     models: tuple[str, ...]
@@ -61,7 +60,14 @@ def totals(
     each once, in that order. *step_models*/*step_tools*, when given, are the steps' models and
     tools in order of first use (a step's metadata holds one model, the spans inside it may have
     used more)."""
-    metas = [s.metadata for s in steps if s.metadata is not None]
+    metas = [m for s in steps if (m := s.metadata) is not None]
+    if not metas and step_models is None and step_tools is None:  # steps with nothing to add (the usual @step)
+        return Totals(
+            min(U64_MAX, input_tokens),
+            min(U64_MAX, output_tokens),
+            unique(models) if models else (),
+            unique(tools) if tools else (),
+        )
     used_models = step_models if step_models is not None else [m.model for m in metas]
     used_tools = step_tools if step_tools is not None else [m.tool_used for m in metas]
     return Totals(

@@ -251,6 +251,7 @@ class TrajectoryMetadata(JSONSerializable):
 
 
 _FLOAT32 = struct.Struct("<f")
+_EXACT_INT = float(1 << 24)
 
 
 def _round32(value: float) -> float:
@@ -279,8 +280,13 @@ def compute_quality(steps: Sequence[ScoredStep], verdict: Verdict) -> float:
         confidence = s.confidence
         # 1.0 and 0.0 are exact in float32, and x × 1.0 is x: the common step needs no rounding there.
         quality = score if confidence == 1.0 else r(score * r(confidence))
-        total = r(total + quality)
-    mean = r(total / len(steps))
+        total += quality
+        # Whole numbers up to 2**24 are exact in float32 (a run of steps scoring 1.0 or 0.0).
+        if not (total.is_integer() and -_EXACT_INT <= total <= _EXACT_INT):
+            total = r(total)
+    mean = total / len(steps)
+    if not (mean.is_integer() and -_EXACT_INT <= mean <= _EXACT_INT):
+        mean = r(mean)
     if isinstance(verdict, SuccessVerdict):
         factor = 1.0
     elif isinstance(verdict, PartialVerdict):
