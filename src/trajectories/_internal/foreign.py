@@ -22,7 +22,7 @@ from typing import Any
 from .conventions import NOT_GENAI, Role, SpanFacts, span_facts
 from .model.constants import U64_MAX, elapsed_ms, ns_to_datetime
 from .model.outcome import StepOutcome
-from .model.trajectory import StepMetadata, TrajectoryStep, trusted
+from .model.trajectory import StepMetadata, TrajectoryStep
 from .records import SpanLike
 
 __all__ = [
@@ -217,8 +217,7 @@ def build_step(index: int, sid: int, f: Forest, trajectory_name: str | None) -> 
         attributes["provider"] = facts.provider
     # Every value is read through the conventions' sanitising readers (strings, ints in a u64's
     # range, sums that saturate): the model's constructor checks would only repeat them.
-    metadata = trusted(
-        StepMetadata,
+    metadata = StepMetadata._trusted(
         tool_used=tool,
         input_tokens=usage.input_tokens,
         output_tokens=usage.output_tokens,

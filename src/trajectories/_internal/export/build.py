@@ -27,7 +27,6 @@ from ..model.trajectory import (
     TrajectoryMetadata,
     TrajectoryStep,
     compute_quality,
-    trusted,
 )
 from ..model.verdict import RootCause, Verdict
 from ..records import SpanLike
@@ -169,8 +168,8 @@ def _step_metadata(attrs: Mapping[str, Any]) -> StepMetadata | None:
             step_attrs[meta_key] = text
     if tool is None and model is None and inp is None and out is None and not tags and not step_attrs:
         return None
-    return trusted(
-        StepMetadata, tool_used=tool, input_tokens=inp, output_tokens=out, model=model, tags=tags, attributes=step_attrs
+    return StepMetadata._trusted(
+        tool_used=tool, input_tokens=inp, output_tokens=out, model=model, tags=tags, attributes=step_attrs
     )
 
 
@@ -252,8 +251,7 @@ def build_trajectory(pending: PendingTrajectory) -> Trajectory:
         meta_attrs = {**meta_attrs, A.TRAJECTORY_INCOMPLETE_ATTRIBUTE: "true", A.TRAJECTORY_MISSING_STEPS_ATTRIBUTE: str(missing)}
     # Every value below is read through the sanitising readers above, so the model's
     # constructor checks would only repeat them.
-    metadata = trusted(
-        TrajectoryMetadata,
+    metadata = TrajectoryMetadata._trusted(
         session_id=_opt_str(attrs, A.SESSION_ID) or _opt_str(attrs, A.GEN_AI_CONVERSATION_ID),
         user_id=_opt_str(attrs, A.USER_ID),
         request_type=_opt_str(attrs, A.TRAJECTORY_REQUEST_TYPE),
@@ -265,8 +263,7 @@ def build_trajectory(pending: PendingTrajectory) -> Trajectory:
         attributes=meta_attrs,
     )
     query = _embedding(attrs, A.TRAJECTORY_QUERY_EMBEDDING)
-    return trusted(
-        Trajectory,
+    return Trajectory._trusted(
         id=TrajectoryId(pending.id),
         uuid=uuid_mod.UUID(int=pending.trace_id),
         query_embedding=query if query is not None else EMPTY_EMBEDDING,

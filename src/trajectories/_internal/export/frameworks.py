@@ -26,7 +26,7 @@ from ..conventions import Role, SpanFacts, error_text
 from ..foreign import BuiltStep, build_step, facts_of, forest, step_spans, top_down
 from ..model.constants import elapsed_ms, ns_to_datetime
 from ..model.outcome import SuccessOutcome
-from ..model.trajectory import Trajectory, TrajectoryId, TrajectoryMetadata, compute_quality, trusted
+from ..model.trajectory import Trajectory, TrajectoryId, TrajectoryMetadata, compute_quality
 from ..model.verdict import RootCause, ToolFailure, Verdict
 from ..records import SpanLike
 from .trace import trajectory_id_of
@@ -288,8 +288,7 @@ def build_framework_trajectory(group: Group) -> Trajectory:
     if convention is not None:
         attributes["source"] = convention
     # Every value comes from the conventions' sanitising readers: the constructors' checks would only repeat them.
-    metadata = trusted(
-        TrajectoryMetadata,
+    metadata = TrajectoryMetadata._trusted(
         session_id=_first(group, "session_id"),
         user_id=_first(group, "user_id"),
         request_type=None,
@@ -302,8 +301,7 @@ def build_framework_trajectory(group: Group) -> Trajectory:
     )
     start, end = _start(root), root.end_ns if isinstance(root.end_ns, int) else 0
     trace_id = root.trace_id if isinstance(root.trace_id, int) else 0
-    return trusted(
-        Trajectory,
+    return Trajectory._trusted(
         id=TrajectoryId(root.span_id & _ID_MASK),
         uuid=uuid_mod.UUID(int=trace_id & _U128_MASK),
         query_embedding=_EMPTY_EMBEDDING,

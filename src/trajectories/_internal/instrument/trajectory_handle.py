@@ -31,7 +31,6 @@ from ..model.trajectory import (
     TrajectoryStep,
     compute_quality,
     new_trajectory_id,
-    trusted,
 )
 from ..model.verdict import FailureVerdict, RootCause, Verdict
 from ..records import SdkSpanView
@@ -346,8 +345,7 @@ class TrajectoryHandle:
         # Every value was checked where it came in (the constructor, the setters, the steps'
         # setters) and the totals keep them valid, so the model's constructor checks would only
         # repeat them (the span assembly builds its trajectories the same way).
-        metadata = trusted(
-            TrajectoryMetadata,
+        metadata = TrajectoryMetadata._trusted(
             session_id=self._session_id,
             user_id=self._user_id,
             request_type=self._request_type,
@@ -358,8 +356,7 @@ class TrajectoryHandle:
             tags=tuple(self._tags),
             attributes={A.TRAJECTORY_NAME_ATTRIBUTE: self.name, **attributes},
         )
-        result = trusted(
-            Trajectory,
+        result = Trajectory._trusted(
             id=self.id,
             uuid=self.uuid,
             query_embedding=self._query_embedding if self._query_embedding is not None else EMPTY_EMBEDDING,

@@ -8,7 +8,7 @@ import uuid as uuid_mod
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -86,23 +86,6 @@ def _set(obj: object, name: str, value: object) -> None:
 _setattr = object.__setattr__
 
 
-_T = TypeVar("_T")
-
-
-def trusted(cls: type[_T], **values: Any) -> _T:
-    """Internal: an instance of the frozen model class *cls* from *values*, skipping ``__post_init__``.
-
-    Every field must be given, already of its normalised type and holding every invariant the
-    constructor checks (the span assembly builds its trajectories from values it sanitised
-    itself). Everything else uses the constructor.
-    """
-    obj = object.__new__(cls)
-    setattr_ = _setattr
-    for name, value in values.items():
-        setattr_(obj, name, value)
-    return obj
-
-
 @dataclass(frozen=True, slots=True, eq=True)
 class StepMetadata(JSONSerializable):
     """Optional facts about a step: tool, tokens, model, tags, free-form attributes."""
@@ -123,6 +106,31 @@ class StepMetadata(JSONSerializable):
         check_opt_str("StepMetadata.model", self.model)
         _set(self, "tags", check_str_seq("StepMetadata.tags", self.tags))
         _set(self, "attributes", check_str_map("StepMetadata.attributes", self.attributes))
+
+    @classmethod
+    def _trusted(
+        cls,
+        *,
+        tool_used: str | None,
+        input_tokens: int | None,
+        output_tokens: int | None,
+        model: str | None,
+        tags: tuple[str, ...],
+        attributes: dict[str, str],
+    ) -> StepMetadata:
+        """Internal: metadata from values that already hold every invariant ``__post_init__`` checks
+        (strings, ints in a u64's range, a tuple of str, a dict of str to str the caller made),
+        skipping the checks. The span assembly and the instrumentation build theirs from values
+        they sanitised or checked; everything else uses the constructor."""
+        m = object.__new__(cls)
+        setattr_ = _setattr
+        setattr_(m, "tool_used", tool_used)
+        setattr_(m, "input_tokens", input_tokens)
+        setattr_(m, "output_tokens", output_tokens)
+        setattr_(m, "model", model)
+        setattr_(m, "tags", tags)
+        setattr_(m, "attributes", attributes)
+        return m
 
 
 class ScoredStep(Protocol):
@@ -249,6 +257,34 @@ class TrajectoryMetadata(JSONSerializable):
         _set(self, "tags", check_str_seq("TrajectoryMetadata.tags", self.tags))
         _set(self, "attributes", check_str_map("TrajectoryMetadata.attributes", self.attributes))
 
+    @classmethod
+    def _trusted(
+        cls,
+        *,
+        session_id: str | None,
+        user_id: str | None,
+        request_type: str | None,
+        total_input_tokens: int,
+        total_output_tokens: int,
+        models_used: tuple[str, ...],
+        tools_invoked: tuple[str, ...],
+        tags: tuple[str, ...],
+        attributes: dict[str, str],
+    ) -> TrajectoryMetadata:
+        """Internal: like :meth:`StepMetadata._trusted`, for a trajectory's metadata."""
+        m = object.__new__(cls)
+        setattr_ = _setattr
+        setattr_(m, "session_id", session_id)
+        setattr_(m, "user_id", user_id)
+        setattr_(m, "request_type", request_type)
+        setattr_(m, "total_input_tokens", total_input_tokens)
+        setattr_(m, "total_output_tokens", total_output_tokens)
+        setattr_(m, "models_used", models_used)
+        setattr_(m, "tools_invoked", tools_invoked)
+        setattr_(m, "tags", tags)
+        setattr_(m, "attributes", attributes)
+        return m
+
 
 _FLOAT32 = struct.Struct("<f")
 _EXACT_INT = float(1 << 24)
@@ -339,6 +375,43 @@ class Trajectory(JSONSerializable):
         if not isinstance(self.metadata, TrajectoryMetadata):
             raise TypeError(f"Trajectory.metadata must be a TrajectoryMetadata, got {type(self.metadata).__name__}")
         _set(self, "lessons", check_str_seq("Trajectory.lessons", self.lessons))
+
+    @classmethod
+    def _trusted(
+        cls,
+        *,
+        id: TrajectoryId,
+        uuid: uuid_mod.UUID,
+        query_embedding: Embedding,
+        response_embedding: Embedding | None,
+        steps: tuple[TrajectoryStep, ...],
+        verdict: Verdict,
+        quality: float,
+        total_latency_ms: int,
+        started_at: datetime,
+        completed_at: datetime,
+        metadata: TrajectoryMetadata,
+        lessons: tuple[str, ...],
+    ) -> Trajectory:
+        """Internal: a trajectory from values that already hold every invariant ``__post_init__``
+        checks (read-only float32 embeddings, a float32 quality, aware UTC times, model objects),
+        skipping the checks. The span assembly, the instrumentation and the JSON fast path build
+        theirs from values they sanitised or checked; everything else uses the constructor."""
+        t = object.__new__(cls)
+        setattr_ = _setattr
+        setattr_(t, "id", id)
+        setattr_(t, "uuid", uuid)
+        setattr_(t, "query_embedding", query_embedding)
+        setattr_(t, "response_embedding", response_embedding)
+        setattr_(t, "steps", steps)
+        setattr_(t, "verdict", verdict)
+        setattr_(t, "quality", quality)
+        setattr_(t, "total_latency_ms", total_latency_ms)
+        setattr_(t, "started_at", started_at)
+        setattr_(t, "completed_at", completed_at)
+        setattr_(t, "metadata", metadata)
+        setattr_(t, "lessons", lessons)
+        return t
 
     @classmethod
     def build(

@@ -34,8 +34,6 @@ _U64 = 1 << 64
 _UTC = timezone.utc
 _SUCCESS_OUTCOME = StepOutcome.success()
 _SUCCESS_VERDICT = Verdict.success()
-_new = object.__new__
-_set = object.__setattr__
 
 #: The times :func:`.write.format_time` writes (0, 3 or 6 fractional digits, ``Z``), which
 #: ``datetime.fromisoformat`` reads on every supported Python once the ``Z`` is cut off.
@@ -104,14 +102,14 @@ def _step_metadata(value: object) -> StepMetadata | None:
     if type(value) is not dict:
         raise _Decline
     get = value.get
-    m = _new(StepMetadata)
-    _set(m, "tool_used", _opt_str(get("tool_used")))
-    _set(m, "input_tokens", _opt_uint(get("input_tokens")))
-    _set(m, "output_tokens", _opt_uint(get("output_tokens")))
-    _set(m, "model", _opt_str(get("model")))
-    _set(m, "tags", _strs(value["tags"]))
-    _set(m, "attributes", _str_map(value["attributes"]))
-    return m
+    return StepMetadata._trusted(
+        tool_used=_opt_str(get("tool_used")),
+        input_tokens=_opt_uint(get("input_tokens")),
+        output_tokens=_opt_uint(get("output_tokens")),
+        model=_opt_str(get("model")),
+        tags=_strs(value["tags"]),
+        attributes=_str_map(value["attributes"]),
+    )
 
 
 def _step(value: object) -> TrajectoryStep:
@@ -136,17 +134,17 @@ def _metadata(value: object) -> TrajectoryMetadata:
     if type(value) is not dict:
         raise _Decline
     get = value.get
-    m = _new(TrajectoryMetadata)
-    _set(m, "session_id", _opt_str(get("session_id")))
-    _set(m, "user_id", _opt_str(get("user_id")))
-    _set(m, "request_type", _opt_str(get("request_type")))
-    _set(m, "total_input_tokens", _uint(get("total_input_tokens", 0)))  # absent is 0, null is an error
-    _set(m, "total_output_tokens", _uint(get("total_output_tokens", 0)))
-    _set(m, "models_used", _strs(value["models_used"]))
-    _set(m, "tools_invoked", _strs(value["tools_invoked"]))
-    _set(m, "tags", _strs(value["tags"]))
-    _set(m, "attributes", _str_map(value["attributes"]))
-    return m
+    return TrajectoryMetadata._trusted(
+        session_id=_opt_str(get("session_id")),
+        user_id=_opt_str(get("user_id")),
+        request_type=_opt_str(get("request_type")),
+        total_input_tokens=_uint(get("total_input_tokens", 0)),  # absent is 0, null is an error
+        total_output_tokens=_uint(get("total_output_tokens", 0)),
+        models_used=_strs(value["models_used"]),
+        tools_invoked=_strs(value["tools_invoked"]),
+        tags=_strs(value["tags"]),
+        attributes=_str_map(value["attributes"]),
+    )
 
 
 def fast_trajectory(value: object) -> Trajectory | None:
@@ -159,19 +157,20 @@ def fast_trajectory(value: object) -> Trajectory | None:
             return None
         verdict = value["verdict"]
         response = value.get("response_embedding")
-        t = _new(Trajectory)
-        _set(t, "id", TrajectoryId(_uint(value["id"])))
-        _set(t, "uuid", uuid_mod.UUID(_str(value["uuid"])))
-        _set(t, "query_embedding", _embedding(value["query_embedding"]))
-        _set(t, "response_embedding", None if response is None else _embedding(response))
-        _set(t, "steps", tuple([_step(s) for s in steps]))
-        _set(t, "verdict", _SUCCESS_VERDICT if verdict == "Success" else read_verdict(verdict, ""))
-        _set(t, "quality", read_f32(value["quality"], ""))
-        _set(t, "total_latency_ms", _uint(value["total_latency_ms"]))
-        _set(t, "started_at", _time(value["started_at"]))
-        _set(t, "completed_at", _time(value["completed_at"]))
-        _set(t, "metadata", _metadata(value["metadata"]))
-        _set(t, "lessons", _strs(value["lessons"]))
+        t = Trajectory._trusted(
+            id=TrajectoryId(_uint(value["id"])),
+            uuid=uuid_mod.UUID(_str(value["uuid"])),
+            query_embedding=_embedding(value["query_embedding"]),
+            response_embedding=None if response is None else _embedding(response),
+            steps=tuple([_step(s) for s in steps]),
+            verdict=_SUCCESS_VERDICT if verdict == "Success" else read_verdict(verdict, ""),
+            quality=read_f32(value["quality"], ""),
+            total_latency_ms=_uint(value["total_latency_ms"]),
+            started_at=_time(value["started_at"]),
+            completed_at=_time(value["completed_at"]),
+            metadata=_metadata(value["metadata"]),
+            lessons=_strs(value["lessons"]),
+        )
     except (_Decline, KeyError, JSONFormatError, TypeError, ValueError, OverflowError):
         return None
     return t
