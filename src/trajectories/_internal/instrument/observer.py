@@ -23,19 +23,36 @@ if TYPE_CHECKING:
 
 __all__ = ["observe_end", "track", "untrack"]
 
-_lock = threading.Lock()
-_live: weakref.WeakValueDictionary[int, TrajectoryHandle] = weakref.WeakValueDictionary()
+#: Trace id -> the live trajectory's handle, weakly: a trajectory that is never ended (its block
+#: abandoned) does not keep its handle alive. Plain dict operations, each atomic; a weak reference
+#: without a callback costs a fraction of a WeakValueDictionary entry (the start and the end of
+#: every trajectory pay for it). References left dead are swept when the map outgrows a bound.
+_live: dict[int, weakref.ref[TrajectoryHandle]] = {}
+_SWEEP_AT = 1024
+_sweep_at = _SWEEP_AT
+_sweep_lock = threading.Lock()
 
 
 def track(trace_id: int, handle: TrajectoryHandle) -> None:
     """*handle* runs in trace *trace_id* (from its start until it ends)."""
-    with _lock:
-        _live[trace_id] = handle
+    _live[trace_id] = weakref.ref(handle)
+    if len(_live) > _sweep_at:
+        _sweep()
 
 
 def untrack(trace_id: int) -> None:
-    with _lock:
-        _live.pop(trace_id, None)
+    _live.pop(trace_id, None)
+
+
+def _sweep() -> None:
+    """Drop the entries of handles that were collected without ending; the next sweep waits until
+    the map has doubled (so that many live trajectories cost one sweep per doubling)."""
+    global _sweep_at
+    with _sweep_lock:
+        for trace_id, ref in list(_live.items()):
+            if ref() is None and _live.get(trace_id) is ref:
+                _live.pop(trace_id, None)
+        _sweep_at = max(_SWEEP_AT, 2 * len(_live))
 
 
 def observe_end(span: ReadableSpan) -> None:
@@ -45,7 +62,8 @@ def observe_end(span: ReadableSpan) -> None:
     ctx = span.context
     if ctx is None:
         return
-    handle = _live.get(ctx.trace_id)
+    ref = _live.get(ctx.trace_id)
+    handle = ref() if ref is not None else None
     if handle is None:
         return
     attributes = span.attributes
