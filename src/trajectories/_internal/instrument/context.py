@@ -37,6 +37,8 @@ CURRENT_STEP: ContextVar[StepHandle | None] = ContextVar("trajectories.current_s
 _INSTRUMENTATION_NAME = "trajectories"
 
 _tracers: weakref.WeakKeyDictionary[Any, trace.Tracer] = weakref.WeakKeyDictionary()
+#: The provider of the last call and its tracer (a strong reference to that one provider).
+_last: tuple[object, trace.Tracer] | None = None
 
 
 def get_tracer(provider: trace.TracerProvider | None) -> trace.Tracer:
@@ -45,8 +47,12 @@ def get_tracer(provider: trace.TracerProvider | None) -> trace.Tracer:
     Resolved when a span starts (not at import), so that an application that sets its
     provider after importing us is traced by it. Tracers are cached per provider object.
     """
+    global _last
     if provider is None:
         provider = trace.get_tracer_provider()
+    last = _last
+    if last is not None and last[0] is provider:  # the usual call: the same provider as the last one
+        return last[1]
     try:
         tracer = _tracers.get(provider)
     except TypeError:  # a provider that cannot be weakly referenced: no cache
@@ -55,6 +61,7 @@ def get_tracer(provider: trace.TracerProvider | None) -> trace.Tracer:
         tracer = provider.get_tracer(_INSTRUMENTATION_NAME, __version__)
         with contextlib.suppress(TypeError):  # an unhashable provider: no cache
             _tracers[provider] = tracer
+    _last = (provider, tracer)  # one tuple, replaced whole: threads never see half of it
     return tracer
 
 
