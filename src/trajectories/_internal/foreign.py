@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from .conventions import NOT_GENAI, Role, SpanFacts, span_facts
 from .model.constants import U64_MAX, elapsed_ms, ns_to_datetime
@@ -95,8 +95,7 @@ def top_down(ids: Iterable[int], parents: Mapping[int, int]) -> dict[int, None]:
     return order
 
 
-@dataclass(frozen=True, slots=True)
-class Usage:
+class Usage(NamedTuple):
     """What a span and everything inside it used: tokens (each model call once), models, tools."""
 
     input_tokens: int | None = None
@@ -192,8 +191,7 @@ def action_of(facts: SpanFacts, span: ForeignSpan, model: str | None) -> str:
     return name if isinstance(name, str) else str(name)
 
 
-@dataclass(frozen=True, slots=True)
-class BuiltStep:
+class BuiltStep(NamedTuple):
     step: TrajectoryStep
     tool: str | None  # the tool, for a tool call
     error: str | None  # "ExcType: message" when it failed
@@ -244,8 +242,7 @@ def step_spans(f: Forest, candidates: Iterable[int] | None = None) -> list[int]:
 # --------------------------------------------------------------------------- under an SDK trajectory
 
 
-@dataclass(frozen=True, slots=True)
-class SdkStep:
+class SdkStep(NamedTuple):
     """A step the SDK recorded, with its span's id and start (to place framework spans around it)."""
 
     span_id: int
@@ -253,8 +250,7 @@ class SdkStep:
     step: TrajectoryStep
 
 
-@dataclass(frozen=True, slots=True)
-class Merged:
+class Merged(NamedTuple):
     """The steps of an SDK trajectory with what framework spans add, and the models and tools they used."""
 
     steps: tuple[TrajectoryStep, ...]
@@ -330,12 +326,16 @@ def merge_foreign(
     them are numbered in start order (``parent_step`` follows). *members* are the ids of every span
     the SDK made (the root, steps, others); *foreign* the trajectory's spans it did not make.
     """
+    foreign = foreign if isinstance(foreign, (list, tuple)) else list(foreign)
+    if not foreign:  # the usual SDK trajectory: its steps as they are
+        steps = tuple([s.step for s in sdk_steps])
+        return Merged(steps, *_used(steps))
     sdk = {s.span_id: s for s in sdk_steps}
     member_ids = set(members) | set(sdk)
     spans = {s.span_id: s for s in foreign if s.span_id not in member_ids}
     if not spans:
         steps = tuple(s.step for s in sdk_steps)
-        return Merged(steps, *_used(steps, [Usage()] * len(steps)))
+        return Merged(steps, *_used(steps))
     parents: dict[int, int] = {}
     anchor_of_top: dict[int, int] = {}
     for sid, span in spans.items():
@@ -383,16 +383,20 @@ def merge_foreign(
     return Merged(steps, *_used(steps, [p[4] for p in placed]), len(own_steps))
 
 
-def _used(steps: Sequence[TrajectoryStep], usages: Sequence[Usage]) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """The models and tools of *steps* and of what was inside each (*usages*), in order of first use."""
+def _used(steps: Sequence[TrajectoryStep], usages: Sequence[Usage] | None = None) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The models and tools of *steps* and of what was inside each (*usages*; None: nothing
+    inside them), in order of first use."""
     models: dict[str, None] = {}
     tools: dict[str, None] = {}
-    for step, u in zip(steps, usages, strict=True):
+    for i, step in enumerate(steps):
         meta = step.metadata
-        if meta is not None and meta.model is not None:
-            models[meta.model] = None
-        models.update(dict.fromkeys(u.models))
-        if meta is not None and meta.tool_used is not None:
-            tools[meta.tool_used] = None
-        tools.update(dict.fromkeys(u.tools))
+        if meta is not None:
+            if meta.model is not None:
+                models[meta.model] = None
+            if meta.tool_used is not None:
+                tools[meta.tool_used] = None
+        if usages is not None:
+            u = usages[i]
+            models.update(dict.fromkeys(u.models))
+            tools.update(dict.fromkeys(u.tools))
     return tuple(models), tuple(tools)

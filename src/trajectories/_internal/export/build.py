@@ -205,9 +205,13 @@ def _step(span: SpanLike) -> TrajectoryStep:
 
 def _steps(pending: PendingTrajectory, name: str | None) -> Merged:
     """The SDK's steps in index order (ties by start), with the framework spans under the trajectory."""
-    ordered = sorted(pending.steps.values(), key=lambda s: (opt_int(s.attributes, A.STEP_INDEX) or 0, s.start_ns))
-    sdk = [SdkStep(s.span_id, s.start_ns, _step(s)) for s in ordered]
+    sdk = [SdkStep(s.span_id, s.start_ns, _step(s)) for s in pending.steps.values()]
+    sdk.sort(key=_step_order)  # the step's index is the span's (0 without one)
     return merge_foreign(sdk, pending.members(), pending.foreign, name)
+
+
+def _step_order(s: SdkStep) -> tuple[int, int]:
+    return s.step.index, s.start_ns
 
 
 def _own_tokens(attrs: Mapping[str, Any], sdk_steps: Sequence[SpanLike]) -> tuple[int, int]:
