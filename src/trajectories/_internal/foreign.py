@@ -46,6 +46,8 @@ __all__ = [
 AGENT_ATTRIBUTE = "agent"
 
 
+_STATUS_ERROR = 2
+
 #: What is read of a span: the fields of ``SpanRecord`` (any span view has them).
 ForeignSpan = SpanLike
 
@@ -54,7 +56,9 @@ def facts_of(span: ForeignSpan) -> SpanFacts:
     """:func:`~.conventions.span_facts` of a span object; never raises."""
     try:
         events = lambda: getattr(span, "events", ())  # noqa: E731  # read only when the span failed
-        return span_facts(span.name, span.attributes, span.status_code, events, getattr(span, "status_message", None))
+        code = span.status_code
+        message = getattr(span, "status_message", None) if code == _STATUS_ERROR else None  # only an ERROR's is read
+        return span_facts(span.name, span.attributes, code, events, message)
     except Exception:  # a span object that misbehaves: it says nothing
         return NOT_GENAI
 

@@ -12,6 +12,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.trace import StatusCode
+
+_UNSET = StatusCode.UNSET
+_ERROR = StatusCode.ERROR
 
 __all__ = ["SdkSpanView", "SpanLike", "SpanRecord", "record_from_span"]
 
@@ -160,7 +164,12 @@ class SdkSpanView:
 
     @property
     def status_code(self) -> int:
-        return self._span.status.status_code.value
+        code = self._span.status.status_code
+        if code is _UNSET:  # identity first: an enum's ``.value`` is a Python-level property
+            return 0
+        if code is _ERROR:
+            return 2
+        return int(code.value)
 
     @property
     def status_message(self) -> str | None:
