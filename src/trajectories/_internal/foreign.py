@@ -23,7 +23,7 @@ from .conventions import NOT_GENAI, Role, SpanFacts, span_facts
 from .model.constants import U64_MAX, elapsed_ms, ns_to_datetime
 from .model.outcome import StepOutcome
 from .model.trajectory import StepMetadata, TrajectoryStep
-from .records import SpanLike
+from .records import STATUS_ERROR, SpanLike
 
 __all__ = [
     "AGENT_ATTRIBUTE",
@@ -46,8 +46,6 @@ __all__ = [
 AGENT_ATTRIBUTE = "agent"
 
 
-_STATUS_ERROR = 2
-
 #: What is read of a span: the fields of ``SpanRecord`` (any span view has them).
 ForeignSpan = SpanLike
 
@@ -57,7 +55,7 @@ def facts_of(span: ForeignSpan) -> SpanFacts:
     try:
         events = lambda: getattr(span, "events", ())  # noqa: E731  # read only when the span failed
         code = span.status_code
-        message = getattr(span, "status_message", None) if code == _STATUS_ERROR else None  # only an ERROR's is read
+        message = getattr(span, "status_message", None) if code == STATUS_ERROR else None  # only an ERROR's is read
         return span_facts(span.name, span.attributes, code, events, message)
     except Exception:  # a span object that misbehaves: it says nothing
         return NOT_GENAI
@@ -331,14 +329,11 @@ def merge_foreign(
     the SDK made (the root, steps, others); *foreign* the trajectory's spans it did not make.
     """
     foreign = foreign if isinstance(foreign, (list, tuple)) else list(foreign)
-    if not foreign:  # the usual SDK trajectory: its steps as they are
-        steps = tuple([s.step for s in sdk_steps])
-        return Merged(steps, *_used(steps))
-    sdk = {s.span_id: s for s in sdk_steps}
-    member_ids = set(members) | set(sdk)
+    sdk = {s.span_id: s for s in sdk_steps} if foreign else {}  # the usual SDK trajectory has none
+    member_ids = set(members) | set(sdk) if foreign else set()
     spans = {s.span_id: s for s in foreign if s.span_id not in member_ids}
-    if not spans:
-        steps = tuple(s.step for s in sdk_steps)
+    if not spans:  # its steps as they are
+        steps = tuple([s.step for s in sdk_steps])
         return Merged(steps, *_used(steps))
     parents: dict[int, int] = {}
     anchor_of_top: dict[int, int] = {}

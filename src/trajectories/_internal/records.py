@@ -14,10 +14,12 @@ from typing import Any, Protocol
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import StatusCode
 
-_UNSET = StatusCode.UNSET
-_ERROR = StatusCode.ERROR
+__all__ = ["STATUS_ERROR", "SdkSpanView", "SpanLike", "SpanRecord", "record_from_span"]
 
-__all__ = ["SdkSpanView", "SpanLike", "SpanRecord", "record_from_span"]
+#: A span view's ``status_code`` of a failed span (OTLP's numbering, the SDK's ``StatusCode.ERROR``).
+STATUS_ERROR = 2
+_SDK_UNSET = StatusCode.UNSET
+_SDK_ERROR = StatusCode.ERROR
 
 _NO_ATTRIBUTES: Mapping[str, Any] = {}
 
@@ -165,10 +167,10 @@ class SdkSpanView:
     @property
     def status_code(self) -> int:
         code = self._span.status.status_code
-        if code is _UNSET:  # identity first: an enum's ``.value`` is a Python-level property
+        if code is _SDK_UNSET:  # identity first: an enum's ``.value`` is a Python-level property
             return 0
-        if code is _ERROR:
-            return 2
+        if code is _SDK_ERROR:
+            return STATUS_ERROR
         return int(code.value)
 
     @property

@@ -29,14 +29,13 @@ from ..model.trajectory import (
     compute_quality,
 )
 from ..model.verdict import RootCause, Verdict
-from ..records import SpanLike
+from ..records import STATUS_ERROR, SpanLike
 from ..validate import Embedding, check_embedding, f32
 from .frameworks import PendingGroup, build_framework_trajectory
 from .trace import PendingTrajectory, opt_int
 
 __all__ = ["build", "build_trajectory"]
 
-_ERROR = 2
 #: Captured content (span attribute -> StepMetadata.attributes key).
 _CONTENT = ((A.STEP_INPUT, A.STEP_INPUT_ATTRIBUTE), (A.STEP_OUTPUT, A.STEP_OUTPUT_ATTRIBUTE))
 
@@ -128,7 +127,7 @@ def _verdict(root: SpanLike, steps: Sequence[TrajectoryStep]) -> Verdict:
         attempts = min(U32_MAX, opt_int(attrs, A.TRAJECTORY_VERDICT_REFLECTION_ATTEMPTS) or 0)
         return Verdict.recovered(_root_cause(attrs), attempts, _number(attrs, A.TRAJECTORY_VERDICT_FINAL_QUALITY, 0.0))
     # No verdict on the root (a producer other than this SDK): decide by DESIGN's rules.
-    if root.status_code == _ERROR:
+    if root.status_code == STATUS_ERROR:
         return Verdict.failure(RootCause.unknown(f"span {root.name!r} ended with status ERROR"))
     return ratio_verdict(steps, success_if_all=True)
 

@@ -28,7 +28,7 @@ from ..model.constants import elapsed_ms, ns_to_datetime
 from ..model.outcome import SuccessOutcome
 from ..model.trajectory import Trajectory, TrajectoryId, TrajectoryMetadata, compute_quality
 from ..model.verdict import RootCause, ToolFailure, Verdict
-from ..records import SpanLike
+from ..records import STATUS_ERROR, SpanLike
 from .trace import trajectory_id_of
 
 __all__ = [
@@ -258,7 +258,7 @@ def build_framework_trajectory(group: Group) -> Trajectory:
     steps = tuple(b.step for b in built)
     root_facts = group.facts[root.span_id]
     root_error = root_facts.error
-    if root_error is None and root.status_code == 2:  # facts of a span of no convention may omit it
+    if root_error is None and root.status_code == STATUS_ERROR:  # facts of a span of no convention may omit it
         root_error = error_text(
             root.name,
             root.attributes,

@@ -59,14 +59,12 @@ _logger = logging.getLogger(__name__)
 _ABANDONED = StepOutcome.skipped("trajectory ended")
 #: The ids of a handle whose span has not started (immutable: one of each serves every handle).
 _NO_ID = TrajectoryId(0)
+_NO_UUID = uuid_mod.UUID(int=0)
 
 
 def _trusted_id(value: int) -> TrajectoryId:
     """A TrajectoryId from a masked span id (always in range): its constructor's checks skipped."""
     return int.__new__(TrajectoryId, value)
-
-
-_NO_UUID = uuid_mod.UUID(int=0)
 
 
 class TrajectoryHandle:

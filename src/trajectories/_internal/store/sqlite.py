@@ -58,6 +58,8 @@ from .sqlite_overview import sqlite_overview
 __all__ = ["SCHEMA_VERSION", "SQLiteTrajectoryStore"]
 
 logger = logging.getLogger(__name__)
+#: The write sequence number: every committed write raises it (what the index syncs against).
+_SEQ_SQL = "SELECT value FROM meta WHERE key = 'seq'"
 
 
 def _file_id(path: str) -> tuple[int, int] | None:
@@ -233,7 +235,7 @@ class SQLiteTrajectoryStore(TrajectoryStore):
         try:
             conn.execute("BEGIN IMMEDIATE")
             try:
-                seq = conn.execute("SELECT value FROM meta WHERE key = 'seq'").fetchone()[0] + 1
+                seq = conn.execute(_SEQ_SQL).fetchone()[0] + 1
                 result = work(conn, seq)
                 conn.execute("UPDATE meta SET value = ? WHERE key = 'seq'", (seq,))
                 self._prune_tombstones(conn, seq)
@@ -440,11 +442,11 @@ class SQLiteTrajectoryStore(TrajectoryStore):
         conn = self._conn()
         try:
             # The usual case, nothing new since the last search: one statement (itself a consistent read).
-            if int(conn.execute("SELECT value FROM meta WHERE key = 'seq'").fetchone()[0]) == self._index_seq:
+            if int(conn.execute(_SEQ_SQL).fetchone()[0]) == self._index_seq:
                 return
             conn.execute("BEGIN")
             try:
-                seq = int(conn.execute("SELECT value FROM meta WHERE key = 'seq'").fetchone()[0])
+                seq = int(conn.execute(_SEQ_SQL).fetchone()[0])
                 if seq == self._index_seq:
                     return
                 floor_row = conn.execute("SELECT value FROM meta WHERE key = 'tomb_floor'").fetchone()
