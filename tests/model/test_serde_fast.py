@@ -202,3 +202,18 @@ def test_times_with_an_offset_are_read_exactly_and_str_subclasses_by_the_exact_r
     t = from_dict(Trajectory, doc)
     assert type(t.steps[0].action) is Text
     assert t.steps[0].action == "act"
+
+
+def test_scores_f32_has_seen_read_the_same_and_one_beyond_float32_is_still_refused() -> None:
+    from trajectories._internal.validate import F32_MEMO, f32
+
+    doc = json.loads(json.dumps(to_dict(simple_trajectory())))
+    F32_MEMO.clear()
+    fresh = fast_trajectory(copy.deepcopy(doc))  # f32 computes the decimals, and remembers them
+    assert fresh is not None and F32_MEMO
+    _check_agreement(doc)  # read again from the memo: the same values as the exact reader's
+    assert f32(1e39) == float("inf")  # now remembered: 1e39 -> inf
+    doc["quality"] = 1e39
+    assert fast_trajectory(doc) is None
+    with pytest.raises(JSONFormatError, match="expected a finite f32"):
+        from_dict(Trajectory, doc)

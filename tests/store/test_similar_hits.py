@@ -49,7 +49,12 @@ def test_hits_are_what_get_decodes(store: SQLiteTrajectoryStore) -> None:
 def test_decode_hit_agrees_with_decode_row_and_falls_back(store: SQLiteTrajectoryStore) -> None:
     t = traj(7, [step(0, "act")], embedding=np.linspace(-1, 1, 8))
     text, blob = encode_json(t), embedding_to_blob(t.query_embedding)
-    _same(decode_hit(7, text, blob, 8), decode_row(7, text))
+    hit = decode_hit(7, text, blob, 8)
+    _same(hit, decode_row(7, text))
+    # The embedding is a view of the row's immutable bytes: read-only, and it cannot be made writable.
+    assert not hit.query_embedding.flags.writeable
+    with pytest.raises(ValueError):
+        hit.query_embedding.flags.writeable = True
     # A BLOB that does not hold dim floats, or holds a non-finite one: the JSON's list is read.
     _same(decode_hit(7, text, blob[:-4], 8), decode_row(7, text))
     _same(decode_hit(7, text, embedding_to_blob(np.full(8, np.nan, dtype=np.float32)), 8), decode_row(7, text))

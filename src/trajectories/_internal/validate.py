@@ -33,6 +33,14 @@ def shown(value: object, limit: int = 200) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
+#: f32's results by value. Confidences and scores repeat (an agent's few confidence levels, the
+#: qualities of short trajectories), and the decimal costs a numpy scalar and its str each time.
+#: The result depends on the value alone (equal numbers, of any type, hash alike), so a hit is
+#: exact; cleared when full, so it stays small whatever the values.
+F32_MEMO: dict[float, float] = {}
+F32_MEMO_LIMIT = 4096
+
+
 def f32(value: float) -> float:
     """Round *value* to float32 and return the shortest decimal that reads back to it.
 
@@ -41,10 +49,19 @@ def f32(value: float) -> float:
     """
     if value == 1.0 or value == 0.0:  # exact in float32, and the commonest confidences and scores
         return float(value)
+    memo = F32_MEMO
+    result = memo.get(value)
+    if result is not None:
+        return result
     if -3.4e38 < value < 3.4e38:  # the common case, without errstate's cost
-        return float(str(np.float32(value)))
-    with np.errstate(over="ignore"):  # beyond float32's range: infinity, without a warning
-        return float(str(np.float32(value)))
+        result = float(str(np.float32(value)))
+    else:
+        with np.errstate(over="ignore"):  # beyond float32's range: infinity, without a warning
+            result = float(str(np.float32(value)))
+    if len(memo) >= F32_MEMO_LIMIT:
+        memo.clear()
+    memo[value] = result
+    return result
 
 
 def check_str(field: str, value: object) -> str:
@@ -135,6 +152,13 @@ def check_embedding(field: str, value: Any) -> Embedding:
         and not value.flags.writeable
     ):
         return value  # the empty embedding every trajectory without one carries: already what we return
+    if type(value) is np.ndarray and value.ndim == 1 and value.dtype == np.float32 and value.size:
+        # A float32 vector already (a query, an embedder's output): only its values to check.
+        if not np.isfinite(value).all():
+            raise ValueError(f"{field} must be finite, got non-finite values at {_non_finite(value)}")
+        arr: Embedding = value.copy()
+        arr.flags.writeable = False
+        return arr
     if isinstance(value, (str, bytes)):
         raise TypeError(f"{field} must be a sequence of numbers, got {type(value).__name__}")
     try:
@@ -148,11 +172,17 @@ def check_embedding(field: str, value: Any) -> Embedding:
     if arr.ndim != 1:
         raise ValueError(f"{field} must be one-dimensional, got shape {arr.shape}")
     if not np.isfinite(arr).all():
-        raise ValueError(f"{field} must be finite, got non-finite values at {np.flatnonzero(~np.isfinite(arr)).tolist()[:5]}")
+        raise ValueError(f"{field} must be finite, got non-finite values at {_non_finite(arr)}")
     if arr is value or arr.base is not None:
         arr = arr.copy()
     arr.flags.writeable = False
     return arr
+
+
+def _non_finite(arr: npt.NDArray[Any]) -> list[int]:
+    """The first five positions of non-finite values, for the error message."""
+    positions: list[int] = np.flatnonzero(~np.isfinite(arr)).tolist()[:5]
+    return positions
 
 
 def check_opt_embedding(field: str, value: Any) -> Embedding | None:

@@ -17,8 +17,6 @@ from types import TracebackType
 from typing import Any, TypeVar
 from uuid import UUID
 
-import numpy as np
-
 from ..embedding import Embedder, embed_text
 from ..exceptions import CorruptTrajectoryError, StoreError, TrajectoryNotFoundError
 from ..model.lessons import CompressedTrajectory, KeyLesson
@@ -171,7 +169,7 @@ class TrajectoryStore(abc.ABC):
             vec = check_embedding("query embedding", query)
         if vec.size == 0:
             raise ValueError("query embedding must not be empty")
-        if not np.any(vec):
+        if not vec.any():
             raise ValueError("query embedding must not be all zeros (cosine similarity is undefined)")
         return vec
 

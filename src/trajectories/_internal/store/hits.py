@@ -12,12 +12,17 @@ as ever. (Damage inside the list itself goes unseen: the BLOB, what the search r
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
+from ..model.serde.read import fast_loads
 from ..model.trajectory import Trajectory
 from .codec import blob_to_embedding, decode_row
 
 __all__ = ["decode_hit"]
+
+_LITTLE_ENDIAN = sys.byteorder == "little"
 
 #: How the JSON the store writes (compact separators) opens the trajectory's query embedding. A
 #: string value cannot contain it (its quotes would be escaped), and no other list is so named.
@@ -36,14 +41,19 @@ def decode_hit(db_id: int, text: str | bytes, blob: bytes | None, dim: int) -> T
     end = text.find("]", body)
     if end < 0:
         return decode_row(db_id, text)
-    try:
-        embedding = blob_to_embedding(blob, dim)  # a copy of its own: made read-only, not copied again
-    except ValueError:
+    if type(blob) is not bytes or len(blob) != 4 * dim:
         return decode_row(db_id, text)
+    if _LITTLE_ENDIAN:  # a view of the immutable bytes: read-only already, nothing copied
+        embedding = np.frombuffer(blob, dtype=np.float32)
+    else:  # pragma: no cover - big-endian machines
+        embedding = blob_to_embedding(blob, dim)
+        embedding.flags.writeable = False
     if not np.isfinite(embedding).all():
         return decode_row(db_id, text)
-    embedding.flags.writeable = False
-    trajectory = decode_row(db_id, text[:body] + text[end:])  # the list emptied: the rest is read as ever
+    emptied = text[:body] + text[end:]  # the list emptied: the rest is read as ever
+    trajectory = fast_loads(emptied)
+    if trajectory is None:  # not the usual document: read exactly, and reported if damaged
+        trajectory = decode_row(db_id, emptied)
     # The frozen class's one field the emptied list left out, set once to the checked array.
     object.__setattr__(trajectory, "query_embedding", embedding)
     return trajectory

@@ -61,6 +61,10 @@ logger = logging.getLogger(__name__)
 #: The write sequence number: every committed write raises it (what the index syncs against).
 _SEQ_SQL = "SELECT value FROM meta WHERE key = 'seq'"
 
+#: similar()'s default ``exclude`` (the empty tuple, one object), seen by identity: no set to build.
+_DEFAULT_EXCLUDE: tuple[int, ...] = ()
+_NO_EXCLUDED: frozenset[int] = frozenset()
+
 
 def _file_id(path: str) -> tuple[int, int] | None:
     try:
@@ -487,12 +491,16 @@ class SQLiteTrajectoryStore(TrajectoryStore):
         *,
         min_quality: float | None = None,
         verdict: str | None = None,
-        exclude: Iterable[int] = (),
+        exclude: Iterable[int] = _DEFAULT_EXCLUDE,
         filter: TrajectoryFilter | None = None,
     ) -> builtins.list[SimilarHit]:
         k = check_count("k", k)
-        f = TrajectoryFilter(min_quality=min_quality, verdict=check_verdict_kind("verdict", verdict))
-        excluded = frozenset(check_id("exclude[]", v) for v in exclude)
+        if min_quality is None and verdict is None:  # the usual call: no filter object to build
+            least, kind = None, None
+        else:
+            f = TrajectoryFilter(min_quality=min_quality, verdict=check_verdict_kind("verdict", verdict))
+            least, kind = f.min_quality, f.verdict
+        excluded = _NO_EXCLUDED if exclude is _DEFAULT_EXCLUDE else frozenset(check_id("exclude[]", v) for v in exclude)
         where, params = self._where(filter)
         vec = self.query_embedding(query)
         # A filter is SQL: the ids that pass it restrict the index search (exact, so k hits if k pass).
@@ -500,9 +508,7 @@ class SQLiteTrajectoryStore(TrajectoryStore):
         with self._index_lock:
             self._sync_index()
             other = self._index.other_dimension_count(vec.size)
-            hits = self._index.search(
-                vec, k, min_quality=f.min_quality, verdict_kind=f.verdict, exclude=excluded, include=allowed
-            )
+            hits = self._index.search(vec, k, min_quality=least, verdict_kind=kind, exclude=excluded, include=allowed)
         if other and (vec.size, other) not in self._warned_dims:
             self._warned_dims.add((vec.size, other))
             logger.warning(

@@ -16,11 +16,13 @@ types: tests/model/test_serde_fast.py compares the two on every kind of value an
 from __future__ import annotations
 
 import re
+import sys
 import uuid as uuid_mod
 from datetime import datetime, timezone
 from typing import Any
 
 from ...exceptions import JSONFormatError
+from ...validate import F32_MEMO
 from ..constants import EMPTY_EMBEDDING
 from ..outcome import StepOutcome
 from ..trajectory import StepMetadata, Trajectory, TrajectoryId, TrajectoryMetadata, TrajectoryStep
@@ -32,6 +34,8 @@ __all__ = ["fast_trajectory"]
 
 _U64 = 1 << 64
 _UTC = timezone.utc
+_fromisoformat = datetime.fromisoformat
+_new_int = int.__new__
 _SUCCESS_OUTCOME = StepOutcome.success()
 _SUCCESS_VERDICT = Verdict.success()
 
@@ -44,12 +48,32 @@ class _Decline(Exception):
     """Internal: the document is not one the fast path reads; the exact reader takes over."""
 
 
-def _time(value: object) -> datetime:
-    if type(value) is not str:
-        raise _Decline
-    if _PLAIN_TIME.fullmatch(value):
-        return datetime.fromisoformat(value[:-1]).replace(tzinfo=_UTC)
-    return parse_time(value)  # another RFC 3339 form (an offset, more digits): read exactly
+if sys.version_info >= (3, 11):
+
+    def _time(value: object) -> datetime:
+        if type(value) is not str:
+            raise _Decline
+        if _PLAIN_TIME.fullmatch(value):
+            return _fromisoformat(value)  # reads the Z itself, as the timezone.utc singleton
+        return parse_time(value)  # another RFC 3339 form (an offset, more digits): read exactly
+
+else:  # pragma: no cover - Python 3.10's fromisoformat does not read a Z
+
+    def _time(value: object) -> datetime:
+        if type(value) is not str:
+            raise _Decline
+        if _PLAIN_TIME.fullmatch(value):
+            return _fromisoformat(value[:-1]).replace(tzinfo=_UTC)
+        return parse_time(value)
+
+
+def _f32(value: object) -> float:
+    """``read_f32``, with the float32 decimal of a float seen before from f32's memo."""
+    if type(value) is float:
+        result = F32_MEMO.get(value)
+        if result is not None and result - result == 0.0:  # finite (read_f32 refuses the rest)
+            return result
+    return read_f32(value, "")
 
 
 def _uint(value: object) -> int:
@@ -75,6 +99,8 @@ def _opt_str(value: object) -> str | None:
 def _strs(value: object) -> tuple[str, ...]:
     if type(value) is not list:
         raise _Decline
+    if not value:  # most tags, tools and lessons lists
+        return ()
     for item in value:
         if type(item) is not str:
             raise _Decline
@@ -84,6 +110,8 @@ def _strs(value: object) -> tuple[str, ...]:
 def _str_map(value: object) -> dict[str, str]:
     if type(value) is not dict:
         raise _Decline
+    if not value:
+        return {}
     for key, item in value.items():
         if type(key) is not str or type(item) is not str:
             raise _Decline
@@ -122,7 +150,7 @@ def _step(value: object) -> TrajectoryStep:
         _str(value["action"]),
         _str(value["rationale"]),
         _SUCCESS_OUTCOME if outcome == "Success" else read_outcome(outcome, ""),
-        read_f32(value["confidence"], ""),  # kept as read, in [0, 1] or not, as the exact reader does
+        _f32(value["confidence"]),  # kept as read, in [0, 1] or not, as the exact reader does
         _uint(value["latency_ms"]),
         _time(value["timestamp"]),
         None if context is None else _embedding(context),
@@ -158,13 +186,13 @@ def fast_trajectory(value: object) -> Trajectory | None:
         verdict = value["verdict"]
         response = value.get("response_embedding")
         t = Trajectory._trusted(
-            id=TrajectoryId(_uint(value["id"])),
+            id=_new_int(TrajectoryId, _uint(value["id"])),  # the check TrajectoryId() would make, made
             uuid=uuid_mod.UUID(_str(value["uuid"])),
             query_embedding=_embedding(value["query_embedding"]),
             response_embedding=None if response is None else _embedding(response),
             steps=tuple([_step(s) for s in steps]),
             verdict=_SUCCESS_VERDICT if verdict == "Success" else read_verdict(verdict, ""),
-            quality=read_f32(value["quality"], ""),
+            quality=_f32(value["quality"]),
             total_latency_ms=_uint(value["total_latency_ms"]),
             started_at=_time(value["started_at"]),
             completed_at=_time(value["completed_at"]),

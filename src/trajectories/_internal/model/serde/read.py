@@ -229,6 +229,16 @@ def _reject_constant(name: str) -> Any:
 _DECODER = json.JSONDecoder(parse_constant=_reject_constant)
 
 
+def fast_loads(text: str) -> Trajectory | None:
+    """The trajectory in *text* read by the fast path alone; None when the text is not JSON or
+    the fast path declines the document, for :func:`loads` to read it and say what is wrong."""
+    try:
+        data = _DECODER.decode(text)
+    except (ValueError, RecursionError):
+        return None
+    return fast_trajectory(data)
+
+
 def loads(cls: type[T], text: str | bytes | bytearray) -> T:
     """Parse JSON text and read it as *cls*; JSON syntax errors are JSONFormatError too."""
     if not isinstance(text, (str, bytes, bytearray)):
