@@ -146,3 +146,41 @@ def test_protobuf_attribute_values_of_every_kind() -> None:
     (record,) = decode_protobuf(request.SerializeToString()).spans
     assert record.attributes == {"s": "text", "b": True, "i": -7, "d": 0.25, "raw": b"\x00\x01", "arr": ("a", 3)}
     assert (record.name, record.start_ns, record.end_ns) == ("work", 10, 20)
+
+
+def test_protobuf_spans_with_bad_ids_are_rejected_one_by_one_and_odd_fields_read() -> None:
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    request = ExportTraceServiceRequest()
+    spans = request.resource_spans.add().scope_spans.add().spans
+    good = {"trace_id": b"\x01" * 16, "span_id": b"\x02" * 8, "start_time_unix_nano": 10, "end_time_unix_nano": 20}
+    cases = [
+        ({"trace_id": b"\x01" * 15}, "trace_id must be 16 bytes, got 15"),
+        ({"trace_id": b""}, "span without trace_id"),
+        ({"span_id": b"\x00" * 8}, "span_id is all zeros"),
+        ({"parent_span_id": b"\x03" * 7}, "parent_span_id must be 8 bytes, got 7"),
+    ]
+    for change, _ in cases:
+        spans.add(name="bad", **{**good, **change})
+    spans.add(name="zero parent", parent_span_id=b"\x00" * 8, **good)
+    odd = spans.add(name="odd", parent_span_id=b"\x03" * 8, flags=0x300, **{**good, "end_time_unix_nano": 5})
+    odd.status.code = 2
+    odd.status.message = "boom"
+    odd.events.add(name="e").attributes.add(key="k").value.int_value = 7
+    kv = odd.attributes.add(key="list")
+    kv.value.array_value.values.add().string_value = "a"
+    kv.value.array_value.values.add().bool_value = True
+    odd.attributes.add(key="nested").value.kvlist_value.values.add(key="x")
+    odd.attributes.add(key="unset")
+    spans.add(name="remote unknown", flags=0x200, **good)  # bit 9 without bit 8: not known to be remote
+    result = decode_protobuf(request.SerializeToString())
+    assert result.rejected == len(cases)
+    assert result.errors == [why for _, why in cases]
+    zero_parent, odd_span, unknown = result.spans
+    assert zero_parent.parent_span_id is None and not zero_parent.parent_is_remote
+    assert (odd_span.parent_span_id, odd_span.parent_is_remote) == (0x03030303_03030303, True)
+    assert (odd_span.start_ns, odd_span.end_ns) == (10, 10)  # an end before the start is the start
+    assert (odd_span.status_code, odd_span.status_message) == (2, "boom")
+    assert odd_span.events == (("e", {"k": 7}),)
+    assert odd_span.attributes == {"list": ("a", True)}  # kvlists and unset values are left out
+    assert not unknown.parent_is_remote and unknown.status_message is None and unknown.events == ()

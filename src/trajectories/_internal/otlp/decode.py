@@ -26,6 +26,7 @@ _I64 = (-(1 << 63), (1 << 63) - 1)
 # OTLP Span.flags: bit 8 says whether bit 9 (the parent is remote) is known.
 _HAS_IS_REMOTE = 0x100
 _IS_REMOTE = 0x200
+_from_bytes = int.from_bytes
 
 
 @dataclass(slots=True)
@@ -83,34 +84,55 @@ def _remote(flags: int) -> bool:
 
 
 def _pb_span(span: Any) -> SpanRecord:
-    trace_id = _pb_id(span.trace_id, 16, "trace_id")
-    span_id = _pb_id(span.span_id, 8, "span_id")
+    # The usual span read inline (ids of the right size and not zero, no events); _pb_id says
+    # what is wrong with the rest. Each protobuf field read is a call into upb: each read once.
+    raw = span.trace_id
+    trace_id = _from_bytes(raw, "big") if len(raw) == 16 else 0
+    if not trace_id:
+        trace_id = _pb_id(raw, 16, "trace_id")
+    raw = span.span_id
+    span_id = _from_bytes(raw, "big") if len(raw) == 8 else 0
+    if not span_id:
+        span_id = _pb_id(raw, 8, "span_id")
     if trace_id is None or span_id is None:  # unreachable: required ids raise instead
         raise ValueError("span without ids")
+    raw = span.parent_span_id
+    parent = _from_bytes(raw, "big") if len(raw) == 8 else None
+    if not parent:
+        parent = _pb_id(raw, 8, "parent_span_id", optional=True)
+    start = span.start_time_unix_nano
+    end = span.end_time_unix_nano
+    events = span.events
+    status = span.status
     return SpanRecord(
         trace_id,
         span_id,
-        _pb_id(span.parent_span_id, 8, "parent_span_id", optional=True),
+        parent,
         span.name,
-        span.start_time_unix_nano,
-        max(span.end_time_unix_nano, span.start_time_unix_nano),
+        start,
+        end if end > start else start,
         _pb_attributes(span.attributes),
-        tuple((ev.name, _pb_attributes(ev.attributes)) for ev in span.events),
-        int(span.status.code),
+        tuple([(ev.name, _pb_attributes(ev.attributes)) for ev in events]) if events else (),
+        status.code,
         parent_is_remote=_remote(span.flags),
-        status_message=span.status.message or None,
+        status_message=status.message or None,
     )
 
 
 def _pb_attributes(kvs: Any) -> dict[str, Any]:
-    # _pb_value inlined for the scalars (nearly every attribute): one call fewer per attribute.
+    # _pb_value inlined for the scalars (nearly every attribute), strings and ints first.
     out: dict[str, Any] = {}
     for kv in kvs:
         v = kv.value
         which = v.WhichOneof("value")
-        if which is None or which == "kvlist_value":
+        if which == "string_value":
+            out[kv.key] = v.string_value
+        elif which == "int_value":
+            out[kv.key] = v.int_value
+        elif which is None or which == "kvlist_value":
             continue
-        out[kv.key] = _pb_value(v) if which == "array_value" else getattr(v, which)
+        else:
+            out[kv.key] = _pb_value(v) if which == "array_value" else getattr(v, which)
     return out
 
 

@@ -19,6 +19,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+# The protobuf messages (the server extra) at import, not in the first request's time.
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
@@ -226,8 +228,6 @@ def create_app(
 
 
 def _response(result: DecodeResult, media: str) -> bytes | str:
-    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse  # the server extra
-
     if media == PROTOBUF:
         response = ExportTraceServiceResponse()
         if result.rejected:
