@@ -210,7 +210,8 @@ def test_scores_f32_has_seen_read_the_same_and_one_beyond_float32_is_still_refus
     doc = json.loads(json.dumps(to_dict(simple_trajectory())))
     F32_MEMO.clear()
     fresh = fast_trajectory(copy.deepcopy(doc))  # f32 computes the decimals, and remembers them
-    assert fresh is not None and F32_MEMO
+    assert fresh is not None
+    assert F32_MEMO
     _check_agreement(doc)  # read again from the memo: the same values as the exact reader's
     assert f32(1e39) == float("inf")  # now remembered: 1e39 -> inf
     doc["quality"] = 1e39

@@ -44,10 +44,12 @@ def test_f32_gives_equal_numbers_of_any_type_the_same_result_and_the_memo_stays_
 def test_a_float32_vector_is_checked_and_copied_read_only() -> None:
     given_vector = np.array([0.5, -1.0, 2.0], dtype=np.float32)
     got = check_embedding("e", given_vector)
-    assert got.dtype == np.float32 and not got.flags.writeable
+    assert got.dtype == np.float32
+    assert not got.flags.writeable
     assert not np.shares_memory(got, given_vector)
     given_vector[0] = 9.0  # the caller's array stays theirs: changing it changes nothing stored
-    assert got[0] == 0.5 and given_vector.flags.writeable
+    assert got[0] == 0.5
+    assert given_vector.flags.writeable
     with pytest.raises(ValueError, match=r"e must be finite, got non-finite values at \[1, 3\]"):
         check_embedding("e", np.array([0.0, np.nan, 1.0, np.inf], dtype=np.float32))
     with pytest.raises(ValueError, match="one-dimensional"):

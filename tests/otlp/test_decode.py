@@ -177,10 +177,13 @@ def test_protobuf_spans_with_bad_ids_are_rejected_one_by_one_and_odd_fields_read
     assert result.rejected == len(cases)
     assert result.errors == [why for _, why in cases]
     zero_parent, odd_span, unknown = result.spans
-    assert zero_parent.parent_span_id is None and not zero_parent.parent_is_remote
+    assert zero_parent.parent_span_id is None
+    assert not zero_parent.parent_is_remote
     assert (odd_span.parent_span_id, odd_span.parent_is_remote) == (0x03030303_03030303, True)
     assert (odd_span.start_ns, odd_span.end_ns) == (10, 10)  # an end before the start is the start
     assert (odd_span.status_code, odd_span.status_message) == (2, "boom")
     assert odd_span.events == (("e", {"k": 7}),)
     assert odd_span.attributes == {"list": ("a", True)}  # kvlists and unset values are left out
-    assert not unknown.parent_is_remote and unknown.status_message is None and unknown.events == ()
+    assert not unknown.parent_is_remote
+    assert unknown.status_message is None
+    assert unknown.events == ()

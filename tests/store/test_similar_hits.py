@@ -53,7 +53,7 @@ def test_decode_hit_agrees_with_decode_row_and_falls_back(store: SQLiteTrajector
     _same(hit, decode_row(7, text))
     # The embedding is a view of the row's immutable bytes: read-only, and it cannot be made writable.
     assert not hit.query_embedding.flags.writeable
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="cannot set WRITEABLE flag"):
         hit.query_embedding.flags.writeable = True
     # A BLOB that does not hold dim floats, or holds a non-finite one: the JSON's list is read.
     _same(decode_hit(7, text, blob[:-4], 8), decode_row(7, text))

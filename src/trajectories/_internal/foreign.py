@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from .conventions import NOT_GENAI, Role, SpanFacts, span_facts
+from .conventions import _STEP_ROLES, NOT_GENAI, Role, SpanFacts, span_facts
 from .model.constants import U64_MAX, elapsed_ms, ns_to_datetime
 from .model.outcome import StepOutcome
 from .model.trajectory import StepMetadata, TrajectoryStep
@@ -41,6 +41,8 @@ __all__ = [
     "step_spans",
     "top_down",
 ]
+
+_SUCCESS = StepOutcome.success()
 
 #: ``StepMetadata.attributes`` key: the nested agent a framework step ran in (when it is not the trajectory's own).
 AGENT_ATTRIBUTE = "agent"
@@ -140,44 +142,56 @@ class Forest:
 def forest(spans: Iterable[ForeignSpan], parents: Mapping[int, int], facts: Mapping[int, SpanFacts] | None = None) -> Forest:
     """The :class:`Forest` of *spans*, whose parent links (within *spans*) are *parents*."""
     index = {s.span_id: s for s in spans}
-    all_facts = dict(facts) if facts is not None else {sid: facts_of(s) for sid, s in index.items()}
+    all_facts: dict[int, SpanFacts]
+    if facts is None:
+        all_facts = {sid: facts_of(s) for sid, s in index.items()}
+    elif type(facts) is dict:  # read, never changed: used as it is
+        all_facts = facts
+    else:
+        all_facts = dict(facts)
     links = {sid: p for sid, p in parents.items() if sid in index and p in index}
     f = Forest(index, all_facts, links, top_down(index, links))
-    for span in sorted(index.values(), key=lambda s: (_start(s), s.span_id)):  # children lists in start order
-        parent = links.get(span.span_id)
-        if parent is not None:
-            f.children.setdefault(parent, []).append(span.span_id)
+    children = f.children
+    # Children lists in start order: (start, id) pairs sort as tuples, without a key function.
+    for _, sid in sorted([(_start(index[sid]), sid) for sid in links]):
+        children.setdefault(links[sid], []).append(sid)
+    agent, inside = f.agent, f.inside_step
     for sid in f.order:
         parent = links.get(sid)
         if parent is None:
-            f.agent[sid], f.inside_step[sid] = None, False
+            agent[sid], inside[sid] = None, False
             continue
         pf = all_facts[parent]
-        f.agent[sid] = pf.agent_name if pf.role is Role.AGENT and pf.agent_name is not None else f.agent[parent]
-        f.inside_step[sid] = f.inside_step[parent] or pf.role.is_step
+        agent[sid] = pf.agent_name if pf.role is Role.AGENT and pf.agent_name is not None else agent[parent]
+        inside[sid] = inside[parent] or pf.role in _STEP_ROLES
+    usage, model_of = f.usage, f.model
     for sid in reversed(list(f.order)):  # children before parents
         facts_ = all_facts[sid]
-        kids = f.children.get(sid, ())
-        models: dict[str, None] = {}
-        tools: dict[str, None] = {}
-        if facts_.role is Role.MODEL and facts_.model is not None:
-            models[facts_.model] = None
-        own_tool = f.tool_of(sid)
-        if own_tool is not None:
-            tools[own_tool] = None
-        inp = out = None
-        counted = facts_.role is Role.MODEL and (facts_.input_tokens is not None or facts_.output_tokens is not None)
-        if counted:
-            inp, out = facts_.input_tokens, facts_.output_tokens
+        role = facts_.role
+        own_model = facts_.model if role is Role.MODEL else None
+        own_tool = f.tool_of(sid) if role is Role.TOOL else None
+        counted = role is Role.MODEL and (facts_.input_tokens is not None or facts_.output_tokens is not None)
+        kids = children.get(sid)
+        if kids is None:  # a leaf (most spans): what it used is its own
+            usage[sid] = Usage(
+                facts_.input_tokens if counted else None,
+                facts_.output_tokens if counted else None,
+                () if own_model is None else (own_model,),
+                () if own_tool is None else (own_tool,),
+            )
+            model_of[sid] = own_model
+            continue
+        models: dict[str, None] = {} if own_model is None else {own_model: None}
+        tools: dict[str, None] = {} if own_tool is None else {own_tool: None}
+        inp, out = (facts_.input_tokens, facts_.output_tokens) if counted else (None, None)
         for child in kids:
-            u = f.usage[child]
+            u = usage[child]
             if not counted:
                 inp, out = _sum(inp, u.input_tokens), _sum(out, u.output_tokens)
             models.update(dict.fromkeys(u.models))
             tools.update(dict.fromkeys(u.tools))
-        f.usage[sid] = Usage(inp, out, tuple(models), tuple(tools))
-        own = facts_.model if facts_.role is Role.MODEL else None
-        f.model[sid] = own if own is not None else next((f.model[c] for c in kids if f.model[c] is not None), None)
+        usage[sid] = Usage(inp, out, tuple(models), tuple(tools))
+        model_of[sid] = own_model if own_model is not None else next((model_of[c] for c in kids if model_of[c] is not None), None)
     return f
 
 
@@ -225,7 +239,7 @@ def build_step(index: int, sid: int, f: Forest, trajectory_name: str | None) -> 
         tags=(),
         attributes=attributes,
     )
-    outcome = StepOutcome.failure(facts.error) if facts.error is not None else StepOutcome.success()
+    outcome = StepOutcome.failure(facts.error) if facts.error is not None else _SUCCESS
     start, end = _start(span), _end(span)
     step = TrajectoryStep._trusted(
         index, action_of(facts, span, model), "", outcome, 1.0, elapsed_ms(start, end), ns_to_datetime(start), None, metadata
@@ -236,9 +250,14 @@ def build_step(index: int, sid: int, f: Forest, trajectory_name: str | None) -> 
 def step_spans(f: Forest, candidates: Iterable[int] | None = None) -> list[int]:
     """Model, tool and retrieval spans not inside another such span, in start order."""
     ids = f.order if candidates is None else candidates
-    out = [sid for sid in ids if sid in f.facts and f.facts[sid].role.is_step and not f.inside_step.get(sid, True)]
-    out.sort(key=lambda sid: (_start(f.spans[sid]), _end(f.spans[sid]), sid))
-    return out
+    facts, inside, spans = f.facts, f.inside_step, f.spans
+    found = [
+        (_start(spans[sid]), _end(spans[sid]), sid)
+        for sid in ids
+        if sid in facts and facts[sid].role in _STEP_ROLES and not inside.get(sid, True)
+    ]
+    found.sort()  # (start, end, id): tuples sort without a key function
+    return [sid for _, _, sid in found]
 
 
 # --------------------------------------------------------------------------- under an SDK trajectory

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ... import attributes as A
-from ..conventions import Role, SpanFacts, error_text
+from ..conventions import _STEP_ROLES, Role, SpanFacts, error_text
 from ..foreign import BuiltStep, build_step, facts_of, forest, step_spans, top_down
 from ..model.constants import elapsed_ms, ns_to_datetime
 from ..model.outcome import SuccessOutcome
@@ -145,6 +145,9 @@ def group_trace(spans: Iterable[FrameworkSpan]) -> GroupedTrace:
     top_container: dict[int, int | None] = {}
     local_root: dict[int, int] = {}
     excluded: dict[int, str] = {sid: REASON_CYCLE for sid in index if sid not in order}
+    # Group roots: the top containers of agent and step spans; bare steps group at their local root.
+    roots: dict[int, None] = {}
+    bare_parts: dict[int, None] = {}
     for sid in order:
         parent = parents.get(sid)
         if trajectory_id_of(index[sid].attributes) is not None or (
@@ -152,21 +155,15 @@ def group_trace(spans: Iterable[FrameworkSpan]) -> GroupedTrace:
         ):
             excluded[sid] = REASON_SDK_TRAJECTORY
             continue
+        role = facts[sid].role
         above = top_container.get(parent) if parent is not None else None
-        top_container[sid] = above if above is not None else (sid if facts[sid].role.is_container else None)
-        local_root[sid] = local_root[parent] if parent is not None else sid
-    # Group roots: the top containers of agent and step spans; bare steps group at their local root.
-    roots: dict[int, None] = {}
-    bare_parts: dict[int, None] = {}
-    for sid in order:
-        f = facts[sid]
-        if sid in excluded or not (f.role is Role.AGENT or f.role.is_step):
-            continue
-        top = top_container[sid]
-        if top is not None:
-            roots[top] = None
-        else:
-            bare_parts[local_root[sid]] = None
+        top = top_container[sid] = above if above is not None else (sid if role is Role.AGENT or role is Role.CHAIN else None)
+        part = local_root[sid] = local_root[parent] if parent is not None else sid
+        if role is Role.AGENT or role in _STEP_ROLES:
+            if top is not None:
+                roots[top] = None
+            else:
+                bare_parts[part] = None
     parts_with_containers = {local_root[r] for r in roots}
     for part in bare_parts:
         if part not in parts_with_containers:
@@ -195,16 +192,14 @@ def group_trace(spans: Iterable[FrameworkSpan]) -> GroupedTrace:
         else:
             members[root_id].append(span)
     for root_id in sorted(roots, key=lambda r: (_start(index[r]), r)):
-        group_spans = sorted(members[root_id], key=lambda s: (s.span_id != root_id, _start(s), s.span_id))
-        ids = {s.span_id for s in group_spans}
-        result.groups.append(
-            Group(
-                root=index[root_id],
-                spans=tuple(group_spans),
-                facts={s.span_id: facts[s.span_id] for s in group_spans},
-                parents={sid: parents[sid] for sid in ids if sid != root_id and parents.get(sid) in ids},
-            )
-        )
+        group_spans = [s for _, _, _, s in sorted([(s.span_id != root_id, _start(s), s.span_id, s) for s in members[root_id]])]
+        if len(group_spans) == len(index):  # the whole trace (the usual case): its maps as they are
+            group_facts, group_parents = facts, parents
+        else:
+            ids = {s.span_id for s in group_spans}
+            group_facts = {s.span_id: facts[s.span_id] for s in group_spans}
+            group_parents = {sid: parents[sid] for sid in ids if sid != root_id and parents.get(sid) in ids}
+        result.groups.append(Group(root=index[root_id], spans=tuple(group_spans), facts=group_facts, parents=group_parents))
     return result
 
 
@@ -221,14 +216,6 @@ def _trajectory_name(group: Group) -> str:
             return f.agent_name
     name = group.root.name
     return name if isinstance(name, str) else str(name)
-
-
-def _first(group: Group, attr: str) -> str | None:
-    for span in group.spans:
-        value: str | None = getattr(group.facts[span.span_id], attr)
-        if value is not None:
-            return value
-    return None
 
 
 def _verdict(root_error: str | None, built: Sequence[BuiltStep]) -> Verdict:
@@ -267,30 +254,40 @@ def build_framework_trajectory(group: Group) -> Trajectory:
             getattr(root, "status_message", None),
         )
     verdict = _verdict(root_error, built)
+    # One pass over the spans in start order: models and tools in order of first use, and the
+    # first session, user and convention any span says.
     models: dict[str, None] = {}
     tools: dict[str, None] = {}
-    input_total = output_total = 0
-    for span in group.spans:  # in start order
+    session = user = None
+    convention = root_facts.convention
+    for span in group.spans:
         facts = group.facts[span.span_id]
-        if facts.role is Role.MODEL and facts.model is not None:
-            models[facts.model] = None
-        tool = f.tool_of(span.span_id)
-        if tool is not None:
-            tools[tool] = None
+        role = facts.role
+        if role is Role.MODEL:
+            if facts.model is not None:
+                models[facts.model] = None
+        elif role is Role.TOOL:
+            tool = f.tool_of(span.span_id)
+            if tool is not None:
+                tools[tool] = None
+        if session is None:
+            session = facts.session_id
+        if user is None:
+            user = facts.user_id
+        if convention is None:
+            convention = facts.convention
+    input_total = output_total = 0
     for s in steps:
         if s.metadata is not None:
             input_total = min(_U64_MAX, input_total + (s.metadata.input_tokens or 0))
             output_total = min(_U64_MAX, output_total + (s.metadata.output_tokens or 0))
-    convention = root_facts.convention
-    if convention is None:
-        convention = next((group.facts[s.span_id].convention for s in group.spans if group.facts[s.span_id].convention), None)
     attributes = {"trajectory.name": name}
     if convention is not None:
         attributes["source"] = convention
     # Every value comes from the conventions' sanitising readers: the constructors' checks would only repeat them.
     metadata = TrajectoryMetadata._trusted(
-        session_id=_first(group, "session_id"),
-        user_id=_first(group, "user_id"),
+        session_id=session,
+        user_id=user,
         request_type=None,
         total_input_tokens=input_total,
         total_output_tokens=output_total,

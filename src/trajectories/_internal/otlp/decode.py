@@ -87,11 +87,11 @@ def _pb_span(span: Any) -> SpanRecord:
     # The usual span read inline (ids of the right size and not zero, no events); _pb_id says
     # what is wrong with the rest. Each protobuf field read is a call into upb: each read once.
     raw = span.trace_id
-    trace_id = _from_bytes(raw, "big") if len(raw) == 16 else 0
+    trace_id: int | None = _from_bytes(raw, "big") if len(raw) == 16 else 0
     if not trace_id:
         trace_id = _pb_id(raw, 16, "trace_id")
     raw = span.span_id
-    span_id = _from_bytes(raw, "big") if len(raw) == 8 else 0
+    span_id: int | None = _from_bytes(raw, "big") if len(raw) == 8 else 0
     if not span_id:
         span_id = _pb_id(raw, 8, "span_id")
     if trace_id is None or span_id is None:  # unreachable: required ids raise instead
