@@ -337,6 +337,8 @@ def _build(
         elif role is Role.TOOL:
             tool_name = entity
     model_span = role is Role.MODEL
+    # error_text's own first test, made here: most spans did not fail, and the call costs more.
+    failed = status_code == _ERROR or attributes.get(_ERROR_TYPE) is not None
     return SpanFacts(
         role,
         convention,
@@ -350,5 +352,5 @@ def _build(
         _tokens(attributes, keys.output_tokens) if model_span else None,
         _str(attributes, keys.session),
         _str(attributes, keys.user),
-        error_text(name, attributes, status_code, events, status_message),
+        error_text(name, attributes, status_code, events, status_message) if failed else None,
     )
