@@ -25,6 +25,7 @@ from .. import attributes as A
 
 __all__ = [
     "NOT_GENAI",
+    "STEP_ROLES",
     "Convention",
     "Events",
     "Role",
@@ -59,14 +60,15 @@ class Role(enum.Enum):
 
     @property
     def is_step(self) -> bool:
-        return self in _STEP_ROLES
+        return self in STEP_ROLES
 
     @property
     def is_container(self) -> bool:
         return self is Role.AGENT or self is Role.CHAIN
 
 
-_STEP_ROLES = frozenset({Role.MODEL, Role.TOOL, Role.RETRIEVAL})
+#: The roles that are steps (``Role.is_step``), for loops that test many spans.
+STEP_ROLES = frozenset({Role.MODEL, Role.TOOL, Role.RETRIEVAL})
 
 
 class SpanFacts(NamedTuple):

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from .conventions import _STEP_ROLES, NOT_GENAI, Role, SpanFacts, span_facts
+from .conventions import NOT_GENAI, STEP_ROLES, Role, SpanFacts, span_facts
 from .model.constants import U64_MAX, elapsed_ms, ns_to_datetime
 from .model.outcome import StepOutcome
 from .model.trajectory import StepMetadata, TrajectoryStep
@@ -163,7 +163,7 @@ def forest(spans: Iterable[ForeignSpan], parents: Mapping[int, int], facts: Mapp
             continue
         pf = all_facts[parent]
         agent[sid] = pf.agent_name if pf.role is Role.AGENT and pf.agent_name is not None else agent[parent]
-        inside[sid] = inside[parent] or pf.role in _STEP_ROLES
+        inside[sid] = inside[parent] or pf.role in STEP_ROLES
     usage, model_of = f.usage, f.model
     for sid in reversed(list(f.order)):  # children before parents
         facts_ = all_facts[sid]
@@ -254,7 +254,7 @@ def step_spans(f: Forest, candidates: Iterable[int] | None = None) -> list[int]:
     found = [
         (_start(spans[sid]), _end(spans[sid]), sid)
         for sid in ids
-        if sid in facts and facts[sid].role in _STEP_ROLES and not inside.get(sid, True)
+        if sid in facts and facts[sid].role in STEP_ROLES and not inside.get(sid, True)
     ]
     found.sort()  # (start, end, id): tuples sort without a key function
     return [sid for _, _, sid in found]

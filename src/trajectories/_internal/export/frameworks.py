@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ... import attributes as A
-from ..conventions import _STEP_ROLES, Role, SpanFacts, error_text
+from ..conventions import STEP_ROLES, Role, SpanFacts, error_text
 from ..foreign import BuiltStep, build_step, facts_of, forest, step_spans, top_down
 from ..model.constants import elapsed_ms, ns_to_datetime
 from ..model.outcome import SuccessOutcome
@@ -159,7 +159,7 @@ def group_trace(spans: Iterable[FrameworkSpan]) -> GroupedTrace:
         above = top_container.get(parent) if parent is not None else None
         top = top_container[sid] = above if above is not None else (sid if role is Role.AGENT or role is Role.CHAIN else None)
         part = local_root[sid] = local_root[parent] if parent is not None else sid
-        if role is Role.AGENT or role in _STEP_ROLES:
+        if role is Role.AGENT or role in STEP_ROLES:
             if top is not None:
                 roots[top] = None
             else:
