@@ -32,7 +32,7 @@ def test_f32_gives_equal_numbers_of_any_type_the_same_result_and_the_memo_stays_
     F32_MEMO.clear()
     assert f32(np.float32(0.9)) == 0.9  # its key is the float32's own value, 0.8999999761581421
     assert f32(0.9) == 0.9
-    assert f32(fractions.Fraction(9, 10)) == 0.9
+    assert f32(fractions.Fraction(9, 10)) == 0.9  # type: ignore[arg-type]  # any number, as numpy takes it
     assert f32(np.float64(0.3)) == f32(0.3) == 0.3
     assert f32(1e39) == float("inf")  # beyond float32: infinity, as without the memo
     monkeypatch.setattr(validate, "F32_MEMO_LIMIT", 16)
