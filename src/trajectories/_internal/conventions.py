@@ -58,16 +58,8 @@ class Role(enum.Enum):
     RETRIEVAL = "retrieval"
     OTHER = "other"
 
-    @property
-    def is_step(self) -> bool:
-        return self in STEP_ROLES
 
-    @property
-    def is_container(self) -> bool:
-        return self is Role.AGENT or self is Role.CHAIN
-
-
-#: The roles that are steps (``Role.is_step``), for loops that test many spans.
+#: The roles that are steps (model, tool and retrieval calls).
 STEP_ROLES = frozenset({Role.MODEL, Role.TOOL, Role.RETRIEVAL})
 
 
