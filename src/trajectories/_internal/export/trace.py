@@ -116,7 +116,7 @@ class TraceState:
         self.member_of: dict[int, int] = {}  # member span id -> trajectory id (the first, if ids collide)
         self.member_keys: set[tuple[int, int]] = set()  # (span id, trajectory id) of every pending member
         self.foreign: dict[int, SpanLike] = {}  # span id -> pending span without trajectory.id
-        self.children: dict[int, list[int]] = {}  # parent span id -> pending child span ids (local parents only)
+        self.children: dict[int, list[int]] = {}  # parent span id -> its pending foreign children (local parents only)
         self.size = 0  # bytes of the pending spans (SpanRecord.size), for the buffer's byte cap
 
     @property
@@ -147,10 +147,10 @@ class TraceState:
         else:
             p.others[span.span_id] = span
         self.member_keys.add((span.span_id, tid))
-        if self.member_of.setdefault(span.span_id, tid) == tid:
-            self._link(span)
-        else:
-            self.size += getattr(span, "size", 0)
+        self.member_of.setdefault(span.span_id, tid)  # the first holder, if ids collide
+        # Not linked under its parent: the walks below (take, release) collect foreign spans only,
+        # and stop at a member; the children lists hold foreign spans alone.
+        self.size += getattr(span, "size", 0)
         return p
 
     def add_foreign(self, span: SpanLike) -> None:
