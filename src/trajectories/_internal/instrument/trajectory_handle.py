@@ -62,11 +62,6 @@ _NO_ID = TrajectoryId(0)
 _NO_UUID = uuid_mod.UUID(int=0)
 
 
-def _trusted_id(value: int) -> TrajectoryId:
-    """A TrajectoryId from a masked span id (always in range): its constructor's checks skipped."""
-    return int.__new__(TrajectoryId, value)
-
-
 class TrajectoryHandle:
     """One trajectory in progress: ``with trajectory(...) as t`` / ``async with``.
 
@@ -272,7 +267,7 @@ class TrajectoryHandle:
         self.span = span
         sc = span.get_span_context()
         if sc.is_valid:  # the span's ids; otherwise (no SDK provider) random ones
-            self.id = _trusted_id(sc.span_id & ID_MASK)
+            self.id = TrajectoryId._trusted(sc.span_id & ID_MASK)  # masked: always in range
             self.uuid = uuid_mod.UUID(int=sc.trace_id)
             self.id_int = int(self.id)
         else:

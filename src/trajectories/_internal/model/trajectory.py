@@ -57,6 +57,11 @@ class TrajectoryId(int):
             raise ValueError(f"TrajectoryId must be an unsigned 64-bit integer, got {shown(value)}")
         return super().__new__(cls, value)
 
+    @classmethod
+    def _trusted(cls, value: int) -> TrajectoryId:
+        """Internal: an id from an int already known to be in a u64's range, its checks skipped."""
+        return int.__new__(cls, value)
+
     def __str__(self) -> str:
         return f"traj-{int(self)}"
 

@@ -35,7 +35,6 @@ __all__ = ["fast_trajectory"]
 _U64 = 1 << 64
 _UTC = timezone.utc
 _fromisoformat = datetime.fromisoformat
-_new_int = int.__new__
 _SUCCESS_OUTCOME = StepOutcome.success()
 _SUCCESS_VERDICT = Verdict.success()
 
@@ -186,7 +185,7 @@ def fast_trajectory(value: object) -> Trajectory | None:
         verdict = value["verdict"]
         response = value.get("response_embedding")
         t = Trajectory._trusted(
-            id=_new_int(TrajectoryId, _uint(value["id"])),  # the check TrajectoryId() would make, made
+            id=TrajectoryId._trusted(_uint(value["id"])),  # _uint made the check TrajectoryId() would
             uuid=uuid_mod.UUID(_str(value["uuid"])),
             query_embedding=_embedding(value["query_embedding"]),
             response_embedding=None if response is None else _embedding(response),
