@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NamedTuple, TypeAlias
 
 from .. import attributes as A
+from .records import STATUS_ERROR
 
 __all__ = [
     "NOT_GENAI",
@@ -35,7 +36,6 @@ __all__ = [
 ]
 
 _U64_MAX = (1 << 64) - 1
-_ERROR = 2
 
 #: A span's events: ``(name, attributes)`` pairs or objects with ``.name``/``.attributes``, or a
 #: zero-argument callable returning them (read only when the span failed: events cost to convert).
@@ -231,7 +231,7 @@ def error_text(
     """
     try:
         error_type = attributes.get(_ERROR_TYPE)
-        if status_code != _ERROR and not (isinstance(error_type, str) and error_type):
+        if status_code != STATUS_ERROR and not (isinstance(error_type, str) and error_type):
             return None
         found: str | None = None
         for event in events() if callable(events) else events:
@@ -286,7 +286,7 @@ def _facts(name: object, attributes: Mapping[str, Any], status_code: object, eve
     tl_request = get(_TL_REQUEST_TYPE)
     if operation_value is None and oi_kind is None and tl_kind is None and tl_request is None:
         if get("gen_ai.usage.input_tokens") is None and get("gen_ai.usage.prompt_tokens") is None:
-            if status_code != _ERROR and get(_ERROR_TYPE) is None:
+            if status_code != STATUS_ERROR and get(_ERROR_TYPE) is None:
                 return NOT_GENAI
             return SpanFacts(error=error_text(name, attributes, status_code, events, status_message))
         # Usage without an operation name (an instrumentation older than the operation names): a model call.
@@ -332,7 +332,7 @@ def _build(
             tool_name = entity
     model_span = role is Role.MODEL
     # error_text's own first test, made here: most spans did not fail, and the call costs more.
-    failed = status_code == _ERROR or attributes.get(_ERROR_TYPE) is not None
+    failed = status_code == STATUS_ERROR or attributes.get(_ERROR_TYPE) is not None
     return SpanFacts(
         role,
         convention,
